@@ -1,0 +1,3 @@
+"""Modbus TCP → OPC UA gateway."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,99 @@
+"""Errors the gateway raises, one tree so callers can catch by concern.
+
+    GatewayError
+    ├── ConfigError          a configuration or plant file is invalid (carries every issue)
+    ├── CodecError           a value cannot be encoded/decoded for its data type
+    ├── DeviceError          talking to a PLC failed
+    │   ├── DeviceTimeout        no answer in time (a write's outcome is unknown)
+    │   ├── DeviceUnreachable    connection refused, reset or lost
+    │   ├── ModbusException      the PLC answered with a Modbus exception code
+    │   └── MalformedResponse    the answer does not fit the request
+    ├── WriteRejected        a write failed validation before reaching the PLC
+    └── StorageError         the database refused or is unavailable
+
+Foreign exceptions (pymodbus, asyncua, SQLAlchemy) are mapped to these at the
+adapter that imports the library, never further in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CodecError",
+    "ConfigError",
+    "ConfigIssue",
+    "DeviceError",
+    "DeviceTimeout",
+    "DeviceUnreachable",
+    "GatewayError",
+    "MalformedResponse",
+    "ModbusException",
+    "StorageError",
+    "WriteRejected",
+]
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem in a configuration file, located for a human."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        prefix = "warning: " if self.warning else ""
+        path = f"{self.path}: " if self.path else ""
+        return f"{where}: {prefix}{path}{self.message}"
+
+
+class ConfigError(GatewayError):
+    """A configuration file is invalid; `issues` lists every problem found."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(issue) for issue in issues))
+
+
+class CodecError(GatewayError, ValueError):
+    """A value does not fit its data type (wrong type, out of range, bad BCD digit)."""
+
+
+class DeviceError(GatewayError):
+    """Talking to a PLC failed."""
+
+
+class DeviceTimeout(DeviceError):
+    """The PLC did not answer in time; for a write the outcome is unknown."""
+
+
+class DeviceUnreachable(DeviceError):
+    """The connection was refused, reset or lost."""
+
+
+class ModbusException(DeviceError):
+    """The PLC answered with a Modbus exception response."""
+
+    def __init__(self, code: int, message: str | None = None) -> None:
+        self.code = code
+        super().__init__(message or f"Modbus exception {code:#04x}")
+
+
+class MalformedResponse(DeviceError):
+    """The response does not match the request (ids, function, byte count, length)."""
+
+
+class WriteRejected(GatewayError):
+    """A write was refused before it reached the PLC (not writable, type, range)."""
+
+
+class StorageError(GatewayError):
+    """The database refused an operation or is unavailable."""
