@@ -1,0 +1,73 @@
+"""Configuration: YAML files → frozen pydantic models, with file:line errors.
+
+yamlsource.py   read a YAML file; map key paths to lines; syntax errors
+yamlbuild.py    nodes → plain data: YAML 1.2 scalars, ${VAR}, duplicate keys, x- keys
+validation.py   pydantic errors → worded, located issues; Finding
+loader.py       load_model (any file kind), load_config (gateway files)
+types.py        durations, names, Modicon refs, the frozen base model
+tags.py         TagConfig and its single-tag rules
+alarms.py       AlarmConfig (limit or discrete)
+models.py       GatewayConfig and its sections, DeviceConfig
+checks.py       cross-item checks: duplicates, overlaps, alarm references
+"""
+
+from gateway.config.alarms import LIMIT_KEYS, MESSAGE_FIELDS, AlarmConfig, AlarmKind
+from gateway.config.checks import check_config
+from gateway.config.loader import LoadedConfig, load_config, load_model, resolve_sqlite_url
+from gateway.config.models import (
+    DeviceConfig,
+    GatewayConfig,
+    GatewaySection,
+    OpcUaConfig,
+    ResolvedTag,
+    Role,
+    SecurityConfig,
+    SecurityMode,
+    SecurityPolicy,
+    StorageConfig,
+    Synchronous,
+    UserConfig,
+)
+from gateway.config.tags import LAST_ADDRESS, TagConfig
+from gateway.config.types import (
+    ConfigModel,
+    Duration,
+    Name,
+    NonNegativeDuration,
+    parse_duration,
+    parse_modicon_ref,
+)
+from gateway.config.validation import Finding
+
+__all__ = [
+    "LAST_ADDRESS",
+    "LIMIT_KEYS",
+    "MESSAGE_FIELDS",
+    "AlarmConfig",
+    "AlarmKind",
+    "ConfigModel",
+    "DeviceConfig",
+    "Duration",
+    "Finding",
+    "GatewayConfig",
+    "GatewaySection",
+    "LoadedConfig",
+    "Name",
+    "NonNegativeDuration",
+    "OpcUaConfig",
+    "ResolvedTag",
+    "Role",
+    "SecurityConfig",
+    "SecurityMode",
+    "SecurityPolicy",
+    "StorageConfig",
+    "Synchronous",
+    "TagConfig",
+    "UserConfig",
+    "check_config",
+    "load_config",
+    "load_model",
+    "parse_duration",
+    "parse_modicon_ref",
+    "resolve_sqlite_url",
+]

@@ -1,0 +1,103 @@
+"""Load a YAML file into a frozen model, or fail with every located issue at once.
+
+`load_model` is generic so other file kinds (the simulators' plant files) get
+the same file:line: path: message errors; `load_config` adds the gateway's
+cross-checks and resolves paths relative to the config file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from gateway.config.checks import check_config
+from gateway.config.models import GatewayConfig
+from gateway.config.validation import Finding, issues_from_validation
+from gateway.config.yamlbuild import gc_paused
+from gateway.config.yamlsource import read_yaml
+from gateway.errors import ConfigError, ConfigIssue
+
+__all__ = ["LoadedConfig", "load_config", "load_model", "resolve_sqlite_url"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_SQLITE_URL = re.compile(r"(?P<scheme>sqlite(?:\+\w+)?):///(?P<rest>.*)", re.DOTALL)
+
+
+def load_model(
+    path: Path,
+    model: type[M],
+    *,
+    checks: Callable[[M], list[Finding]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[M, list[ConfigIssue]]:
+    """Parse `path` into `model`; return it with the warnings, or raise ConfigError.
+
+    YAML problems, schema errors and (when the schema passed) the `checks`
+    findings are all collected first, so one run shows every error of the file.
+    `environ` replaces os.environ for `${VAR}` (tests, embedding).
+    """
+    document = read_yaml(path, environ)
+    issues = list(document.issues)
+    value: M | None = None
+    try:
+        with gc_paused():
+            value = model.model_validate(document.data)
+    except ValidationError as exc:
+        # A path already blamed by the YAML layer (an unset ${VAR}) needs no second issue.
+        blamed = {issue.path for issue in issues}
+        issues += [i for i in issues_from_validation(exc, document, model) if i.path not in blamed]
+    if value is not None and checks is not None:
+        issues += [document.issue(f.path, f.message, warning=f.warning) for f in checks(value)]
+    issues.sort(key=lambda issue: issue.line or 0)
+    errors = [issue for issue in issues if not issue.warning]
+    if errors or value is None:
+        raise ConfigError(issues)
+    return value, [issue for issue in issues if issue.warning]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """A validated gateway configuration, its warnings and where it came from."""
+
+    config: GatewayConfig
+    warnings: tuple[ConfigIssue, ...]
+    path: Path
+
+
+def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Load a gateway config file (DESIGN.md §4) or raise ConfigError listing every issue.
+
+    Relative paths in the file (SQLite database, PKI folder) are made absolute
+    against the file's folder, so the gateway behaves the same from any cwd.
+    """
+    path = Path(path)
+    config, warnings = load_model(path, GatewayConfig, checks=check_config, environ=environ)
+    return LoadedConfig(_resolve_paths(config, path.parent.resolve()), tuple(warnings), path)
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    """`sqlite:///x.db` → `sqlite:////abs/base/x.db`; memory and absolute URLs unchanged."""
+    match = _SQLITE_URL.fullmatch(url)
+    if match is None:
+        return url
+    rest = match["rest"]
+    file, sep, query = rest.partition("?")
+    if not file or file.startswith((":memory:", "file:")) or Path(file).is_absolute():
+        return url
+    return f"{match['scheme']}:///{(base / file).as_posix()}{sep}{query}"
+
+
+def _resolve_paths(config: GatewayConfig, base: Path) -> GatewayConfig:
+    storage = config.storage.model_copy(
+        update={"url": resolve_sqlite_url(config.storage.url, base)}
+    )
+    security = config.opcua.security
+    security = security.model_copy(update={"pki_dir": base / security.pki_dir})
+    opcua = config.opcua.model_copy(update={"security": security})
+    return config.model_copy(update={"storage": storage, "opcua": opcua})

@@ -1,0 +1,285 @@
+"""The gateway configuration as frozen models (DESIGN.md §4).
+
+Loaded once and never mutated: runtime state lives in runtime objects, so a
+config value can be shared between tasks without copies or locks. Defaults
+follow the contract; keys marked "extension" go beyond it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from gateway.config.alarms import AlarmConfig
+from gateway.config.tags import TagConfig
+from gateway.config.types import (
+    ConfigModel,
+    Duration,
+    Name,
+    none_as_empty_list,
+    none_as_empty_mapping,
+)
+from gateway.config.validation import raise_located
+from gateway.model import MAX_READ_BITS, MAX_READ_REGISTERS, ByteOrder, WordOrder
+
+__all__ = [
+    "DeviceConfig",
+    "GatewayConfig",
+    "GatewaySection",
+    "OpcUaConfig",
+    "ResolvedTag",
+    "Role",
+    "SecurityConfig",
+    "SecurityMode",
+    "SecurityPolicy",
+    "StorageConfig",
+    "Synchronous",
+    "UserConfig",
+]
+
+#: Namespace URI used when `opcua.namespace` is not given.
+DEFAULT_NAMESPACE_PREFIX = "urn:modbus-opcua-gateway:"
+
+
+class SecurityPolicy(StrEnum):
+    """OPC UA security policies offered; the deprecated Basic128Rsa15/Basic256 are not."""
+
+    BASIC256SHA256 = "Basic256Sha256"
+    AES128_SHA256_RSAOAEP = "Aes128_Sha256_RsaOaep"
+    AES256_SHA256_RSAPSS = "Aes256_Sha256_RsaPss"
+
+
+class SecurityMode(StrEnum):
+    """Message security modes of the secure endpoints (None is `allow_none`)."""
+
+    SIGN = "Sign"
+    SIGN_AND_ENCRYPT = "SignAndEncrypt"
+
+
+class Role(StrEnum):
+    """viewer: read, browse, history; operator: + write tags, ack alarms; admin: all."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+class Synchronous(StrEnum):
+    """SQLite durability: full survives power loss, normal survives a process crash."""
+
+    NORMAL = "normal"
+    FULL = "full"
+
+
+class GatewaySection(ConfigModel):
+    """`gateway:`: identity of this gateway."""
+
+    name: Name
+
+
+class SecurityConfig(ConfigModel):
+    """`opcua.security:`: secure by default; the None endpoint only on request."""
+
+    policies: tuple[SecurityPolicy, ...] = tuple(SecurityPolicy)
+    modes: tuple[SecurityMode, ...] = (SecurityMode.SIGN_AND_ENCRYPT,)
+    allow_none: bool = False
+    pki_dir: Path = Path("pki")
+
+    @model_validator(mode="after")
+    def _some_endpoint(self) -> SecurityConfig:
+        """A server with no endpoint at all would start and accept nobody."""
+        if not self.allow_none:
+            raise_located(
+                type(self).__name__,
+                [
+                    (
+                        (key,),
+                        "must not be empty while allow_none is false: no endpoint would be offered",
+                    )
+                    for key in ("policies", "modes")
+                    if not getattr(self, key)
+                ],
+                None,
+            )
+        return self
+
+
+class UserConfig(ConfigModel):
+    """One OPC UA user; the password is a SecretStr so it never shows in logs or reprs."""
+
+    name: str = Field(min_length=1)
+    password: SecretStr
+    role: Role = Role.VIEWER
+
+    @field_validator("password")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty")
+        return value
+
+
+class OpcUaConfig(ConfigModel):
+    """`opcua:`: the server endpoint, security and users."""
+
+    endpoint: str = "opc.tcp://0.0.0.0:4840"
+    namespace: str = ""  # filled from the gateway name by GatewayConfig when empty
+    security: SecurityConfig = SecurityConfig()
+    anonymous: bool = False
+    users: tuple[UserConfig, ...] = ()
+
+    _security_may_be_empty = field_validator("security", mode="before")(none_as_empty_mapping)
+    _users_may_be_empty = field_validator("users", mode="before")(none_as_empty_list)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _opc_tcp(cls, value: str) -> str:
+        if not value.startswith("opc.tcp://") or len(value) <= len("opc.tcp://"):
+            raise ValueError(f"expected an opc.tcp://host:port URL, got {value!r}")
+        return value
+
+
+class StorageConfig(ConfigModel):
+    """`storage:`: where readings go and how long they stay.
+
+    The loader resolves a relative SQLite path against the config file's folder.
+    """
+
+    url: str = "sqlite:///gateway.db"
+    retention: Duration = 30 * 86400.0
+    synchronous: Synchronous = Synchronous.NORMAL
+
+    @field_validator("url")
+    @classmethod
+    def _has_scheme(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError(
+                "expected a database URL like sqlite:///gateway.db or "
+                f"postgresql+psycopg://user@host/db, got {value!r}"
+            )
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTag:
+    """A tag's settings after the device defaults are applied."""
+
+    scan_interval: float
+    byte_order: ByteOrder
+    word_order: WordOrder
+
+
+class DeviceConfig(ConfigModel):
+    """One Modbus TCP slave and its tags."""
+
+    name: Name
+    host: str = Field(min_length=1)
+    port: int = Field(default=502, ge=1, le=65535)
+    unit_id: int = Field(default=1, ge=0, le=255)
+    scan_interval: Duration = 1.0
+    timeout: Duration = 1.0
+    byte_order: ByteOrder = ByteOrder.BIG
+    word_order: WordOrder = WordOrder.BIG
+    max_read_registers: int = Field(default=MAX_READ_REGISTERS, ge=1)
+    max_read_bits: int = Field(default=MAX_READ_BITS, ge=1)  # extension
+    max_read_gap: int = Field(default=8, ge=0)
+    enabled: bool = True  # extension
+    tags: tuple[TagConfig, ...] = Field(default=(), repr=False)
+
+    _tags_may_be_empty = field_validator("tags", mode="before")(none_as_empty_list)
+
+    @field_validator("max_read_registers")
+    @classmethod
+    def _register_limit(cls, value: int) -> int:
+        if value > MAX_READ_REGISTERS:
+            raise ValueError(
+                f"must be at most {MAX_READ_REGISTERS} (the Modbus limit of one register read), "
+                f"got {value}"
+            )
+        return value
+
+    @field_validator("max_read_bits")
+    @classmethod
+    def _bit_limit(cls, value: int) -> int:
+        if value > MAX_READ_BITS:
+            raise ValueError(
+                f"must be at most {MAX_READ_BITS} (the Modbus limit of one coil/input read), "
+                f"got {value}"
+            )
+        return value
+
+    def resolve(self, tag: TagConfig) -> ResolvedTag:
+        """The tag's scan interval and orders, falling back to this device's."""
+        return ResolvedTag(
+            scan_interval=tag.scan_interval or self.scan_interval,
+            byte_order=tag.byte_order or self.byte_order,
+            word_order=tag.word_order or self.word_order,
+        )
+
+    def tag(self, name: str) -> TagConfig | None:
+        """The tag called `name`, or None."""
+        return self._tags_by_name.get(name)
+
+    @cached_property
+    def _tags_by_name(self) -> dict[str, TagConfig]:
+        # First one wins, as in the duplicate-name check that rejects the rest.
+        by_name: dict[str, TagConfig] = {}
+        for tag in self.tags:
+            by_name.setdefault(tag.name, tag)
+        return by_name
+
+
+class GatewayConfig(ConfigModel):
+    """A whole gateway configuration file."""
+
+    gateway: GatewaySection
+    opcua: OpcUaConfig = OpcUaConfig()
+    storage: StorageConfig = StorageConfig()
+    devices: tuple[DeviceConfig, ...] = ()
+    alarms: tuple[AlarmConfig, ...] = ()
+
+    _sections_may_be_empty = field_validator("opcua", "storage", mode="before")(
+        none_as_empty_mapping
+    )
+    _lists_may_be_empty = field_validator("devices", "alarms", mode="before")(none_as_empty_list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_namespace(cls, data: Any) -> Any:
+        """Derive `opcua.namespace` from the gateway name, so it is always set."""
+        if not isinstance(data, dict):
+            return data
+        gateway = data.get("gateway")
+        name = gateway.get("name") if isinstance(gateway, dict) else getattr(gateway, "name", None)
+        if not isinstance(name, str):
+            return data
+        namespace = DEFAULT_NAMESPACE_PREFIX + name
+        opcua = data.get("opcua") or {}
+        if isinstance(opcua, dict) and not opcua.get("namespace"):
+            return {**data, "opcua": {**opcua, "namespace": namespace}}
+        if isinstance(opcua, OpcUaConfig) and not opcua.namespace:
+            return {**data, "opcua": opcua.model_copy(update={"namespace": namespace})}
+        return data
+
+    def device(self, name: str) -> DeviceConfig | None:
+        """The device called `name`, or None."""
+        return self._devices_by_name.get(name)
+
+    def find_tag(self, reference: str) -> tuple[DeviceConfig, TagConfig] | None:
+        """The device and tag of a `"<device>.<tag>"` reference, or None."""
+        device_name, _, tag_name = reference.partition(".")
+        device = self.device(device_name)
+        tag = device.tag(tag_name) if device is not None else None
+        return (device, tag) if device is not None and tag is not None else None
+
+    @cached_property
+    def _devices_by_name(self) -> dict[str, DeviceConfig]:
+        by_name: dict[str, DeviceConfig] = {}
+        for device in self.devices:
+            by_name.setdefault(device.name, device)
+        return by_name

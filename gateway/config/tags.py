@@ -1,0 +1,139 @@
+"""The tag model: one typed value at a Modbus address.
+
+Every rule that concerns a single tag lives here, so a TagConfig that exists
+is usable by the codec and planner without further checks: bit tables hold
+bools, `bit` only picks a bit of a register, strings know their length and
+nothing runs past address 65535. Rules that compare tags with each other are
+in checks.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator, model_validator
+
+from gateway.config.types import ConfigModel, Duration, Name, parse_modicon_ref
+from gateway.config.validation import MISSING, raise_located
+from gateway.config.yamlsource import KeyPath
+from gateway.model import ByteOrder, DataType, Table, WordOrder
+
+__all__ = ["LAST_ADDRESS", "TagConfig"]
+
+#: Modbus addresses are 16-bit: 0..65535 in every table.
+LAST_ADDRESS = 65535
+
+_NUMERIC_ONLY = ("range", "scale", "offset", "deadband")
+
+
+class TagConfig(ConfigModel):
+    """One tag of a device (DESIGN.md §4); `ref` is read as table + address."""
+
+    #: Keys accepted in the file that are not fields (turned into table + address).
+    input_only_keys: ClassVar[tuple[str, ...]] = ("ref",)
+
+    name: Name
+    table: Table
+    address: int = Field(ge=0, le=LAST_ADDRESS)
+    type: DataType
+    unit: str | None = None
+    range: tuple[float, float] | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    deadband: float = Field(default=0.0, ge=0)
+    writable: bool = False
+    scan_interval: Duration | None = None
+    bit: int | None = Field(default=None, ge=0, le=15)
+    length: int | None = Field(default=None, ge=1)
+    byte_order: ByteOrder | None = None
+    word_order: WordOrder | None = None
+    description: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_ref(cls, data: Any) -> Any:
+        """`ref: 40001` is shorthand for table + address; giving both is ambiguous."""
+        if not isinstance(data, dict) or "ref" not in data:
+            return data
+        fields = {key: value for key, value in data.items() if key != "ref"}
+        clash = [key for key in ("table", "address") if key in fields]
+        try:
+            if clash:
+                raise ValueError(f"use either ref or {' and '.join(clash)}, not both")
+            table, address = parse_modicon_ref(data["ref"])
+        except ValueError as exc:
+            raise_located(cls.__name__, [(("ref",), str(exc))], data["ref"])
+            raise  # pragma: no cover - raise_located raised already
+        return {**fields, "table": table, "address": address}
+
+    @field_validator("range", mode="before")
+    @classmethod
+    def _range_pair(cls, value: Any) -> Any:
+        if value is not None and (not isinstance(value, list | tuple) or len(value) != 2):
+            raise ValueError("expected [low, high], two numbers")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> TagConfig:
+        raise_located(type(self).__name__, self._problems(), self.name)
+        return self
+
+    def _problems(self) -> list[tuple[KeyPath, str]]:
+        problems: list[tuple[KeyPath, str]] = []
+        table, kind = self.table, self.type
+        if table.is_bit and kind is not DataType.BOOL:
+            problems.append((("type",), f"{table} tags are single bits: type must be bool"))
+        if self.bit is not None:
+            if table.is_bit:
+                problems.append(
+                    (("bit",), f"bit picks a bit of a register; {table} is a bit table")
+                )
+            elif kind is not DataType.BOOL:
+                problems.append((("bit",), f"bit needs type bool, not {kind}"))
+        if self.writable and not table.is_writable:
+            problems.append(
+                (
+                    ("writable",),
+                    f"{table} is read-only; only coil and holding_register are writable",
+                )
+            )
+        if kind is DataType.STRING and self.length is None:
+            problems.append((("length",), MISSING))
+        if kind is not DataType.STRING and self.length is not None:
+            problems.append((("length",), f"length is only for string tags, not {kind}"))
+        if not kind.is_numeric:
+            problems.extend(
+                ((key,), f"{key} applies to numeric tags only, not {kind}")
+                for key in _NUMERIC_ONLY
+                if key in self.model_fields_set
+            )
+        if self.scale == 0:
+            problems.append((("scale",), "must not be 0 (value = raw * scale + offset)"))
+        if self.range is not None and not self.range[0] < self.range[1]:
+            low, high = self.range
+            problems.append((("range",), f"low must be below high, got [{low:g}, {high:g}]"))
+        if not problems and self.last_address > LAST_ADDRESS:
+            problems.append(
+                (
+                    ("address",),
+                    f"{kind} at {self.address} takes {self.size} {self._unit_word} and would "
+                    f"end at {self.last_address}, beyond the last address {LAST_ADDRESS}",
+                )
+            )
+        return problems
+
+    @property
+    def _unit_word(self) -> str:
+        return "bits" if self.table.is_bit else "registers"
+
+    @property
+    def size(self) -> int:
+        """Addresses the tag occupies: 1 on bit tables, else its register count."""
+        if self.table.is_bit:
+            return 1
+        return self.type.register_count(self.length)
+
+    @property
+    def last_address(self) -> int:
+        """The last address the tag occupies (inclusive)."""
+        return self.address + self.size - 1

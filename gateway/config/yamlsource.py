@@ -1,0 +1,144 @@
+"""Read a YAML file into plain data while keeping where every key came from.
+
+The file is composed into YAML nodes (PyYAML's C parser) and turned into data
+by yamlbuild.DataBuilder; the node tree then answers "which line is
+`devices[0].tags[3].type` on?" for every later error, so each issue can name
+the file, the line and the key path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from gateway.config.yamlbuild import Composer, DataBuilder, KeyPath, gc_paused
+from gateway.errors import ConfigError, ConfigIssue
+
+__all__ = ["KeyPath", "YamlDocument", "format_path", "read_yaml"]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def format_path(path: KeyPath) -> str:
+    """`devices[0].tags[3].type`: the notation every issue uses."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+@dataclass(slots=True)
+class YamlDocument:
+    """Plain data of one YAML file, able to say on which line a key path is.
+
+    The node tree is several times the size of the data (two marks per node),
+    so it is dropped once the data is built and composed again only if an
+    issue needs a line: the rare path pays, not every start-up.
+    """
+
+    file: str
+    data: Any
+    text: str
+    issues: list[ConfigIssue] = field(default_factory=list)
+    _root: Node | None = None
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """1-based line of the deepest node along `path` (the key itself for mapping keys)."""
+        if self._root is None:
+            self._root = yaml.compose(self.text, Loader=Composer)
+        node = self._root
+        line = node.start_mark.line + 1 if node is not None else None
+        for part in path:
+            if node is None:
+                break
+            found = _child(node, part)
+            if found is None:
+                break
+            key_node, node = found
+            line = (key_node or node).start_mark.line + 1
+        return line
+
+    def issue(self, path: KeyPath, message: str, *, warning: bool = False) -> ConfigIssue:
+        """An issue at `path`, on the line where that path (or its nearest parent) is."""
+        return ConfigIssue(self.file, self.line_of(path), format_path(path), message, warning)
+
+
+def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
+    """(key node, value node) of `part` inside `node`, following merge keys."""
+    if isinstance(node, SequenceNode) and isinstance(part, int):
+        return (None, node.value[part]) if 0 <= part < len(node.value) else None
+    if not isinstance(node, MappingNode):
+        return None
+    merged: list[Node] = []
+    for key_node, value_node in reversed(node.value):  # the last duplicate wins, as in data
+        if key_node.tag == _MERGE_TAG:
+            merged.append(value_node)
+        elif isinstance(key_node, ScalarNode) and key_node.value == str(part):
+            return key_node, value_node
+    for source in merged:
+        for candidate in source.value if isinstance(source, SequenceNode) else [source]:
+            found = _child(candidate, part)
+            if found is not None:
+                return found
+    return None
+
+
+def read_yaml(path: Path, environ: Mapping[str, str] | None = None) -> YamlDocument:
+    """Parse `path`; raise ConfigError for unreadable files and YAML syntax errors.
+
+    Content issues (duplicate keys, unset variables, unknown tags) are collected
+    in `YamlDocument.issues` so they are reported together with schema errors.
+    """
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            [ConfigIssue(file, None, "", f"cannot read the file: {reason}")]
+        ) from None
+    try:
+        with gc_paused():
+            root = yaml.compose(text, Loader=Composer)
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError([_syntax_issue(file, text, exc)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigIssue(file, None, "", f"invalid YAML: {exc}")]) from None
+    if root is None:
+        raise ConfigError([ConfigIssue(file, None, "", "the file is empty")])
+    builder = DataBuilder(os.environ if environ is None else environ)
+    with gc_paused():
+        data = builder.build(root, ())
+    issues = [ConfigIssue(file, line, format_path(p), msg) for line, p, msg in builder.problems]
+    document = YamlDocument(file, data, text, issues)
+    if issues:
+        document._root = root  # lines will be needed; keep the tree already built
+    return document
+
+
+def _syntax_issue(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigIssue:
+    """The YAML error at the line where the parser gave up, with its context's line."""
+    lines = text.splitlines()
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    message = f"invalid YAML: {exc.problem or 'syntax error'}"
+    if line is not None and line > len(lines):  # the parser ran into the end of the file
+        message += " at the end of the file"
+        line = max(len(lines), 1)
+    context = exc.context_mark
+    if exc.context and context is not None and context.line + 1 != line:
+        message += f" ({exc.context} started on line {context.line + 1})"
+    elif exc.context:
+        message += f" ({exc.context})"
+    if line is not None and 0 < line <= len(lines) and "\t" in lines[line - 1]:
+        message += "; tabs are not allowed for indentation, use spaces"
+    return ConfigIssue(file, line, "", message)
