@@ -483,3 +483,21 @@ def test_a_damaged_file_never_raises_anything_but_config_error(
         assert issue.file == str(path)
         assert issue.line is None or 1 <= issue.line <= line_count
         assert issue.message
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES)
+def test_gateway_check_exits_1_and_names_every_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: Expected
+) -> None:
+    """The same broken files through `gateway check`: exit 1, file:line: path on stderr."""
+    from gateway.cli import main
+
+    path = tmp_path / "plant.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["check", "-c", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "Traceback" not in captured.err
+    for line, key_path, _ in expected:
+        where = f"{path}:{line}: " if line is not None else f"{path}: "
+        assert where + (f"{key_path}: " if key_path else "") in captured.err, captured.err

@@ -1,0 +1,90 @@
+"""Runtime tags: a configured tag resolved against its device, ready for I/O.
+
+Config models describe what the user wrote; a `Tag` is what the pollers,
+writers and servers work with: its key (`device.tag`), its effective scan
+class and its codec `Encoding`, computed once at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.codec import Encoding
+from gateway.config import DeviceConfig, TagConfig
+from gateway.modbus.planner import ReadBlock, plan_reads
+from gateway.model import DataType, Table
+
+__all__ = ["Tag", "build_tags", "plan_device"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """One tag of one device with every device default applied."""
+
+    device: str
+    name: str
+    table: Table
+    address: int
+    encoding: Encoding
+    scan_interval: float
+    unit: str | None = None
+    range: tuple[float, float] | None = None
+    deadband: float = 0.0
+    writable: bool = False
+    description: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The tag's identity everywhere: `<device>.<tag>` (also its OPC UA NodeId)."""
+        return f"{self.device}.{self.name}"
+
+    @property
+    def data_type(self) -> DataType:
+        return self.encoding.data_type
+
+    @property
+    def size(self) -> int:
+        """Addresses the tag occupies in its table (1 on bit tables)."""
+        return 1 if self.table.is_bit else self.encoding.register_count
+
+
+def _build_tag(device: DeviceConfig, tag: TagConfig) -> Tag:
+    resolved = device.resolve(tag)
+    numeric = tag.type.is_numeric
+    encoding = Encoding(
+        data_type=tag.type,
+        byte_order=resolved.byte_order,
+        word_order=resolved.word_order,
+        length=tag.length,
+        bit=tag.bit,
+        scale=tag.scale if numeric else 1.0,
+        offset=tag.offset if numeric else 0.0,
+    )
+    return Tag(
+        device=device.name,
+        name=tag.name,
+        table=tag.table,
+        address=tag.address,
+        encoding=encoding,
+        scan_interval=resolved.scan_interval,
+        unit=tag.unit,
+        range=tag.range,
+        deadband=tag.deadband,
+        writable=tag.writable,
+        description=tag.description,
+    )
+
+
+def build_tags(device: DeviceConfig) -> tuple[Tag, ...]:
+    """The device's tags in configuration order."""
+    return tuple(_build_tag(device, tag) for tag in device.tags)
+
+
+def plan_device(device: DeviceConfig, tags: tuple[Tag, ...] | None = None) -> list[ReadBlock[Tag]]:
+    """The read requests of one device, per table and scan class (see planner)."""
+    return plan_reads(
+        build_tags(device) if tags is None else tags,
+        max_registers=device.max_read_registers,
+        max_bits=device.max_read_bits,
+        max_gap=device.max_read_gap,
+    )
