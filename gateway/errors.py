@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.model import Status
+
 __all__ = [
     "CodecError",
     "ConfigError",
@@ -68,11 +70,15 @@ class CodecError(GatewayError, ValueError):
 
 
 class DeviceError(GatewayError):
-    """Talking to a PLC failed."""
+    """Talking to a PLC failed; `status` is the OPC UA result of a failed write."""
+
+    status = Status.BAD_COMMUNICATION_ERROR
 
 
 class DeviceTimeout(DeviceError):
     """The PLC did not answer in time; for a write the outcome is unknown."""
+
+    status = Status.BAD_TIMEOUT
 
 
 class DeviceUnreachable(DeviceError):
@@ -93,6 +99,10 @@ class MalformedResponse(DeviceError):
 
 class WriteRejected(GatewayError):
     """A write was refused before it reached the PLC (not writable, type, range)."""
+
+    def __init__(self, status: Status, message: str) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class StorageError(GatewayError):

@@ -189,6 +189,11 @@ class DeviceConfig(ConfigModel):
     max_read_bits: int = Field(default=MAX_READ_BITS, ge=1)  # extension
     max_read_gap: int = Field(default=8, ge=0)
     enabled: bool = True  # extension
+    # Reconnect and demotion (extensions; Kepware-style defaults).
+    reconnect_min: Duration = 0.5
+    reconnect_max: Duration = 30.0
+    demote_after: int = Field(default=3, ge=0)  # consecutive failures; 0 = never demote
+    demote_for: Duration = 10.0
     tags: tuple[TagConfig, ...] = Field(default=(), repr=False)
 
     _tags_may_be_empty = field_validator("tags", mode="before")(none_as_empty_list)

@@ -1,0 +1,99 @@
+"""Device health: connection state, counters and the reconnect/demotion policy.
+
+`RetryPolicy` is pure (what to do after the n-th consecutive failure);
+`DeviceHealth` is the live, observable record a poller keeps for its device
+and the OPC UA `<device>._Status` nodes show (DESIGN.md §6).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = ["DeviceHealth", "DeviceState", "RetryPolicy"]
+
+
+class DeviceState(StrEnum):
+    """Connection state of one device, as served in `_Status.State`."""
+
+    CONNECTING = "connecting"
+    OK = "ok"
+    BACKOFF = "backoff"
+    DEMOTED = "demoted"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Capped exponential backoff with jitter, and Kepware-style auto-demotion.
+
+    After every `demote_after` consecutive failures the device is demoted for
+    `demote_for` seconds (no requests at all); in between, reconnects wait
+    `reconnect_min * 2**(n-1)` capped at `reconnect_max`, scaled by a random
+    factor in [1 - jitter, 1] so many devices that failed together do not
+    reconnect in lockstep.
+    """
+
+    reconnect_min: float = 0.5
+    reconnect_max: float = 30.0
+    demote_after: int = 3  # 0 disables demotion
+    demote_for: float = 10.0
+    jitter: float = 0.5
+
+    def after_failure(self, failures: int, rng: random.Random) -> tuple[DeviceState, float]:
+        """The state to enter after `failures` consecutive failures, and for how long."""
+        if failures < 1:
+            raise ValueError("after_failure needs at least one failure")
+        if self.demote_after and failures % self.demote_after == 0:
+            return DeviceState.DEMOTED, self.demote_for
+        exponent = min(failures - 1, 30)  # 2**30 times anything exceeds every sane cap
+        delay = min(self.reconnect_max, self.reconnect_min * 2.0**exponent)
+        return DeviceState.BACKOFF, delay * (1.0 - self.jitter * rng.random())
+
+
+@dataclass(slots=True)
+class DeviceHealth:
+    """Live state and counters of one device; `version` bumps on every change."""
+
+    device: str
+    state: DeviceState = DeviceState.CONNECTING
+    connected: bool = False
+    last_error: str = ""
+    last_poll_time: float | None = None  # POSIX seconds of the last successful response
+    response_time_ms: float = 0.0  # of the last request
+    requests: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    scans: int = 0
+    missed_scans: int = 0
+    consecutive_failures: int = 0
+    state_since: float = field(default_factory=time.time)
+    version: int = 0
+
+    def enter(self, state: DeviceState) -> bool:
+        """Switch state; True when it actually changed (callers log transitions)."""
+        self.version += 1
+        if state is self.state:
+            return False
+        self.state = state
+        self.state_since = time.time()
+        self.connected = state is DeviceState.OK
+        return True
+
+    def record_response(self, arrival: float, elapsed: float) -> None:
+        """A request got a well-formed answer (data or a Modbus exception)."""
+        self.requests += 1
+        self.last_poll_time = arrival
+        self.response_time_ms = elapsed * 1000.0
+        self.version += 1
+
+    def record_error(self, message: str, *, timeout: bool = False, request: bool = True) -> None:
+        """A request (or, with request=False, a connection attempt) failed."""
+        self.requests += request
+        self.errors += 1
+        if timeout:
+            self.timeouts += 1
+        self.last_error = message
+        self.version += 1
