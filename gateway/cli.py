@@ -32,6 +32,19 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gateway.app import run_until_signalled
+    from gateway.config import load_config
+
+    loaded = load_config(args.config)
+    for warning in loaded.warnings:
+        print(warning, file=sys.stderr)
+    asyncio.run(run_until_signalled(loaded.config, duration=args.duration))
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from simulators.cli import run_plant_file
 
@@ -61,6 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-c", "--config", type=Path, required=True, metavar="FILE")
     check.set_defaults(handler=_cmd_check)
 
+    run = commands.add_parser(
+        "run",
+        help="run the gateway until Ctrl-C / SIGTERM",
+        description=(
+            "Run the gateway: poll every device and publish values until SIGINT or SIGTERM, "
+            "then stop cleanly. Device state changes are logged."
+        ),
+    )
+    run.add_argument("-c", "--config", type=Path, required=True, metavar="FILE")
+    run.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
+    )
+    run.set_defaults(handler=_cmd_run, log_level=logging.INFO)
+
     simulate = commands.add_parser(
         "simulate",
         help="run simulated PLCs from a plant file",
@@ -77,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+def _configure_logging(verbosity: int, base: int) -> None:
+    level = base if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    level = min(level, base)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
@@ -86,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    _configure_logging(args.verbose, getattr(args, "log_level", logging.WARNING))
     handler: Command = args.handler
     try:
         return handler(args)

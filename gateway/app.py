@@ -1,0 +1,76 @@
+"""Wiring: configuration → bus → acquisition (storage, OPC UA, alarms plug in here).
+
+`Gateway` is one async context manager owning every long-running part; the
+CLI's `run` enters it and waits for a stop signal. Leaving it stops the
+pollers first, then lets consumers drain what is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Self
+
+from gateway.acquisition import Acquisition
+from gateway.bus import Bus
+from gateway.config import GatewayConfig
+
+__all__ = ["Gateway", "run_until_signalled"]
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    """The running gateway: every part started in order and stopped in reverse."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.bus = Bus()
+        self.acquisition = Acquisition(config, self.bus)
+        self._stack: AsyncExitStack | None = None
+
+    async def __aenter__(self) -> Self:
+        if self._stack is not None:
+            raise RuntimeError("the gateway is already running")
+        async with AsyncExitStack() as stack:
+            stack.callback(self.bus.close)
+            await stack.enter_async_context(self.acquisition)
+            self._stack = stack.pop_all()
+        tags = len(self.acquisition.tags)
+        log.info(
+            "gateway %s running: %d device(s), %d tag(s)",
+            self.config.gateway.name,
+            len(self.config.devices),
+            tags,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, traceback)
+        log.info("gateway %s stopped", self.config.gateway.name)
+
+
+async def run_until_signalled(config: GatewayConfig, *, duration: float | None = None) -> None:
+    """Run the gateway until SIGINT/SIGTERM (or `duration` seconds), then stop cleanly."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with Gateway(config):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), duration)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

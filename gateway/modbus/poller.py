@@ -1,0 +1,316 @@
+"""One device's polling task: connection lifecycle, scan schedule, writes.
+
+Each scan class runs on a monotonic schedule without drift (due times are
+`start + k * interval`); a scan that could not run in its slot is counted as
+missed and skipped, never queued. Requests on the device's connection are
+serialized with the client's lock, so writes (including a bit
+read-modify-write) interleave safely with polling. Failures close the
+connection and wait per the `RetryPolicy` (backoff, then demotion); tag
+statuses follow DESIGN.md §7 through `BlockState`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import Sequence
+
+from gateway.bus import Bus
+from gateway.codec import encode, set_bit
+from gateway.config import DeviceConfig
+from gateway.errors import (
+    CodecError,
+    DeviceError,
+    DeviceTimeout,
+    DeviceUnreachable,
+    MalformedResponse,
+    ModbusException,
+    WriteRejected,
+)
+from gateway.modbus.blockstate import BlockState, status_for_exception
+from gateway.modbus.client import ModbusClient
+from gateway.modbus.health import DeviceHealth, DeviceState, RetryPolicy
+from gateway.modbus.planner import ReadBlock
+from gateway.model import DataType, Status, Table, TagValue, Value
+from gateway.tags import Tag, plan_device
+
+__all__ = ["DevicePoller"]
+
+log = logging.getLogger(__name__)
+
+
+class _ScanClass:
+    """The blocks sharing one scan interval and their schedule."""
+
+    __slots__ = ("blocks", "interval", "k", "start")
+
+    def __init__(self, interval: float, blocks: list[BlockState]) -> None:
+        self.interval = interval
+        self.blocks = blocks
+        self.start = 0.0
+        self.k = 0
+
+    @property
+    def due(self) -> float:
+        return self.start + self.k * self.interval
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class DevicePoller:
+    """Polls one device forever (until cancelled) and publishes changed values."""
+
+    def __init__(
+        self,
+        device: DeviceConfig,
+        tags: Sequence[Tag],
+        bus: Bus,
+        *,
+        policy: RetryPolicy,
+        start_delay: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.device = device
+        self.bus = bus
+        self.policy = policy
+        self.health = DeviceHealth(device.name)
+        self._start_delay = start_delay
+        self._rng = rng or random.Random()
+        self._client = ModbusClient(device.host, device.port, connect_timeout=device.timeout)
+        blocks: list[ReadBlock[Tag]] = plan_device(device, tuple(tags))
+        self.blocks = [BlockState(block) for block in blocks]
+        self._classes = [
+            _ScanClass(interval, [b for b in self.blocks if b.block.scan_interval == interval])
+            for interval in sorted({b.block.scan_interval for b in self.blocks})
+        ]
+        self._block_of = {state.tag.key: block for block in self.blocks for state in block.states}
+        self._reread: set[BlockState] = set()
+        self._waker: asyncio.Future[None] | None = None
+
+    # -- public API -----------------------------------------------------------------
+
+    def snapshot(self) -> list[TagValue]:
+        """Current value and status of every tag (for consumers that start late)."""
+        now = time.time()
+        return [state.snapshot(now) for block in self.blocks for state in block.states]
+
+    async def run(self) -> None:
+        """Poll until cancelled. Device faults are handled here, never raised."""
+        try:
+            if not self.device.enabled:
+                await self._run_disabled()
+                return
+            await self._sleep(self._start_delay)
+            while True:
+                try:
+                    await self._connect()
+                    await self._scan_loop()
+                except DeviceError as error:
+                    await self._fail(error)
+        finally:
+            await self._client.close()
+
+    async def write(self, tag: Tag, value: Value) -> None:
+        """Write one tag to the PLC, then re-read its block at once.
+
+        Raises WriteRejected (not writable, type, range) before touching the
+        PLC, or a DeviceError when the PLC write failed; a DeviceTimeout means
+        the outcome is unknown and the write is not retried.
+        """
+        registers = self._validate_write(tag, value)
+        if self.health.state is not DeviceState.OK or not self._client.connected:
+            raise DeviceUnreachable(
+                f"device {self.device.name} is not connected (state {self.health.state})"
+            )
+        unit, timeout = self.device.unit_id, self.device.timeout
+        client = self._client
+        async with client.lock:
+            if tag.table is Table.COIL:
+                await client.write_coil(unit, tag.address, bool(value), timeout=timeout)
+            elif tag.encoding.bit is not None:
+                raw = await client.read(
+                    Table.HOLDING_REGISTER, unit, tag.address, 1, timeout=timeout
+                )
+                current = int.from_bytes(raw, "big")
+                updated = set_bit(
+                    current, tag.encoding.bit, bool(value), byte_order=tag.encoding.byte_order
+                )
+                await client.write_register(unit, tag.address, updated, timeout=timeout)
+            elif len(registers) == 1:
+                await client.write_register(unit, tag.address, registers[0], timeout=timeout)
+            else:
+                await client.write_registers(unit, tag.address, registers, timeout=timeout)
+        self._reread.add(self._block_of[tag.key])
+        if self._waker is not None:
+            _wake(self._waker)
+
+    # -- connection lifecycle -------------------------------------------------------
+
+    async def _run_disabled(self) -> None:
+        self._set_state(DeviceState.DISABLED, "disabled in the configuration")
+        out: list[TagValue] = []
+        now = time.time()
+        for block in self.blocks:
+            block.on_disabled(now, out)
+        self.bus.publish(out)
+        await asyncio.Event().wait()  # until cancelled
+
+    async def _connect(self) -> None:
+        self._set_state(DeviceState.CONNECTING)
+        await self._client.connect()
+        self._set_state(DeviceState.OK)
+
+    async def _fail(self, error: DeviceError) -> None:
+        """Close, mark tags, then wait out the backoff or demotion period."""
+        await self._client.close()
+        message = f"{type(error).__name__}: {error}"
+        self.health.record_error(
+            message, timeout=isinstance(error, DeviceTimeout), request=self.health.connected
+        )
+        out: list[TagValue] = []
+        now = time.time()
+        for block in self.blocks:
+            block.on_connection_lost(now, out)
+        self.bus.publish(out)
+        self.health.consecutive_failures += 1
+        state, delay = self.policy.after_failure(self.health.consecutive_failures, self._rng)
+        self._set_state(state, message)
+        await self._sleep(delay)
+
+    def _set_state(self, state: DeviceState, reason: str = "") -> None:
+        previous = self.health.state
+        if self.health.enter(state):
+            suffix = f": {reason}" if reason else ""
+            level = (
+                logging.WARNING
+                if state in (DeviceState.BACKOFF, DeviceState.DEMOTED)
+                else logging.INFO
+            )
+            log.log(level, "device %s: %s → %s%s", self.device.name, previous, state, suffix)
+
+    # -- scanning ---------------------------------------------------------------------
+
+    async def _scan_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for scan_class in self._classes:
+            scan_class.start, scan_class.k = start, 0
+        while True:
+            out: list[TagValue] = []
+            if self._reread:
+                rereads, self._reread = self._reread, set()
+                for block in rereads:
+                    await self._read_block(block, out)
+            now = loop.time()
+            for scan_class in self._classes:
+                if scan_class.due <= now:
+                    for block in scan_class.blocks:
+                        await self._read_block(block, out)
+                    self._advance(scan_class, loop.time())
+            self.bus.publish(out)
+            if not self._reread:
+                await self._sleep_until(
+                    min(c.due for c in self._classes) if self._classes else math.inf
+                )
+
+    def _advance(self, scan_class: _ScanClass, done: float) -> None:
+        """Next slot after a finished scan; slots that already passed are missed."""
+        slot = math.floor((done - scan_class.start) / scan_class.interval) + 1
+        following = max(scan_class.k + 1, slot)
+        self.health.missed_scans += following - scan_class.k - 1
+        self.health.scans += 1
+        scan_class.k = following
+
+    async def _read_block(self, block: BlockState, out: list[TagValue]) -> None:
+        spec = block.block
+        client = self._client
+        if not client.connected:
+            raise DeviceUnreachable("connection closed")
+        started = time.perf_counter()
+        try:
+            async with client.lock:
+                payload = await client.read(
+                    spec.table,
+                    self.device.unit_id,
+                    spec.start,
+                    spec.count,
+                    timeout=self.device.timeout,
+                )
+        except ModbusException as error:
+            self._record_answer(started)
+            self.health.errors += 1
+            self.health.last_error = f"{spec.table} {spec.start}..{spec.end - 1}: {error}"
+            block.on_error(status_for_exception(error.code), time.time(), out)
+            return
+        except MalformedResponse:
+            block.on_error(Status.BAD_COMMUNICATION_ERROR, time.time(), out)
+            raise
+        now = self._record_answer(started)
+        self.health.consecutive_failures = 0
+        block.on_payload(payload, now, out)
+
+    def _record_answer(self, started: float) -> float:
+        now = time.time()
+        self.health.record_response(now, time.perf_counter() - started)
+        return now
+
+    # -- waiting ----------------------------------------------------------------------
+
+    async def _sleep(self, delay: float) -> None:
+        await self._sleep_until(asyncio.get_running_loop().time() + delay)
+
+    async def _sleep_until(self, deadline: float) -> None:
+        """Sleep until `deadline` (loop time) or until a write asks for a re-read."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waker = future
+        handle = loop.call_at(deadline, _wake, future) if math.isfinite(deadline) else None
+        try:
+            await future
+        finally:
+            if handle is not None:
+                handle.cancel()
+            self._waker = None
+
+    # -- write validation -------------------------------------------------------------
+
+    def _validate_write(self, tag: Tag, value: Value) -> list[int]:
+        """Registers to write (empty for coils and bits), or WriteRejected."""
+        if not tag.writable:
+            raise WriteRejected(Status.BAD_NOT_WRITABLE, f"tag {tag.key} is not writable")
+        kind = tag.data_type
+        if kind is DataType.BOOL:
+            if not isinstance(value, bool):
+                raise WriteRejected(
+                    Status.BAD_TYPE_MISMATCH, f"tag {tag.key} is bool, got {type(value).__name__}"
+                )
+            return []
+        if kind is DataType.STRING:
+            if not isinstance(value, str):
+                raise WriteRejected(
+                    Status.BAD_TYPE_MISMATCH,
+                    f"tag {tag.key} is a string, got {type(value).__name__}",
+                )
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise WriteRejected(
+                Status.BAD_TYPE_MISMATCH, f"tag {tag.key} is {kind}, got {type(value).__name__}"
+            )
+        elif tag.range is not None and not tag.range[0] <= value <= tag.range[1]:
+            low, high = tag.range
+            raise WriteRejected(
+                Status.BAD_OUT_OF_RANGE,
+                f"{value} is outside the range [{low:g}, {high:g}] of {tag.key}",
+            )
+        try:
+            return encode(value, tag.encoding)
+        except CodecError as error:
+            status = (
+                Status.BAD_TYPE_MISMATCH if kind is DataType.STRING else Status.BAD_OUT_OF_RANGE
+            )
+            raise WriteRejected(status, f"cannot write {value!r} to {tag.key}: {error}") from error
