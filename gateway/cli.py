@@ -33,15 +33,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from gateway.app import run_until_signalled
     from gateway.config import load_config
+    from gateway.loop import run
 
     loaded = load_config(args.config)
     for warning in loaded.warnings:
         print(warning, file=sys.stderr)
-    asyncio.run(run_until_signalled(loaded.config, duration=args.duration))
+    run(run_until_signalled(loaded.config, duration=args.duration))
     return 0
 
 
@@ -49,6 +48,26 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from simulators.cli import run_plant_file
 
     return run_plant_file(args.config, duration=args.duration)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from gateway.bench.poll import PollSpec, bench_poll
+    from gateway.loop import run
+
+    spec = PollSpec(
+        slaves=args.slaves,
+        tags=args.tags,
+        interval=args.interval,
+        change=args.change,
+        warmup=args.warmup,
+        duration=args.duration,
+    )
+    report = run(bench_poll(spec, runs=args.runs, baseline_slaves=args.baseline_slaves))
+    print(report.table())
+    if args.json is not None:
+        report.write_json(args.json)
+        print(f"wrote {args.json}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +120,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
     )
     simulate.set_defaults(handler=_cmd_simulate)
+    bench = commands.add_parser(
+        "bench",
+        help="run a benchmark workload (DESIGN.md §9)",
+        description=(
+            "Measure the gateway process alone (slaves run in a child process): CPU as "
+            "user+sys seconds per wall second, median and min-max over runs, warm-up excluded."
+        ),
+    )
+    workloads = bench.add_subparsers(dest="workload", metavar="WORKLOAD", required=True)
+    poll = workloads.add_parser(
+        "poll",
+        help="N slaves x M float32 tags, a fraction changing per scan, plus the naive baseline",
+        description=(
+            "Poll N simulated slaves x M float32 tags; runs the changing, static and "
+            "one-request-per-tag baseline variants."
+        ),
+    )
+    poll.add_argument("--slaves", type=int, default=100)
+    poll.add_argument("--tags", type=int, default=1000, help="float32 tags per slave")
+    poll.add_argument("--interval", type=float, default=1.0, help="scan interval, seconds")
+    poll.add_argument("--change", type=float, default=0.1, help="fraction changing per scan")
+    poll.add_argument("--warmup", type=float, default=5.0, metavar="S")
+    poll.add_argument("--duration", type=float, default=20.0, metavar="S", help="measured window")
+    poll.add_argument("--runs", type=int, default=3)
+    poll.add_argument("--baseline-slaves", type=int, default=10)
+    poll.add_argument("--json", type=Path, default=None, metavar="FILE")
+    poll.set_defaults(handler=_cmd_bench)
     return parser
 
 

@@ -30,6 +30,8 @@ from fakeslave import (
 from gateway.errors import DeviceTimeout, DeviceUnreachable, MalformedResponse, ModbusException
 from gateway.modbus.client import ModbusClient
 from gateway.model import Table
+from simulators.image import RegisterImage
+from simulators.server import ModbusSlave
 
 HR = Table.HOLDING_REGISTER
 TIMEOUT = 1.0  # generous: only the timeout tests wait it out, and they use SHORT
@@ -467,16 +469,12 @@ async def test_concurrent_requests_without_the_lock_are_refused(slave: FakeSlave
 # ---------------------------------------------------------------- interop
 
 
-async def test_interop_with_the_simulated_slave(event_loop_policy: object) -> None:
-    if type(event_loop_policy).__module__.startswith("uvloop"):
-        pytest.xfail("simulators.server asserts isinstance(transport, asyncio.Transport)")
-    server = pytest.importorskip("simulators.server")
-    image_module = pytest.importorskip("simulators.image")
-    image = image_module.RegisterImage(200)
+async def test_interop_with_the_simulated_slave() -> None:
+    image = RegisterImage(200)
     image.set_registers(HR, 10, [1, 2, 0xFFFF])
     image.set_bits(Table.COIL, 0, [True, False, True])
     async with (
-        server.ModbusSlave({1: image}) as sim,
+        ModbusSlave({1: image}) as sim,
         ModbusClient("127.0.0.1", sim.port, connect_timeout=TIMEOUT) as client,
     ):
         assert await client.read(HR, 1, 10, 3, timeout=TIMEOUT) == bytes.fromhex("0001 0002 ffff")

@@ -1,0 +1,64 @@
+"""Fixtures shared by the integration tests: Modbus clients and waiting without sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from pymodbus.client import AsyncModbusTcpClient
+
+#: Connect to a Modbus TCP slave: (port, host=..., timeout=...) → a connected client.
+ClientFactory = Callable[..., Awaitable[AsyncModbusTcpClient]]
+#: Poll a condition until it holds: (predicate, timeout=..., message=...) → None.
+WaitUntil = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+async def modbus_client() -> AsyncIterator[ClientFactory]:
+    """Connected pymodbus clients without retries or background reconnects, closed afterwards.
+
+    Retries and reconnects are off so a test sees each failure exactly once.
+    """
+    clients: list[AsyncModbusTcpClient] = []
+
+    async def connect(
+        port: int, host: str = "127.0.0.1", timeout: float = 1.0
+    ) -> AsyncModbusTcpClient:
+        client = AsyncModbusTcpClient(
+            host, port=port, timeout=timeout, retries=0, reconnect_delay=0
+        )
+        clients.append(client)
+        assert await client.connect(), f"could not connect to {host}:{port}"
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()
+
+
+async def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = 5.0,
+    message: str = "condition",
+    interval: float = 0.01,
+) -> None:
+    """Poll `predicate` (sync or async) until truthy; fail the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def eventually() -> WaitUntil:
+    """`await eventually(lambda: ..., timeout=5)`: poll-until-with-timeout, no fixed sleeps."""
+    return wait_until
