@@ -1,0 +1,91 @@
+"""`gateway run` as a user runs it: a real process, a simulated PLC, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from gatewaykit import PLC_POINTS, make_plant
+
+from simulators.runtime import run_plant
+
+
+def _config(path: Path, port: int, *, dead_port: int | None = None) -> Path:
+    extra = ""
+    if dead_port is not None:
+        extra = f"""
+  - name: dead
+    host: 127.0.0.1
+    port: {dead_port}
+    timeout: 200ms
+    reconnect_min: 100ms
+    tags:
+      - {{name: x, table: holding_register, address: 0, type: uint16}}
+"""
+    path.write_text(
+        f"""
+gateway: {{name: run-test}}
+opcua: {{anonymous: true}}
+devices:
+  - name: plc
+    host: 127.0.0.1
+    port: {port}
+    scan_interval: 100ms
+    tags:
+      - {{name: temp, table: holding_register, address: 0, type: float32}}
+{extra}""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def _read_until(stream: asyncio.StreamReader, needle: str, seen: list[str]) -> None:
+    async with asyncio.timeout(15):
+        while True:
+            line = (await stream.readline()).decode()
+            if not line:
+                pytest.fail(f"process ended before logging {needle!r}: {''.join(seen)}")
+            seen.append(line)
+            if needle in line:
+                return
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_run_logs_device_states_and_stops_cleanly_on_signal(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    async with run_plant(make_plant({"plc": PLC_POINTS})) as running:
+        config = _config(tmp_path / "gw.yaml", running.slave("plc").port, dead_port=1)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "run", "-c", str(config),
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stderr is not None
+        seen: list[str] = []
+        await _read_until(process.stderr, "device plc: connecting → ok", seen)
+        await _read_until(process.stderr, "device dead: connecting → backoff", seen)
+        process.send_signal(signum)
+        async with asyncio.timeout(10):
+            rest = (await process.stderr.read()).decode()
+            code = await process.wait()
+    assert code == 0, "".join(seen) + rest
+    assert "gateway run-test stopped" in rest
+    assert "Traceback" not in "".join(seen) + rest
+    assert "refused" in "".join(seen)
+
+
+async def test_run_with_a_bad_config_exits_1_without_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("gateway: {name: g}\ndevices: [{name: d}]\n", encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "run", "-c", str(config),
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await process.communicate()
+    assert process.returncode == 1
+    text = err.decode()
+    assert f"{config}:2: devices[0]: missing required key 'host'" in text
+    assert "Traceback" not in text
