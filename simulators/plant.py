@@ -48,7 +48,8 @@ from pydantic import Field, model_validator
 
 from gateway.codec import Encoding, encode
 from gateway.config.loader import load_model
-from gateway.config.types import ConfigModel, Duration, Name, parse_modicon_ref
+from gateway.config.tags import expand_modicon_ref
+from gateway.config.types import ConfigModel, Duration, Name
 from gateway.config.validation import MISSING, raise_located
 from gateway.config.yamlsource import KeyPath
 from gateway.errors import CodecError
@@ -90,17 +91,7 @@ class PointConfig(ConfigModel):
         """`ref: 40001` means table + address; points on bit tables are bool by default."""
         if not isinstance(data, dict):
             return data
-        if "ref" in data:
-            fields = {key: value for key, value in data.items() if key != "ref"}
-            clash = [key for key in ("table", "address") if key in fields]
-            try:
-                if clash:
-                    raise ValueError(f"use either ref or {' and '.join(clash)}, not both")
-                table, address = parse_modicon_ref(data["ref"])
-            except ValueError as exc:
-                raise_located(cls.__name__, [(("ref",), str(exc))], data["ref"])
-                raise  # pragma: no cover - raise_located raised already
-            data = {**fields, "table": table, "address": address}
+        data = expand_modicon_ref(cls.__name__, data)
         if "type" not in data and data.get("table") in (Table.COIL, Table.DISCRETE_INPUT):
             data = {**data, "type": DataType.BOOL}
         return data

@@ -18,12 +18,31 @@ from gateway.config.validation import MISSING, raise_located
 from gateway.config.yamlsource import KeyPath
 from gateway.model import ByteOrder, DataType, Table, WordOrder
 
-__all__ = ["LAST_ADDRESS", "TagConfig"]
+__all__ = ["LAST_ADDRESS", "TagConfig", "expand_modicon_ref"]
 
 #: Modbus addresses are 16-bit: 0..65535 in every table.
 LAST_ADDRESS = 65535
 
 _NUMERIC_ONLY = ("range", "scale", "offset", "deadband")
+
+
+def expand_modicon_ref(model: str, data: Any) -> Any:
+    """`ref: 40001` is shorthand for table + address; giving both is ambiguous.
+
+    Shared by every model with an address (tags here, simulator points).
+    """
+    if not isinstance(data, dict) or "ref" not in data:
+        return data
+    fields = {key: value for key, value in data.items() if key != "ref"}
+    clash = [key for key in ("table", "address") if key in fields]
+    try:
+        if clash:
+            raise ValueError(f"use either ref or {' and '.join(clash)}, not both")
+        table, address = parse_modicon_ref(data["ref"])
+    except ValueError as exc:
+        raise_located(model, [(("ref",), str(exc))], data["ref"])
+        raise  # pragma: no cover - raise_located raised already
+    return {**fields, "table": table, "address": address}
 
 
 class TagConfig(ConfigModel):
@@ -52,19 +71,7 @@ class TagConfig(ConfigModel):
     @model_validator(mode="before")
     @classmethod
     def _read_ref(cls, data: Any) -> Any:
-        """`ref: 40001` is shorthand for table + address; giving both is ambiguous."""
-        if not isinstance(data, dict) or "ref" not in data:
-            return data
-        fields = {key: value for key, value in data.items() if key != "ref"}
-        clash = [key for key in ("table", "address") if key in fields]
-        try:
-            if clash:
-                raise ValueError(f"use either ref or {' and '.join(clash)}, not both")
-            table, address = parse_modicon_ref(data["ref"])
-        except ValueError as exc:
-            raise_located(cls.__name__, [(("ref",), str(exc))], data["ref"])
-            raise  # pragma: no cover - raise_located raised already
-        return {**fields, "table": table, "address": address}
+        return expand_modicon_ref(cls.__name__, data)
 
     @field_validator("range", mode="before")
     @classmethod
