@@ -345,3 +345,50 @@ async def test_the_demo_plant_serves_every_gateway_tag(modbus_client: ClientFact
                 assert value == unit.get(tag.name), f"{device.name}.{tag.name}"
                 checked += 1
     assert checked == 98
+
+
+async def test_thermostat_and_limit_switch_follow_a_written_measurement(
+    modbus_client: ClientFactory,
+) -> None:
+    points = [
+        {"name": "temp", "table": "holding_register", "address": 0, "type": "float32", "value": 60},
+        {"name": "sp", "table": "holding_register", "address": 2, "type": "float32", "value": 50},
+        {"name": "burner", "table": "coil", "address": 0},
+        {"name": "too_hot", "table": "discrete_input", "address": 0},
+    ]
+    models = [
+        {
+            "kind": "thermostat",
+            "output": "burner",
+            "measurement": "temp",
+            "setpoint": "sp",
+            "hysteresis": 4,
+        },
+        {"kind": "limit", "output": "too_hot", "input": "temp", "above": 80, "hysteresis": 5},
+    ]
+    async with run_plant(plant_of(points, models), autotick=False) as running:
+        plc = running.slave("plc")
+        client = await modbus_client(plc.port)
+
+        async def write_temp(value: float) -> None:
+            registers = list(struct.unpack(">HH", struct.pack(">f", value)))
+            assert not (await client.write_registers(0, registers, device_id=1)).isError()
+            await running.advance(1)
+
+        async def outputs() -> tuple[bool, bool]:
+            burner = await client.read_coils(0, count=1, device_id=1)
+            too_hot = await client.read_discrete_inputs(0, count=1, device_id=1)
+            return bool(burner.bits[0]), bool(too_hot.bits[0])
+
+        await write_temp(47.0)  # below sp - hysteresis/2
+        assert await outputs() == (True, False)
+        await write_temp(51.0)  # inside the dead band: keeps its state
+        assert await outputs() == (True, False)
+        await write_temp(52.5)
+        assert await outputs() == (False, False)
+        await write_temp(81.0)  # trips above 80
+        assert await outputs() == (False, True)
+        await write_temp(76.0)  # resets only below 80 - 5
+        assert await outputs() == (False, True)
+        await write_temp(74.0)
+        assert await outputs() == (False, False)
