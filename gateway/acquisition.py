@@ -1,9 +1,11 @@
 """The acquisition engine: one poller task per device, a tag index, writes.
 
 `Acquisition` is an async context manager that owns a TaskGroup with one
-polling task per device; leaving it cancels the pollers and closes their
-connections. Device start times are staggered across the shortest scan
-interval so a hundred devices do not all send their first request at once.
+polling task per device, and every device's `Link` (connection); leaving it
+cancels the pollers, then closes the links. Devices naming the same
+`connection` (and reaching the same host:port) share one link. Device start
+times are staggered across the shortest scan interval so a hundred devices
+do not all send their first request at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from gateway.bus import Bus
 from gateway.config import DeviceConfig, GatewayConfig
 from gateway.errors import WriteRejected
 from gateway.modbus.health import DeviceHealth, RetryPolicy
+from gateway.modbus.link import Link
 from gateway.modbus.poller import DevicePoller
 from gateway.model import Status, TagValue, Value
 from gateway.tags import Tag, build_tags
@@ -42,6 +45,8 @@ class Acquisition:
         rng = random.Random(seed)
         self._tags: dict[str, Tag] = {}
         self._pollers: dict[str, DevicePoller] = {}
+        links = _links(config.devices)
+        self._links = list({id(link): link for link in links.values()}.values())
         count = len(config.devices)
         for index, device in enumerate(config.devices):
             tags = build_tags(device)
@@ -51,6 +56,7 @@ class Acquisition:
                 device,
                 tags,
                 bus,
+                link=links[device.name],
                 policy=retry_policy(device),
                 start_delay=fastest * index / count,
                 rng=random.Random(rng.random()),
@@ -80,8 +86,12 @@ class Acquisition:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
-        if group is not None:
-            await group.__aexit__(exc_type, exc, traceback)
+        try:
+            if group is not None:
+                await group.__aexit__(exc_type, exc, traceback)
+        finally:
+            for link in self._links:  # pollers are done: nobody uses a link any more
+                await link.close()
 
     @property
     def tags(self) -> dict[str, Tag]:
@@ -90,6 +100,10 @@ class Acquisition:
 
     def health(self, device: str) -> DeviceHealth:
         return self._pollers[device].health
+
+    def link(self, device: str) -> Link:
+        """The device's connection (the same object for devices sharing one)."""
+        return self._pollers[device].link
 
     @property
     def healths(self) -> list[DeviceHealth]:
@@ -105,3 +119,28 @@ class Acquisition:
         if tag is None:
             raise WriteRejected(Status.BAD_NOT_WRITABLE, f"no tag {key!r}")
         await self._pollers[tag.device].write(tag, value)
+
+
+def _links(devices: tuple[DeviceConfig, ...]) -> dict[str, Link]:
+    """Each device's link: its own, or the one of its `connection` at the same host:port.
+
+    The config checks reject a shared connection with differing host or port;
+    keying by them as well means such a config, built without the checks,
+    still never sends a unit's requests to another host.
+    """
+    groups: dict[tuple[str, str, int], list[DeviceConfig]] = {}
+    for device in devices:
+        if device.connection is not None:
+            key = (device.connection, device.host, device.port)
+            groups.setdefault(key, []).append(device)
+    links: dict[str, Link] = {}
+    for members in groups.values():
+        # One connect timeout for the link: the most patient device's.
+        shared = Link(
+            members[0].host, members[0].port, connect_timeout=max(d.timeout for d in members)
+        )
+        links.update((device.name, shared) for device in members)
+    for device in devices:
+        if device.name not in links:
+            links[device.name] = Link(device.host, device.port, connect_timeout=device.timeout)
+    return links

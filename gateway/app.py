@@ -18,6 +18,7 @@ from typing import Self
 from gateway.acquisition import Acquisition
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.storage import Historian
 
 __all__ = ["Gateway", "run_until_signalled"]
 
@@ -30,6 +31,8 @@ class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.bus = Bus()
+        # Subscribed before the pollers start, so the historian misses no value.
+        self.historian = Historian(config, self.bus)
         self.acquisition = Acquisition(config, self.bus)
         self._stack: AsyncExitStack | None = None
 
@@ -37,6 +40,8 @@ class Gateway:
         if self._stack is not None:
             raise RuntimeError("the gateway is already running")
         async with AsyncExitStack() as stack:
+            # Stopped in reverse: pollers, then the bus, then the historian flushes.
+            await stack.enter_async_context(self.historian)
             stack.callback(self.bus.close)
             await stack.enter_async_context(self.acquisition)
             self._stack = stack.pop_all()

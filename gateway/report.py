@@ -22,6 +22,8 @@ def format_duration(seconds: float) -> str:
 def _device_lines(device: DeviceConfig) -> list[str]:
     blocks = plan_device(device)
     state = "" if device.enabled else "  [disabled]"
+    if device.connection is not None:
+        state += f"  [shares connection {device.connection!r}]"
     lines = [
         f"device {device.name}: {device.host}:{device.port} unit {device.unit_id}, "
         f"{len(device.tags)} tags, byte order {device.byte_order}, "

@@ -28,7 +28,7 @@ from gateway.config.models import (
     Synchronous,
     UserConfig,
 )
-from gateway.config.tags import LAST_ADDRESS, TagConfig
+from gateway.config.tags import LAST_ADDRESS, StorageMode, TagConfig
 from gateway.config.types import (
     ConfigModel,
     Duration,
@@ -61,6 +61,7 @@ __all__ = [
     "SecurityMode",
     "SecurityPolicy",
     "StorageConfig",
+    "StorageMode",
     "Synchronous",
     "TagConfig",
     "UserConfig",

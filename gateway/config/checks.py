@@ -32,6 +32,7 @@ def check_config(config: GatewayConfig) -> list[Finding]:
     )
     for index, device in enumerate(config.devices):
         findings += _device_findings(device, ("devices", index))
+    findings += _shared_connections(config.devices)
     for index, alarm in enumerate(config.alarms):
         findings += _alarm_findings(config, alarm, ("alarms", index))
     if not config.opcua.anonymous and not config.opcua.users:
@@ -60,6 +61,43 @@ def _device_findings(device: DeviceConfig, path: KeyPath) -> list[Finding]:
             Finding((*path, "tags"), "device has no tags: nothing will be polled", True)
         )
     findings += _overlaps(device.tags, (*path, "tags"))
+    return findings
+
+
+def _shared_connections(devices: tuple[DeviceConfig, ...]) -> list[Finding]:
+    """Devices sharing a `connection` must reach one host:port, each with its own unit id.
+
+    A different host or port cannot share a socket; two devices with one unit
+    id on one connection are almost always a copy-paste slip.
+    """
+    findings: list[Finding] = []
+    first: dict[str, int] = {}
+    unit_owner: dict[tuple[str, int], int] = {}
+    for index, device in enumerate(devices):
+        name = device.connection
+        if name is None:
+            continue
+        head = devices[first.setdefault(name, index)]
+        path: KeyPath = ("devices", index)
+        for key in ("host", "port"):
+            theirs, ours = getattr(head, key), getattr(device, key)
+            if ours != theirs:
+                findings.append(
+                    Finding(
+                        (*path, key),
+                        f"{key} {ours} differs from {theirs} of device '{head.name}', "
+                        f"which shares connection '{name}'",
+                    )
+                )
+        owner = unit_owner.setdefault((name, device.unit_id), index)
+        if owner != index:
+            findings.append(
+                Finding(
+                    (*path, "unit_id"),
+                    f"unit id {device.unit_id} is already used on connection '{name}' "
+                    f"by device '{devices[owner].name}'",
+                )
+            )
     return findings
 
 

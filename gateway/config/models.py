@@ -25,6 +25,7 @@ from gateway.config.types import (
     none_as_empty_mapping,
 )
 from gateway.config.validation import raise_located
+from gateway.config.yamlsource import KeyPath
 from gateway.model import MAX_READ_BITS, MAX_READ_REGISTERS, ByteOrder, WordOrder
 
 __all__ = [
@@ -153,6 +154,15 @@ class StorageConfig(ConfigModel):
     url: str = "sqlite:///gateway.db"
     retention: Duration = 30 * 86400.0
     synchronous: Synchronous = Synchronous.NORMAL
+    # Writer and retention tuning (extensions; docs/storage.md).
+    batch_size: int = Field(default=50_000, ge=1, le=1_000_000)  # rows per transaction
+    flush_interval: Duration = 1.0  # longest a reading waits in memory when all is well
+    buffer_limit: int = Field(default=1_000_000, ge=1)  # rows held while the database is down
+    retry_min: Duration = 0.5
+    retry_max: Duration = 30.0
+    shutdown_timeout: Duration = 10.0  # how long a stop keeps retrying a database that is down
+    retention_interval: Duration = 3600.0  # how often old rows are deleted
+    retention_chunk: int = Field(default=10_000, ge=1)  # rows per DELETE transaction
 
     @field_validator("url")
     @classmethod
@@ -163,6 +173,22 @@ class StorageConfig(ConfigModel):
                 f"postgresql+psycopg://user@host/db, got {value!r}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StorageConfig:
+        """A buffer smaller than a batch, or a backoff cap below its start, is a typo."""
+        problems: list[tuple[KeyPath, str]] = []
+        if self.buffer_limit < self.batch_size:
+            problems.append(
+                (
+                    ("buffer_limit",),
+                    f"must be at least batch_size ({self.batch_size}), got {self.buffer_limit}",
+                )
+            )
+        if self.retry_max < self.retry_min:
+            problems.append((("retry_max",), f"must be at least retry_min ({self.retry_min:g}s)"))
+        raise_located(type(self).__name__, problems, None)
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +220,10 @@ class DeviceConfig(ConfigModel):
     reconnect_max: Duration = 30.0
     demote_after: int = Field(default=3, ge=0)  # consecutive failures; 0 = never demote
     demote_for: Duration = 10.0
+    # Extension: devices naming the same connection (same host:port, distinct
+    # unit ids, e.g. behind a Modbus TCP-to-serial gateway) share one TCP
+    # connection; their requests are serialized (gateway/modbus/link.py).
+    connection: Name | None = None
     tags: tuple[TagConfig, ...] = Field(default=(), repr=False)
 
     _tags_may_be_empty = field_validator("tags", mode="before")(none_as_empty_list)

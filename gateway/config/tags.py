@@ -9,6 +9,7 @@ in checks.py.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
@@ -24,6 +25,19 @@ __all__ = ["LAST_ADDRESS", "TagConfig", "expand_modicon_ref"]
 LAST_ADDRESS = 65535
 
 _NUMERIC_ONLY = ("range", "scale", "offset", "deadband")
+
+
+class StorageMode(StrEnum):
+    """When the historian stores a tag (docs/storage.md).
+
+    on_change: every published change (the deadband already applied by the poller);
+    every_scan: changes, plus the last value repeated once per scan interval without one;
+    sampled: only the last value every `sample_interval`, on wall-clock multiples.
+    """
+
+    ON_CHANGE = "on_change"
+    EVERY_SCAN = "every_scan"
+    SAMPLED = "sampled"
 
 
 def expand_modicon_ref(model: str, data: Any) -> Any:
@@ -67,6 +81,8 @@ class TagConfig(ConfigModel):
     byte_order: ByteOrder | None = None
     word_order: WordOrder | None = None
     description: str | None = None
+    storage: StorageMode = StorageMode.ON_CHANGE  # extension
+    sample_interval: Duration | None = None  # extension; with storage: sampled
 
     @model_validator(mode="before")
     @classmethod
@@ -116,6 +132,15 @@ class TagConfig(ConfigModel):
             )
         if self.scale == 0:
             problems.append((("scale",), "must not be 0 (value = raw * scale + offset)"))
+        if self.storage is StorageMode.SAMPLED and self.sample_interval is None:
+            problems.append((("sample_interval",), "storage: sampled needs a sample_interval"))
+        if self.storage is not StorageMode.SAMPLED and self.sample_interval is not None:
+            problems.append(
+                (
+                    ("sample_interval",),
+                    f"sample_interval needs storage: sampled, not {self.storage}",
+                )
+            )
         if self.range is not None and not self.range[0] < self.range[1]:
             low, high = self.range
             problems.append((("range",), f"low must be below high, got [{low:g}, {high:g}]"))

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = ["DeviceHealth", "DeviceState", "RetryPolicy"]
+
+#: Transitions kept per device: enough to see a flapping device, bounded forever.
+HISTORY = 32
 
 
 class DeviceState(StrEnum):
@@ -71,6 +75,11 @@ class DeviceHealth:
     consecutive_failures: int = 0
     state_since: float = field(default_factory=time.time)
     version: int = 0
+    #: Recent transitions as (POSIX time, state entered), oldest first: shows a
+    #: flapping device (and lets tests see states that last microseconds).
+    history: deque[tuple[float, DeviceState]] = field(
+        default_factory=lambda: deque(maxlen=HISTORY), repr=False
+    )
 
     def enter(self, state: DeviceState) -> bool:
         """Switch state; True when it actually changed (callers log transitions)."""
@@ -80,6 +89,7 @@ class DeviceHealth:
         self.state = state
         self.state_since = time.time()
         self.connected = state is DeviceState.OK
+        self.history.append((self.state_since, state))
         return True
 
     def record_response(self, arrival: float, elapsed: float) -> None:

@@ -2,11 +2,13 @@
 
 Each scan class runs on a monotonic schedule without drift (due times are
 `start + k * interval`); a scan that could not run in its slot is counted as
-missed and skipped, never queued. Requests on the device's connection are
-serialized with the client's lock, so writes (including a bit
-read-modify-write) interleave safely with polling. Failures close the
-connection and wait per the `RetryPolicy` (backoff, then demotion); tag
-statuses follow DESIGN.md §7 through `BlockState`.
+missed and skipped, never queued. Requests go through the device's `Link`
+(its own connection, or one shared with other unit ids) and are serialized
+with its lock, so writes (including a bit read-modify-write) interleave
+safely with polling. Failures close the connection and wait per the
+`RetryPolicy` (backoff, then demotion); tag statuses follow DESIGN.md §7
+through `BlockState`. A scan's values, including those read before a failure
+cut it short, are published as one batch.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from gateway.errors import (
     WriteRejected,
 )
 from gateway.modbus.blockstate import BlockState, status_for_exception
-from gateway.modbus.client import ModbusClient
 from gateway.modbus.health import DeviceHealth, DeviceState, RetryPolicy
+from gateway.modbus.link import Link, LinkDown
 from gateway.modbus.planner import ReadBlock
 from gateway.model import DataType, Status, Table, TagValue, Value
 from gateway.tags import Tag, plan_device
@@ -72,17 +74,18 @@ class DevicePoller:
         tags: Sequence[Tag],
         bus: Bus,
         *,
+        link: Link,
         policy: RetryPolicy,
         start_delay: float = 0.0,
         rng: random.Random | None = None,
     ) -> None:
         self.device = device
         self.bus = bus
+        self.link = link
         self.policy = policy
         self.health = DeviceHealth(device.name)
         self._start_delay = start_delay
         self._rng = rng or random.Random()
-        self._client = ModbusClient(device.host, device.port, connect_timeout=device.timeout)
         blocks: list[ReadBlock[Tag]] = plan_device(device, tuple(tags))
         self.blocks = [BlockState(block) for block in blocks]
         self._classes = [
@@ -92,6 +95,8 @@ class DevicePoller:
         self._block_of = {state.tag.key: block for block in self.blocks for state in block.states}
         self._reread: set[BlockState] = set()
         self._waker: asyncio.Future[None] | None = None
+        self._out: list[TagValue] = []  # the scan in progress; published as one batch
+        self._write_failure: DeviceError | None = None
 
     # -- public API -----------------------------------------------------------------
 
@@ -101,54 +106,82 @@ class DevicePoller:
         return [state.snapshot(now) for block in self.blocks for state in block.states]
 
     async def run(self) -> None:
-        """Poll until cancelled. Device faults are handled here, never raised."""
-        try:
-            if not self.device.enabled:
-                await self._run_disabled()
-                return
-            await self._sleep(self._start_delay)
-            while True:
-                try:
-                    await self._connect()
-                    await self._scan_loop()
-                except DeviceError as error:
-                    await self._fail(error)
-        finally:
-            await self._client.close()
+        """Poll until cancelled. Device faults are handled here, never raised.
+
+        The link is not closed here: it may be shared, and its owner closes it.
+        """
+        if not self.device.enabled:
+            await self._run_disabled()
+            return
+        await asyncio.sleep(self._start_delay)
+        while True:
+            try:
+                await self._connect()
+            except DeviceError as error:
+                await self._fail(error, link_level=True)
+                continue
+            try:
+                await self._scan_loop()
+            except DeviceError as error:
+                # A failed write cut the connection: that is the cause worth reporting.
+                cause, self._write_failure = self._write_failure or error, None
+                await self._fail(cause, link_level=isinstance(cause, LinkDown))
+            except Exception as error:  # a bug must not stop every other device
+                log.exception("device %s: internal error while polling", self.device.name)
+                await self._fail(DeviceError(f"internal error: {error!r}"), link_level=False)
 
     async def write(self, tag: Tag, value: Value) -> None:
         """Write one tag to the PLC, then re-read its block at once.
 
         Raises WriteRejected (not writable, type, range) before touching the
         PLC, or a DeviceError when the PLC write failed; a DeviceTimeout means
-        the outcome is unknown and the write is not retried.
+        the outcome is unknown and the write is not retried. A write that
+        broke the connection is also a failure of the device (state, counters).
         """
         registers = self._validate_write(tag, value)
-        if self.health.state is not DeviceState.OK or not self._client.connected:
+        if self.health.state is not DeviceState.OK:
             raise DeviceUnreachable(
                 f"device {self.device.name} is not connected (state {self.health.state})"
             )
+        link = self.link
+        if not link.connected:
+            await link.ready()
         unit, timeout = self.device.unit_id, self.device.timeout
-        client = self._client
-        async with client.lock:
-            if tag.table is Table.COIL:
-                await client.write_coil(unit, tag.address, bool(value), timeout=timeout)
-            elif tag.encoding.bit is not None:
-                raw = await client.read(
-                    Table.HOLDING_REGISTER, unit, tag.address, 1, timeout=timeout
-                )
-                current = int.from_bytes(raw, "big")
-                updated = set_bit(
-                    current, tag.encoding.bit, bool(value), byte_order=tag.encoding.byte_order
-                )
-                await client.write_register(unit, tag.address, updated, timeout=timeout)
-            elif len(registers) == 1:
-                await client.write_register(unit, tag.address, registers[0], timeout=timeout)
-            else:
-                await client.write_registers(unit, tag.address, registers, timeout=timeout)
+        client = link.client
+        async with link.lock:
+            if not link.connected or self.health.state is not DeviceState.OK:
+                # Lost while waiting for the lock: not this write's doing.
+                raise DeviceUnreachable(f"device {self.device.name}: connection lost")
+            started = time.perf_counter()
+            try:
+                if tag.table is Table.COIL:
+                    await client.write_coil(unit, tag.address, bool(value), timeout=timeout)
+                elif tag.encoding.bit is not None:
+                    raw = await client.read(
+                        Table.HOLDING_REGISTER, unit, tag.address, 1, timeout=timeout
+                    )
+                    current = int.from_bytes(raw, "big")
+                    updated = set_bit(
+                        current, tag.encoding.bit, bool(value), byte_order=tag.encoding.byte_order
+                    )
+                    await client.write_register(unit, tag.address, updated, timeout=timeout)
+                elif len(registers) == 1:
+                    await client.write_register(unit, tag.address, registers[0], timeout=timeout)
+                else:
+                    await client.write_registers(unit, tag.address, registers, timeout=timeout)
+            except ModbusException as error:
+                self._record_answer(started)
+                self.health.errors += 1
+                self.health.last_error = f"write {tag.key}: {error}"
+                raise
+            except DeviceError as error:
+                link.failed(self.device.name, error)
+                self._write_failure = error
+                self._wake()
+                raise
+            self._record_answer(started)
         self._reread.add(self._block_of[tag.key])
-        if self._waker is not None:
-            _wake(self._waker)
+        self._wake()
 
     # -- connection lifecycle -------------------------------------------------------
 
@@ -163,17 +196,24 @@ class DevicePoller:
 
     async def _connect(self) -> None:
         self._set_state(DeviceState.CONNECTING)
-        await self._client.connect()
+        await self.link.connect()  # at once when another device on the link connected it
         self._set_state(DeviceState.OK)
 
-    async def _fail(self, error: DeviceError) -> None:
-        """Close, mark tags, then wait out the backoff or demotion period."""
-        await self._client.close()
+    async def _fail(self, error: DeviceError, *, link_level: bool) -> None:
+        """Mark tags, record the error, then wait out the backoff or demotion period.
+
+        `link_level`: the connection was refused, or lost through no request
+        of this device. Such a backoff ends early once the link answers again
+        (another device on it reconnected); after this device's own request
+        failed it runs its course, as the fault may be this unit's alone.
+        """
+        self._write_failure = None  # covered by this failure
+        self.link.failed(self.device.name, error)
+        await self.link.settle()
         message = f"{type(error).__name__}: {error}"
-        self.health.record_error(
-            message, timeout=isinstance(error, DeviceTimeout), request=self.health.connected
-        )
-        out: list[TagValue] = []
+        timeout = isinstance(error, DeviceTimeout) or isinstance(error.__cause__, DeviceTimeout)
+        self.health.record_error(message, timeout=timeout, request=not link_level)
+        out, self._out = self._out, []
         now = time.time()
         for block in self.blocks:
             block.on_connection_lost(now, out)
@@ -181,7 +221,10 @@ class DevicePoller:
         self.health.consecutive_failures += 1
         state, delay = self.policy.after_failure(self.health.consecutive_failures, self._rng)
         self._set_state(state, message)
-        await self._sleep(delay)
+        if state is DeviceState.BACKOFF and link_level:
+            await self.link.wait_usable(delay)
+        else:
+            await asyncio.sleep(delay)  # writes cannot cut it short: they need state ok
 
     def _set_state(self, state: DeviceState, reason: str = "") -> None:
         previous = self.health.state
@@ -202,7 +245,9 @@ class DevicePoller:
         for scan_class in self._classes:
             scan_class.start, scan_class.k = start, 0
         while True:
-            out: list[TagValue] = []
+            if self._write_failure is not None:  # run() reports the write's own error
+                raise DeviceUnreachable("a write failed")
+            out = self._out
             if self._reread:
                 rereads, self._reread = self._reread, set()
                 for block in rereads:
@@ -213,8 +258,9 @@ class DevicePoller:
                     for block in scan_class.blocks:
                         await self._read_block(block, out)
                     self._advance(scan_class, loop.time())
+            self._out = []
             self.bus.publish(out)
-            if not self._reread:
+            if not self._reread and self._write_failure is None:
                 await self._sleep_until(
                     min(c.due for c in self._classes) if self._classes else math.inf
                 )
@@ -229,13 +275,16 @@ class DevicePoller:
 
     async def _read_block(self, block: BlockState, out: list[TagValue]) -> None:
         spec = block.block
-        client = self._client
-        if not client.connected:
-            raise DeviceUnreachable("connection closed")
+        link = self.link
+        if not link.connected:
+            await link.ready()
         started = time.perf_counter()
         try:
-            async with client.lock:
-                payload = await client.read(
+            async with link.lock:
+                if not link.connected:  # lost while waiting for the lock
+                    raise link.down()
+                started = time.perf_counter()  # the round trip, not the wait for the lock
+                payload = await link.client.read(
                     spec.table,
                     self.device.unit_id,
                     spec.start,
@@ -252,21 +301,25 @@ class DevicePoller:
             block.on_error(Status.BAD_COMMUNICATION_ERROR, time.time(), out)
             raise
         now = self._record_answer(started)
-        self.health.consecutive_failures = 0
         block.on_payload(payload, now, out)
 
     def _record_answer(self, started: float) -> float:
+        """A well-formed answer (data or a Modbus exception): the device is reachable."""
         now = time.time()
         self.health.record_response(now, time.perf_counter() - started)
+        self.health.consecutive_failures = 0
+        self.link.answered()
         return now
 
     # -- waiting ----------------------------------------------------------------------
 
-    async def _sleep(self, delay: float) -> None:
-        await self._sleep_until(asyncio.get_running_loop().time() + delay)
+    def _wake(self) -> None:
+        """Cut the scan loop's sleep short (a re-read or a write failure is waiting)."""
+        if self._waker is not None:
+            _wake(self._waker)
 
     async def _sleep_until(self, deadline: float) -> None:
-        """Sleep until `deadline` (loop time) or until a write asks for a re-read."""
+        """Sleep until `deadline` (loop time) or until `_wake`."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waker = future

@@ -275,3 +275,33 @@ async def test_write_to_an_offline_device_fails_fast() -> None:
         with pytest.raises(DeviceUnreachable) as unreachable:
             await t.acquisition.write("plc.setpoint", 70.0)
         assert unreachable.value.status is Status.BAD_COMMUNICATION_ERROR
+
+
+async def test_a_bug_in_one_poller_does_not_stop_the_others(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected exception is logged, the device backs off and retries; others go on."""
+    from gateway.modbus.blockstate import BlockState
+
+    original = BlockState.on_payload
+    failures = {"left": 1}
+
+    def flaky(self: BlockState, payload: bytes, now: float, out: list[TagValue]) -> None:
+        if self.block.tags[0].device == "bad" and failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("decoder bug")
+        original(self, payload, now, out)
+
+    monkeypatch.setattr(BlockState, "on_payload", flaky)
+    slaves = {"plc": PLC_POINTS, "bad": PLC_POINTS}
+    async with rig(slaves, lambda r: [plc_device(r), plc_device(r, "bad")]) as t:
+        good = t.acquisition.health("plc")
+        bad = t.acquisition.health("bad")
+        await wait_for(lambda: "internal error" in bad.last_error, message="internal error")
+        assert "decoder bug" in caplog.text
+        await t.latest.until(
+            lambda v: all(v.get(f"bad.{n}") and v[f"bad.{n}"].status is GOOD for n in ("temp",)),
+            message="bad device Good again",
+        )
+        assert good.errors == 0
+        assert good.state is DeviceState.OK

@@ -1,0 +1,165 @@
+"""A Modbus TCP connection and who may reopen it: one per device, or shared.
+
+Most devices have a link of their own. Devices behind one Modbus TCP gateway
+(one host:port, different unit ids) may share one (`connection: <name>`):
+many serial gateways accept a single TCP connection or serve one request at a
+time anyway. Requests on a link are serialized with the client's lock, so a
+slow unit delays the others on its link: the price of one connection.
+
+Why an object of its own: reconnecting must be coordinated. The client
+resets the connection on any failure that may leave the stream out of sync,
+which cuts every device on the link. Then:
+
+- connection attempts run one at a time, and callers that waited for an
+  attempt take its outcome instead of starting another, so devices never
+  fight over the socket;
+- a request failure is remembered (`failed`), so the other devices see
+  `LinkDown` naming it and back off too, instead of reconnecting at once into
+  a fault that may be their sibling's;
+- a connection the peer closed while idle after answering (PLCs drop idle
+  connections; garbage after a valid answer makes the client reset) is
+  reopened once at the next request, without a backoff: nothing was lost.
+  Another free reopen needs another answer, so a peer that closes every
+  connection at once still meets the backoff;
+- the first answer on a new connection wakes devices waiting out a backoff
+  for a link-level reason (`wait_usable`): they resume together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gateway.errors import DeviceError, DeviceTimeout, DeviceUnreachable
+from gateway.modbus.client import ModbusClient
+
+__all__ = ["Link", "LinkDown"]
+
+log = logging.getLogger(__name__)
+
+
+class LinkDown(DeviceUnreachable):
+    """The connection is gone for a reason outside this request (another device's failure,
+    a failed connect, or the peer closing before any answer)."""
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class Link:
+    """One Modbus TCP connection, used by the pollers of one or more devices."""
+
+    def __init__(self, host: str, port: int, *, connect_timeout: float) -> None:
+        self.client = ModbusClient(host, port, connect_timeout=connect_timeout)
+        #: Held for each request, and across a read-modify-write.
+        self.lock = self.client.lock
+        #: Successful connects over the link's life (the first one included).
+        self.connects = 0
+        #: Connections reopened at once after the peer closed them while idle.
+        self.reopens = 0
+        self._connect_lock = asyncio.Lock()
+        self._attempts_finished = 0
+        self._attempt_error: DeviceError | None = None
+        self._failure: str | None = None  # why the connection was given up, until reconnected
+        self._answered = False  # the current connection delivered at least one answer
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"<Link {self.client.where} connected={self.connected} connects={self.connects}>"
+
+    @property
+    def connected(self) -> bool:
+        return self.client.connected
+
+    async def connect(self) -> None:
+        """Connect unless connected; concurrent callers share one attempt and its outcome."""
+        if self.client.connected:
+            return
+        finished = self._attempts_finished
+        async with self._connect_lock:
+            if self.client.connected:
+                return
+            failed = self._attempt_error
+            if failed is not None and self._attempts_finished != finished:
+                raise _again(failed)  # an attempt failed while we waited: do not repeat it
+            try:
+                await self.client.connect()
+            except DeviceError as error:
+                self._attempt_error = error
+                self._failure = f"{type(error).__name__}: {error}"
+                raise
+            finally:
+                self._attempts_finished += 1
+            self._attempt_error = None
+            self._failure = None
+            self._answered = False
+            self.connects += 1
+
+    async def ready(self) -> None:
+        """Before a request: reopen a connection closed while idle, else raise LinkDown."""
+        if self.client.connected:
+            return
+        reopen = not self._connect_lock.locked()  # else: share the attempt in progress
+        if reopen:
+            if self._failure is not None or not self._answered:
+                raise self.down()
+            self._answered = False  # one free reopen per answer: never a loop without backoff
+        try:
+            await self.connect()
+        except DeviceError as error:  # a connect failure: the link's, not this request's
+            raise LinkDown(f"reconnecting to {self.client.where} failed: {error}") from error
+        if reopen:
+            self.reopens += 1
+            log.debug("%s closed the connection while idle; reopened", self.client.where)
+
+    def down(self) -> LinkDown:
+        """The error for a request that finds the connection gone, naming why it went."""
+        if self._failure is not None:
+            return LinkDown(f"connection to {self.client.where} lost: {self._failure}")
+        return LinkDown(f"{self.client.where} closed the connection")
+
+    def answered(self) -> None:
+        """A request got a well-formed answer: the link works (wakes waiting devices once)."""
+        if self._answered:
+            return
+        self._answered = True
+        waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            _wake(waiter)
+
+    def failed(self, device: str, error: DeviceError) -> None:
+        """A request of `device` failed and the connection is gone: tell the others why."""
+        if not self.client.connected and self._failure is None:
+            self._failure = f"{type(error).__name__} on device {device}: {error}"
+
+    async def wait_usable(self, delay: float) -> None:
+        """Sleep `delay` seconds, less if the link answers a request meanwhile."""
+        if self.client.connected and self._answered:
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiters.add(future)
+        handle = loop.call_later(delay, _wake, future)
+        try:
+            await future
+        finally:
+            handle.cancel()
+            self._waiters.discard(future)
+
+    async def settle(self) -> None:
+        """Let a dropped connection finish closing; a live one is left alone."""
+        if not self.client.connected:
+            await self.client.close()
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        await self.client.close()
+
+
+def _again(error: DeviceError) -> DeviceError:
+    """A fresh exception for a shared outcome (one instance must not be raised twice)."""
+    if isinstance(error, DeviceTimeout):
+        return DeviceTimeout(str(error))
+    return DeviceUnreachable(str(error))

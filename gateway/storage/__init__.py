@@ -1,0 +1,38 @@
+"""The historian: readings and alarm events in SQLite or PostgreSQL (SQLAlchemy Core).
+
+schema.py      tables (Core metadata); times are integer µs since the epoch
+migrate.py     Alembic migrations in migrations/, run programmatically; newer schema refused
+engine.py      engines: SQLite WAL + synchronous, PostgreSQL via psycopg
+errors.py      SQLAlchemy errors → StorageError / StorageUnavailable / SchemaTooNew
+rows.py        values ⇄ columns (pure); AlarmEvent
+tagsync.py     the tags table follows the configuration
+insert.py      the batch insert fast path per dialect, and the naive baseline
+database.py    blocking operations for the single storage thread
+modes.py       storage modes per tag: on_change, every_scan, sampled (pure)
+buffer.py      the bounded row buffer: drop oldest-first, counted
+writer.py      bus → rows → buffer → batched commits with retry
+retention.py   chunked deletes of old rows
+queries.py     raw values with continuation, latest values, alarm journal
+historian.py   all of it as one async context manager for the gateway
+timespec.py    `--since -1h` / ISO 8601 times for the CLI (pure)
+export.py      history as a table or CSV, streamed line by line
+
+SQLAlchemy and Alembic are imported in this package only.
+"""
+
+from gateway.storage.errors import SchemaTooNew, StorageError, StorageUnavailable
+from gateway.storage.historian import Historian
+from gateway.storage.queries import AlarmPage, RawPage
+from gateway.storage.rows import AlarmEvent
+from gateway.storage.writer import StorageCounters
+
+__all__ = [
+    "AlarmEvent",
+    "AlarmPage",
+    "Historian",
+    "RawPage",
+    "SchemaTooNew",
+    "StorageCounters",
+    "StorageError",
+    "StorageUnavailable",
+]

@@ -1,0 +1,85 @@
+"""The historian's blocking database operations, for one worker thread.
+
+Every method blocks and raises StorageError (StorageUnavailable when a retry
+may help); the async side runs them on its single storage thread, so calls
+never overlap and the event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
+
+from gateway.config import StorageConfig
+from gateway.storage.engine import open_engine
+from gateway.storage.errors import mapped_errors
+from gateway.storage.insert import IdRow, insert_rows
+from gateway.storage.migrate import upgrade
+from gateway.storage.rows import AlarmEvent, Row, encode_value, to_us
+from gateway.storage.schema import alarm_events
+from gateway.storage.tagsync import TagInfo, sync_tags
+
+__all__ = ["Database"]
+
+
+class Database:
+    """An engine plus the tag ids of this configuration, once `prepare` ran."""
+
+    def __init__(self, storage: StorageConfig, tags: Sequence[TagInfo]) -> None:
+        self.engine: Engine = open_engine(storage.url, synchronous=storage.synchronous)
+        self._infos = list(tags)
+        self._ids: dict[str, int] | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def ready(self) -> bool:
+        """True once migrated and the tags are synced (their ids known)."""
+        return self._ids is not None
+
+    @property
+    def tag_ids(self) -> dict[str, int]:
+        if self._ids is None:
+            raise RuntimeError("Database.prepare() has not succeeded yet")
+        return self._ids
+
+    def prepare(self) -> None:
+        """Migrate to the newest schema and sync the tags table with the configuration."""
+        upgrade(self.engine)
+        with mapped_errors("syncing the tags table"), self.engine.begin() as connection:
+            self._ids = sync_tags(connection, self._infos)
+
+    def write(self, rows: Sequence[Row], events: Sequence[AlarmEvent] = ()) -> int:
+        """Commit `rows` and `events` in one transaction; return the readings newly stored."""
+        ids = self.tag_ids
+        id_rows: list[IdRow] = [
+            (ids[key], ts, number, text, status) for key, ts, number, text, status in rows
+        ]
+        with mapped_errors("writing readings"), self.engine.begin() as connection:
+            inserted = insert_rows(connection, id_rows)
+            if events:
+                connection.execute(insert(alarm_events), [_event_row(e) for e in events])
+        return inserted
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _event_row(event: AlarmEvent) -> dict[str, object]:
+    number, text = encode_value(event.value)
+    return {
+        "alarm": event.alarm,
+        "ts": to_us(event.time),
+        "transition": event.transition,
+        "value_num": number,
+        "value_str": text,
+        "severity": event.severity,
+        "message": event.message,
+        "user": event.user,
+        "comment": event.comment,
+    }

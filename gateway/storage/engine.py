@@ -1,0 +1,105 @@
+"""Engines for the two supported databases, set up for a write-heavy historian.
+
+SQLite: WAL (readers never block the writer), `synchronous` NORMAL or FULL
+per config, a busy timeout so a briefly locked file is waited for rather than
+failed, and transactions that SQLAlchemy begins explicitly (the sqlite3
+module's own implicit BEGIN would leave DDL outside them). PostgreSQL:
+psycopg 3, a connect timeout so an unreachable server fails fast, and a
+pre-ping so a restarted server is reconnected transparently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from gateway.config import Synchronous
+from gateway.storage.errors import StorageError
+
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "describe_url", "open_engine"]
+
+#: How long a write waits for another connection's lock before failing (then retried).
+SQLITE_BUSY_TIMEOUT_MS = 1000
+#: Page cache per SQLite connection: inserts touch one leaf page per tag, keep them hot.
+SQLITE_CACHE_KIB = 32 * 1024
+#: WAL pages before a checkpoint (default 1000): each batch rewrites the tail page of
+#: every tag it holds, and a longer WAL lets a checkpoint copy such a page once, not per batch.
+SQLITE_WAL_AUTOCHECKPOINT = 4000
+#: Seconds to establish a PostgreSQL connection before the attempt counts as failed.
+POSTGRES_CONNECT_TIMEOUT = 5
+
+_DIALECTS = ("sqlite", "postgresql")
+
+
+def open_engine(
+    url: str, *, synchronous: Synchronous = Synchronous.NORMAL, create: bool = True
+) -> Engine:
+    """An engine for `url` (sqlite:/// or postgresql+psycopg://), or StorageError.
+
+    With `create` false a missing SQLite file is an error instead of a new database.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise StorageError(f"invalid database URL {url!r}: {error}") from error
+    dialect = parsed.get_backend_name()
+    if dialect not in _DIALECTS:
+        raise StorageError(
+            f"unsupported database {dialect!r} in {parsed.render_as_string()}: "
+            "use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
+        )
+    try:
+        if dialect == "sqlite":
+            return _sqlite_engine(url, parsed.database, synchronous, create=create)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT},
+        )
+    except (ArgumentError, NoSuchModuleError, ImportError) as error:
+        raise StorageError(f"cannot use {parsed.render_as_string()}: {error}") from error
+
+
+def describe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _sqlite_engine(
+    url: str, database: str | None, synchronous: Synchronous, *, create: bool
+) -> Engine:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise StorageError("SQLite storage needs a database file: sqlite:///gateway.db")
+    if not create and not Path(database).is_file():
+        raise StorageError(f"no database at {database}: has the gateway run with this config?")
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"cannot create the folder of {database}: {error}") from error
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous.value.upper()}")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine

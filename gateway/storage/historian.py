@@ -1,0 +1,204 @@
+"""The Historian: the storage side of a running gateway, as one async context manager.
+
+Entering it opens the database on a single dedicated thread (every blocking
+call goes there, in order), migrates the schema and syncs the tags table,
+then starts the writer loops and the retention timer in one TaskGroup.
+A database that is down at start is not fatal: readings are buffered and the
+writer prepares the database once it answers. A schema newer than this code
+is fatal (SchemaTooNew). Leaving closes the bus subscription, lets the
+writer flush what is queued, then closes the connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, Self
+
+from gateway.bus import Bus, OverflowPolicy
+from gateway.config import GatewayConfig
+from gateway.model import TagValue
+from gateway.storage import queries
+from gateway.storage.database import Database
+from gateway.storage.engine import describe_url
+from gateway.storage.errors import StorageError, StorageUnavailable
+from gateway.storage.modes import Recorder, tag_policies
+from gateway.storage.retention import delete_expired_events, delete_expired_readings
+from gateway.storage.rows import AlarmEvent, to_us
+from gateway.storage.tagsync import tag_infos
+from gateway.storage.writer import StorageCounters, StorageWriter
+
+__all__ = ["SUBSCRIPTION_BATCHES", "Historian"]
+
+log = logging.getLogger("gateway.storage")
+
+#: Bus batches queued for the writer's intake, which drains them at once; only
+#: a starved event loop fills it (then the oldest go, as in the row buffer).
+SUBSCRIPTION_BATCHES = 10_000
+
+
+class Historian:
+    """Database + writer + retention; async queries for OPC UA history."""
+
+    def __init__(
+        self, config: GatewayConfig, bus: Bus, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = config.storage
+        self.database = Database(config.storage, tag_infos(config))
+        subscription = bus.subscribe(
+            "storage", maxsize=SUBSCRIPTION_BATCHES, policy=OverflowPolicy.DROP_OLDEST
+        )
+        recorder = Recorder(tag_policies(config), clock())
+        self.writer = StorageWriter(
+            self.database, subscription, recorder, config.storage, self._call, clock=clock
+        )
+        self._clock = clock
+        self._executor: ThreadPoolExecutor | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._retention_task: asyncio.Task[None] | None = None
+        self.rows_expired = 0
+
+    async def __aenter__(self) -> Self:
+        if self._executor is not None:
+            raise RuntimeError("the historian is already running")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage")
+        try:
+            await self._call(self.database.prepare)
+            log.info(
+                "storage: %s ready, %d tag(s)",
+                describe_url(self.settings.url),
+                len(self.database.tag_ids),
+            )
+        except StorageUnavailable as error:
+            log.warning("storage: %s; readings are buffered until the database answers", error)
+        except BaseException:
+            await self._close()
+            raise
+        group = asyncio.TaskGroup()
+        await group.__aenter__()
+        self._group = group
+        writer = self.writer
+        group.create_task(writer.intake(), name="storage intake")
+        group.create_task(writer.sampler(), name="storage sampler")
+        group.create_task(writer.flusher(), name="storage flusher")
+        self._retention_task = group.create_task(self._retention_loop(), name="storage retention")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        group, self._group = self._group, None
+        self.writer.subscription.close()
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+        try:
+            if group is not None:
+                await group.__aexit__(exc_type, exc, traceback)
+        finally:
+            await self._close()
+        counters = self.counters
+        log.info(
+            "storage: stopped: %d rows written in %d batches, %d dropped, %d retries",
+            counters.rows_written,
+            counters.batches,
+            counters.rows_dropped,
+            counters.retries,
+        )
+
+    @property
+    def counters(self) -> StorageCounters:
+        return self.writer.counters
+
+    def record_alarm(self, event: AlarmEvent) -> None:
+        """Journal an alarm transition (written with the next batch)."""
+        self.writer.record_alarm(event)
+
+    # -- queries (on the storage thread) ----------------------------------------------------
+
+    async def read_raw(
+        self,
+        key: str,
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        limit: int = queries.PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> queries.RawPage:
+        engine = self.database.engine
+        call = functools.partial(queries.read_raw, limit=limit, continuation=continuation)
+        page: queries.RawPage = await self._call(call, engine, key, start, end)
+        return page
+
+    async def latest(self, keys: Iterable[str] | None = None) -> list[TagValue]:
+        values: list[TagValue] = await self._call(queries.latest, self.database.engine, keys)
+        return values
+
+    async def alarm_journal(
+        self,
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        alarm: str | None = None,
+        limit: int = queries.PAGE_SIZE,
+        continuation: str | None = None,
+    ) -> queries.AlarmPage:
+        call = functools.partial(
+            queries.alarm_journal, alarm=alarm, limit=limit, continuation=continuation
+        )
+        page: queries.AlarmPage = await self._call(call, self.database.engine, start, end)
+        return page
+
+    # -- retention --------------------------------------------------------------------------
+
+    async def apply_retention(self, now: float | None = None) -> int:
+        """Delete rows older than the retention, chunk by chunk; return how many."""
+        if not self.database.ready:
+            return 0
+        engine, chunk = self.database.engine, self.settings.retention_chunk
+        cutoff = to_us((self._clock() if now is None else now) - self.settings.retention)
+        deleted = 0
+        resume: int | None = 0
+        while resume is not None:
+            count, resume = await self._call(delete_expired_readings, engine, cutoff, chunk, resume)
+            deleted += count
+            self.rows_expired += count
+        while (count := await self._call(delete_expired_events, engine, cutoff, chunk)) > 0:
+            deleted += count
+            self.rows_expired += count
+        if deleted:
+            log.info("storage: retention deleted %d row(s) older than the retention", deleted)
+        return deleted
+
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                await self.apply_retention()
+            except StorageError as error:
+                log.warning("storage: retention failed, trying again later: %s", error)
+            await asyncio.sleep(self.settings.retention_interval)
+
+    # -- the storage thread -----------------------------------------------------------------
+
+    async def _call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking database call on the storage thread."""
+        if self._executor is None:
+            raise RuntimeError("the historian is not running")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+
+    async def _close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self.database.dispose)
+        finally:
+            executor.shutdown(wait=False)

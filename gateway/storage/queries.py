@@ -1,0 +1,214 @@
+"""Reading history back: raw values by time range, latest values, the alarm journal.
+
+Ranges are half-open, [start, end), in POSIX seconds (None = unbounded).
+Long ranges are read in pages with keyset pagination: a page ends with an
+opaque continuation token that holds the last key returned, so the next
+page is one index range scan whatever the offset and nothing stays open
+between pages (no long read transaction holding back SQLite's checkpoints).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.engine import Connection, Engine
+
+from gateway.model import DataType, TagValue
+from gateway.storage.errors import StorageError, mapped_errors
+from gateway.storage.rows import AlarmEvent, decode_value, from_us, status_of, to_us
+from gateway.storage.schema import alarm_events, readings, tags
+
+__all__ = ["AlarmPage", "RawPage", "alarm_journal", "iter_raw", "latest", "read_raw"]
+
+#: Rows per query when streaming a long range.
+PAGE_SIZE = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class RawPage:
+    """Values of one tag in time order; `continuation` is None when the range is done."""
+
+    values: list[TagValue]
+    continuation: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmPage:
+    events: list[AlarmEvent]
+    continuation: str | None
+
+
+def _encode_token(*parts: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps([1, *parts]).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str, kind: str, subject: str) -> list[Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        parts = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error) as error:
+        raise StorageError(f"invalid continuation point {token!r}") from error
+    if not (isinstance(parts, list) and len(parts) >= 3 and parts[:3] == [1, kind, subject]):
+        raise StorageError(f"continuation point {token!r} does not belong to this query")
+    return parts[3:]
+
+
+def _find_tag(connection: Connection, key: str) -> tuple[int, DataType]:
+    device, _, name = key.partition(".")
+    row = connection.execute(
+        select(tags.c.id, tags.c.data_type).where(tags.c.device == device, tags.c.name == name)
+    ).first()
+    if row is None:
+        raise StorageError(f"no history for tag {key!r}: it is not in the database's tags table")
+    return row.id, DataType(row.data_type)
+
+
+def read_raw(
+    engine: Engine,
+    key: str,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    limit: int = PAGE_SIZE,
+    continuation: str | None = None,
+) -> RawPage:
+    """Up to `limit` values of tag `key` with start ≤ time < end, oldest first."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    after: int | None = None
+    if continuation is not None:
+        (after,) = _decode_token(continuation, "raw", key)
+    with mapped_errors(f"reading the history of {key}"), engine.connect() as connection:
+        tag_id, data_type = _find_tag(connection, key)
+        query = select(readings.c.ts, readings.c.value_num, readings.c.value_str, readings.c.status)
+        query = query.where(readings.c.tag_id == tag_id)
+        if after is not None:
+            query = query.where(readings.c.ts > after)
+        elif start is not None:
+            query = query.where(readings.c.ts >= to_us(start))
+        if end is not None:
+            query = query.where(readings.c.ts < to_us(end))
+        rows = connection.execute(query.order_by(readings.c.ts).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    values = [
+        TagValue(
+            key,
+            decode_value(data_type, row.value_num, row.value_str),
+            status_of(row.status),
+            from_us(row.ts),
+            from_us(row.ts),
+        )
+        for row in rows
+    ]
+    token = _encode_token("raw", key, rows[-1].ts) if more else None
+    return RawPage(values, token)
+
+
+def iter_raw(
+    engine: Engine,
+    key: str,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[TagValue]:
+    """Every value of `key` in [start, end), fetched page by page (bounded memory)."""
+    continuation: str | None = None
+    while True:
+        page = read_raw(engine, key, start, end, limit=page_size, continuation=continuation)
+        yield from page.values
+        if page.continuation is None:
+            return
+        continuation = page.continuation
+
+
+def latest(engine: Engine, keys: Iterable[str] | None = None) -> list[TagValue]:
+    """The newest stored value of each tag (of `keys`, or all), ordered by key."""
+    newest = (
+        select(func.max(readings.c.ts))
+        .where(readings.c.tag_id == tags.c.id)
+        .correlate(tags)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            tags.c.device,
+            tags.c.name,
+            tags.c.data_type,
+            readings.c.ts,
+            readings.c.value_num,
+            readings.c.value_str,
+            readings.c.status,
+        )
+        .join(readings, readings.c.tag_id == tags.c.id)
+        .where(readings.c.ts == newest)
+        .order_by(tags.c.device, tags.c.name)
+    )
+    wanted = None if keys is None else set(keys)
+    with mapped_errors("reading the latest values"), engine.connect() as connection:
+        rows = connection.execute(query).all()
+    values = []
+    for row in rows:
+        key = f"{row.device}.{row.name}"
+        if wanted is not None and key not in wanted:
+            continue
+        value = decode_value(DataType(row.data_type), row.value_num, row.value_str)
+        when = from_us(row.ts)
+        values.append(TagValue(key, value, status_of(row.status), when, when))
+    return values
+
+
+def alarm_journal(
+    engine: Engine,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    alarm: str | None = None,
+    limit: int = PAGE_SIZE,
+    continuation: str | None = None,
+) -> AlarmPage:
+    """Alarm transitions with start ≤ time < end (of one alarm, or all), oldest first."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    query = select(alarm_events)
+    if continuation is not None:
+        after_ts, after_id = _decode_token(continuation, "alarms", alarm or "")
+        query = query.where(
+            or_(
+                alarm_events.c.ts > after_ts,
+                and_(alarm_events.c.ts == after_ts, alarm_events.c.id > after_id),
+            )
+        )
+    elif start is not None:
+        query = query.where(alarm_events.c.ts >= to_us(start))
+    if end is not None:
+        query = query.where(alarm_events.c.ts < to_us(end))
+    if alarm is not None:
+        query = query.where(alarm_events.c.alarm == alarm)
+    query = query.order_by(alarm_events.c.ts, alarm_events.c.id).limit(limit + 1)
+    with mapped_errors("reading the alarm journal"), engine.connect() as connection:
+        rows = connection.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    events = [
+        AlarmEvent(
+            alarm=row.alarm,
+            time=from_us(row.ts),
+            transition=row.transition,
+            severity=row.severity,
+            message=row.message,
+            value=decode_value(DataType.FLOAT64, row.value_num, row.value_str),
+            user=row.user,
+            comment=row.comment,
+        )
+        for row in rows
+    ]
+    token = _encode_token("alarms", alarm or "", rows[-1].ts, rows[-1].id) if more else None
+    return AlarmPage(events, token)

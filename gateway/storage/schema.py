@@ -1,0 +1,83 @@
+"""The historian's tables as SQLAlchemy Core metadata (the migrations create them).
+
+Times are integer microseconds since the Unix epoch (UTC) on both dialects:
+one compact, exactly comparable key column that SQLite and PostgreSQL index
+the same way, converted to datetimes only at the edges. A value is stored in
+`value_num` (bool, integers up to 2^53, floats) or `value_str` (strings, and
+integers too large for a double, kept exact); both are NULL for a Bad reading.
+`readings` is keyed by (tag_id, ts): a replayed batch inserts nothing twice,
+and a tag's history over a time range is one index range scan.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["alarm_events", "metadata", "readings", "tags"]
+
+#: Constraint names follow one convention so migrations can refer to them.
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    }
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(128), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("data_type", String(16), nullable=False),
+    Column("unit", String(64)),
+    Column("description", Text),
+    Column("storage_mode", String(16), nullable=False),
+    # False once the tag left the configuration: its history stays queryable.
+    Column("active", Boolean, nullable=False),
+    UniqueConstraint("device", "name"),
+)
+
+readings = Table(
+    "readings",
+    metadata,
+    # No foreign key to tags: the check costs PostgreSQL a third of its insert rate,
+    # and tags are never deleted (only marked inactive), so ids never dangle.
+    Column("tag_id", Integer, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("value_num", Double),
+    Column("value_str", Text),
+    Column("status", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tag_id", "ts"),
+    # Clustered by (tag_id, ts) on SQLite: range scans read adjacent pages,
+    # and the table is a third smaller than a rowid table plus its index.
+    sqlite_with_rowid=False,
+)
+
+alarm_events = Table(
+    "alarm_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("alarm", String(128), nullable=False),
+    Column("ts", BigInteger, nullable=False, index=True),
+    Column("transition", String(32), nullable=False),
+    Column("value_num", Double),
+    Column("value_str", Text),
+    Column("severity", Integer, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("user", String(128)),
+    Column("comment", Text),
+)

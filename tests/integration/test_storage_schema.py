@@ -1,0 +1,141 @@
+"""Schema and migrations on SQLite and PostgreSQL: from empty, idempotent, newer refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+from storagekit import database_url, engine_for, gateway_config, unreachable_device
+
+from gateway.bus import Bus
+from gateway.cli import main
+from gateway.config import Synchronous
+from gateway.model import DataType
+from gateway.storage import Historian, SchemaTooNew
+from gateway.storage.database import Database
+from gateway.storage.engine import open_engine
+from gateway.storage.migrate import head_revision, schema_state, upgrade
+from gateway.storage.schema import metadata, tags
+from gateway.storage.tagsync import TagInfo
+
+__all__ = ["database_url"]
+
+
+def _write_config(path: Path, url: str) -> Path:
+    path.write_text(
+        f"gateway: {{name: g}}\nopcua: {{anonymous: true}}\nstorage: {{url: '{url}'}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_migrations_from_empty_build_exactly_the_declared_schema(database_url: str) -> None:
+    with engine_for(database_url) as engine:
+        assert schema_state(engine).current is None
+        before, after = upgrade(engine)
+        assert (before, after) == (None, head_revision())
+        assert {"tags", "readings", "alarm_events", "alembic_version"} <= set(
+            inspect(engine).get_table_names()
+        )
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        assert differences == []
+        assert upgrade(engine) == (head_revision(), head_revision())  # idempotent
+
+
+async def test_a_schema_newer_than_the_code_is_refused_at_start_and_by_db_upgrade(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with engine_for(database_url) as engine:
+        upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    config = gateway_config(database_url, devices=[unreachable_device("a")])
+    with pytest.raises(SchemaTooNew, match=r"9999_future.*newer than this gateway"):
+        async with Historian(config, Bus()):
+            pytest.fail("a newer schema must not be opened")
+    assert (
+        main(["db", "upgrade", "-c", str(_write_config(tmp_path / "gw.yaml", database_url))]) == 1
+    )
+    err = capsys.readouterr().err
+    assert "error: " in err
+    assert "revision 9999_future, newer than this gateway knows" in err
+    assert "Traceback" not in err
+
+
+def test_db_upgrade_command_migrates_then_reports_up_to_date(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write_config(tmp_path / "gw.yaml", database_url)
+    assert main(["db", "upgrade", "-c", str(config)]) == 0
+    assert f"schema upgraded from revision (empty) to {head_revision()}" in capsys.readouterr().out
+    assert main(["db", "upgrade", "-c", str(config)]) == 0
+    assert f"schema already at revision {head_revision()}" in capsys.readouterr().out
+
+
+def test_sqlite_url_is_relative_to_the_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    config = _write_config(folder / "gw.yaml", "sqlite:///data/history.db")
+    assert main(["db", "upgrade", "-c", str(config)]) == 0
+    assert (folder / "data" / "history.db").is_file()
+    assert str(folder / "data" / "history.db") in capsys.readouterr().out
+
+
+def test_sqlite_runs_in_wal_mode_with_the_configured_synchronous(tmp_path: Path) -> None:
+    for mode, expected in ((Synchronous.NORMAL, 1), (Synchronous.FULL, 2)):
+        engine = open_engine(f"sqlite:///{tmp_path / f'{mode}.db'}", synchronous=mode)
+        try:
+            with engine.connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+        finally:
+            engine.dispose()
+
+
+def test_run_and_history_refuse_a_newer_schema_with_exit_1(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with engine_for(database_url) as engine:
+        upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+    config = str(_write_config(tmp_path / "gw.yaml", database_url))
+    assert main(["run", "-c", config, "--duration", "5"]) == 1
+    assert "error: the database schema is at revision ffff" in capsys.readouterr().err
+    assert main(["history", "-c", config, "d.t"]) == 1
+    assert "error: the database schema is at revision ffff" in capsys.readouterr().err
+
+
+def test_the_tags_table_follows_the_configuration_with_stable_ids(database_url: str) -> None:
+    storage = gateway_config(database_url).storage
+    first = Database(
+        storage, [TagInfo("d", "a", DataType.FLOAT32), TagInfo("d", "b", DataType.INT16)]
+    )
+    first.prepare()
+    first.dispose()
+    second = Database(
+        storage,
+        [TagInfo("d", "b", DataType.INT16, unit="bar"), TagInfo("d", "c", DataType.BOOL)],
+    )
+    second.prepare()
+    try:
+        assert second.tag_ids["d.b"] == first.tag_ids["d.b"]
+        assert set(second.tag_ids) == {"d.b", "d.c"}
+        with second.engine.connect() as connection:
+            rows = {
+                row.name: (row.unit, row.data_type, row.active)
+                for row in connection.execute(select(tags))
+            }
+    finally:
+        second.dispose()
+    assert rows == {
+        "a": (None, "float32", False),  # left the configuration: kept, inactive
+        "b": ("bar", "int16", True),
+        "c": (None, "bool", True),
+    }
