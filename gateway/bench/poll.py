@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
+from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,8 +19,10 @@ from gateway.acquisition import Acquisition
 from gateway.bench.fleet import ScaleFleet
 from gateway.bench.measure import CpuWindow
 from gateway.bench.report import Report
+from gateway.bench.storage import insert_until as _insert_until
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.storage.scratch import scratch_url
 from gateway.tags import plan_device
 
 __all__ = ["PollResult", "PollSpec", "bench_poll", "run_poll"]
@@ -33,6 +37,7 @@ class PollSpec:
     warmup: float = 5.0
     duration: float = 20.0
     naive: bool = False
+    insert_load: bool = False  # bulk-insert into SQLite on a thread during the window
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,7 @@ class PollResult:
     planned_requests_per_scan: float
     values_per_second: float
     errors: int
+    inserted_per_second: float = 0.0
 
 
 def _config(spec: PollSpec, addresses: list[tuple[str, int]]) -> GatewayConfig:
@@ -91,7 +97,11 @@ async def run_poll(spec: PollSpec, fleet: ScaleFleet) -> PollResult:
             values_before = values[0]
             window = CpuWindow()
             window.start()
-            await asyncio.sleep(spec.duration)
+            if spec.insert_load:
+                inserted = await _insert_while(asyncio.sleep(spec.duration))
+            else:
+                inserted = 0
+                await asyncio.sleep(spec.duration)
             cores = window.stop()
             after = [(h.requests, h.scans, h.missed_scans, h.errors) for h in healths]
         bus.close()
@@ -106,7 +116,25 @@ async def run_poll(spec: PollSpec, fleet: ScaleFleet) -> PollResult:
         planned_requests_per_scan=planned,
         values_per_second=(values[0] - values_before) / window.wall,
         errors=sum(a[3] - b[3] for a, b in zip(after, before, strict=True)),
+        inserted_per_second=inserted / window.wall,
     )
+
+
+async def _insert_while(waiting: Coroutine[Any, Any, None]) -> int:
+    """Batch-insert into a scratch SQLite database on a thread until `waiting` ends.
+
+    Shows whether the historian's inserts (a blocking library on its own
+    thread, holding the GIL for much of each batch) delay the pollers.
+    """
+    stop = threading.Event()
+    with scratch_url(None) as url:
+        async with asyncio.TaskGroup() as group:
+            load = group.create_task(asyncio.to_thread(_insert_until, url, stop))
+            try:
+                await waiting
+            finally:
+                stop.set()
+        return load.result()
 
 
 def _tag_read_us(result: PollResult, spec: PollSpec) -> float:
@@ -138,6 +166,7 @@ async def bench_poll(spec: PollSpec, *, runs: int, baseline_slaves: int) -> Repo
     changing = await _measure(spec, runs)
     static_spec = replace(spec, change=0.0)
     static = await _measure(static_spec, runs)
+    loaded = await _measure(replace(spec, insert_load=True), runs)
     naive_spec = replace(spec, slaves=baseline_slaves, naive=True)
     naive = await _measure(naive_spec, runs)
     report.add("cpu, changing", "cores", [r.cores for r in changing], "≤ 0.5")
@@ -151,6 +180,16 @@ async def bench_poll(spec: PollSpec, *, runs: int, baseline_slaves: int) -> Repo
     )  # fmt: skip
     errors = [r.errors + s.errors for r, s in zip(changing, static, strict=True)]
     report.add("request errors", "errors", errors, "0")
+    report.add("cpu, changing + SQLite insert load", "cores", [r.cores for r in loaded])
+    report.add(
+        "missed scans, changing + insert load", "scans", [r.missed_scans for r in loaded], "0"
+    )
+    report.add(
+        "SQLite rows/s during polling",
+        "rows/s",
+        [r.inserted_per_second for r in loaded],
+        "≥ 200000",
+    )
     ours = [_tag_read_us(r, spec) for r in changing]
     baseline = [_tag_read_us(r, naive_spec) for r in naive]
     report.add("cpu per tag read", "µs", ours)

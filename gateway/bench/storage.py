@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from gateway.storage.rows import Row, to_us
 from gateway.storage.scratch import naive_write, scratch_url
 from gateway.storage.tagsync import TagInfo
 
-__all__ = ["StorageSpec", "bench_storage"]
+__all__ = ["StorageSpec", "bench_storage", "insert_until"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,21 @@ def _measure(url: str, spec: StorageSpec) -> tuple[list[float], list[float]]:
     finally:
         database.dispose()
     return batch, naive
+
+
+def insert_until(url: str, stop: threading.Event, *, tags: int = 1000) -> int:
+    """Insert batches of the default size into `url` until `stop` is set; rows inserted."""
+    source = _Rows(tags)
+    infos = [TagInfo("bench", key.partition(".")[2], DataType.FLOAT32) for key in source.keys]
+    database = Database(StorageConfig(url=url), infos)
+    inserted = 0
+    try:
+        database.prepare()
+        while not stop.is_set():
+            inserted += database.write(source.take(StorageConfig().batch_size))
+    finally:
+        database.dispose()
+    return inserted
 
 
 def bench_storage(spec: StorageSpec, *, postgres_url: str | None) -> Report:
