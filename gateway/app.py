@@ -1,8 +1,8 @@
-"""Wiring: configuration → bus → acquisition (storage, OPC UA, alarms plug in here).
+"""Wiring: configuration → bus → historian, acquisition and the OPC UA server.
 
 `Gateway` is one async context manager owning every long-running part; the
-CLI's `run` enters it and waits for a stop signal. Leaving it stops the
-pollers first, then lets consumers drain what is queued.
+CLI's `run` enters it and waits for a stop signal. Leaving it stops the OPC UA
+server and the pollers first, then lets the historian drain what is queued.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import contextlib
 import logging
 import signal
 from contextlib import AsyncExitStack
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from gateway.acquisition import Acquisition
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.opcua import OpcUaServer
 from gateway.storage import Historian
 
 __all__ = ["Gateway", "run_until_signalled"]
@@ -28,12 +30,20 @@ log = logging.getLogger(__name__)
 class Gateway:
     """The running gateway: every part started in order and stopped in reverse."""
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, *, config_dir: Path | None = None) -> None:
+        """`config_dir`: where relative paths of the config (pki_dir) are rooted."""
         self.config = config
         self.bus = Bus()
         # Subscribed before the pollers start, so the historian misses no value.
         self.historian = Historian(config, self.bus)
         self.acquisition = Acquisition(config, self.bus)
+        self.opcua = OpcUaServer(
+            config,
+            self.acquisition,
+            self.bus,
+            history=self.historian,
+            config_dir=config_dir if config_dir is not None else Path.cwd(),
+        )
         self._stack: AsyncExitStack | None = None
 
     async def __aenter__(self) -> Self:
@@ -44,6 +54,7 @@ class Gateway:
             await stack.enter_async_context(self.historian)
             stack.callback(self.bus.close)
             await stack.enter_async_context(self.acquisition)
+            await stack.enter_async_context(self.opcua)
             self._stack = stack.pop_all()
         tags = len(self.acquisition.tags)
         log.info(
@@ -66,14 +77,16 @@ class Gateway:
         log.info("gateway %s stopped", self.config.gateway.name)
 
 
-async def run_until_signalled(config: GatewayConfig, *, duration: float | None = None) -> None:
+async def run_until_signalled(
+    config: GatewayConfig, *, config_dir: Path, duration: float | None = None
+) -> None:
     """Run the gateway until SIGINT/SIGTERM (or `duration` seconds), then stop cleanly."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with Gateway(config):
+        async with Gateway(config, config_dir=config_dir):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), duration)
     finally:

@@ -40,7 +40,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)
     for warning in loaded.warnings:
         print(warning, file=sys.stderr)
-    run(run_until_signalled(loaded.config, duration=args.duration))
+    run(run_until_signalled(loaded.config, config_dir=loaded.path.parent, duration=args.duration))
     return 0
 
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -92,7 +93,12 @@ def gateway_config(
     return GatewayConfig.model_validate(
         {
             "gateway": {"name": "storage-test"},
-            "opcua": {"anonymous": True},
+            # Port 0: several gateways may run at once; certificates in a temp folder.
+            "opcua": {
+                "anonymous": True,
+                "endpoint": "opc.tcp://127.0.0.1:0",
+                "security": {"pki_dir": tempfile.mkdtemp(prefix="gateway-pki-")},
+            },
             "storage": {"url": url, **storage},
             "devices": devices or [],
         }

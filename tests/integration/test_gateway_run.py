@@ -28,7 +28,7 @@ def _config(path: Path, port: int, *, dead_port: int | None = None) -> Path:
     path.write_text(
         f"""
 gateway: {{name: run-test}}
-opcua: {{anonymous: true}}
+opcua: {{anonymous: true, endpoint: "opc.tcp://127.0.0.1:0"}}
 devices:
   - name: plc
     host: 127.0.0.1

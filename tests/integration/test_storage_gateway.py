@@ -103,7 +103,7 @@ def _run_config(path: Path, url: str, port: int) -> Path:
     path.write_text(
         f"""
 gateway: {{name: kill-test}}
-opcua: {{anonymous: true}}
+opcua: {{anonymous: true, endpoint: "opc.tcp://127.0.0.1:0"}}
 storage: {{url: '{url}', flush_interval: 50ms, batch_size: 20}}
 devices:
   - name: plc

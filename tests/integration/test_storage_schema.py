@@ -26,7 +26,9 @@ __all__ = ["database_url"]
 
 def _write_config(path: Path, url: str) -> Path:
     path.write_text(
-        f"gateway: {{name: g}}\nopcua: {{anonymous: true}}\nstorage: {{url: '{url}'}}\n",
+        "gateway: {name: g}\n"
+        "opcua: {anonymous: true, endpoint: 'opc.tcp://127.0.0.1:0'}\n"
+        f"storage: {{url: '{url}'}}\n",
         encoding="utf-8",
     )
     return path

@@ -1,0 +1,216 @@
+"""The server's PKI folder: own certificate, trusted and rejected client certificates.
+
+    <pki_dir>/own/cert.der      the server's certificate (made on first start)
+    <pki_dir>/own/key.pem       its private key (mode 0600)
+    <pki_dir>/trusted/          client certificates (or their issuing CAs) to accept
+    <pki_dir>/rejected/         certificates of refused clients, for an admin to move
+
+The trust list is read again on every session creation, so moving a file
+from rejected/ to trusted/ takes effect without a restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+__all__ = ["Pki", "TrustList", "make_certificate", "thumbprint"]
+
+log = logging.getLogger(__name__)
+
+#: RSA key size of generated certificates (the minimum of the policies offered).
+KEY_SIZE = 2048
+#: Validity of a generated application certificate.
+VALIDITY = dt.timedelta(days=5 * 365)
+
+
+def thumbprint(certificate: x509.Certificate) -> str:
+    """SHA-1 thumbprint, as OPC UA tools display it."""
+    return certificate.fingerprint(hashes.SHA1()).hex()
+
+
+def make_certificate(
+    application_uri: str,
+    common_name: str,
+    *,
+    hosts: tuple[str, ...] = (),
+    client: bool = False,
+) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    """A self-signed OPC UA application certificate: RSA 2048, SHA-256, SAN URI."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    alt_names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(application_uri)]
+    for host in hosts:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            alt_names.append(x509.DNSName(host))
+    usage = [ExtendedKeyUsageOID.CLIENT_AUTH] if client else [ExtendedKeyUsageOID.SERVER_AUTH]
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=True,
+                data_encipherment=True,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([*usage]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, key
+
+
+@dataclass(frozen=True, slots=True)
+class Pki:
+    """Paths of one PKI folder."""
+
+    root: Path
+
+    @property
+    def certificate(self) -> Path:
+        return self.root / "own" / "cert.der"
+
+    @property
+    def private_key(self) -> Path:
+        return self.root / "own" / "key.pem"
+
+    @property
+    def trusted(self) -> Path:
+        return self.root / "trusted"
+
+    @property
+    def rejected(self) -> Path:
+        return self.root / "rejected"
+
+    def ensure(self, application_uri: str, name: str) -> x509.Certificate:
+        """Create the folders and, on first start, the server's certificate and key."""
+        for folder in (self.certificate.parent, self.trusted, self.rejected):
+            folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.certificate.parent, 0o700)
+        if self.certificate.exists() and self.private_key.exists():
+            certificate = x509.load_der_x509_certificate(self.certificate.read_bytes())
+            _warn_if_stale(certificate, application_uri)
+            return certificate
+        hostname = socket.gethostname()
+        certificate, key = make_certificate(
+            application_uri, name, hosts=(hostname, "localhost", "127.0.0.1")
+        )
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        descriptor = os.open(self.private_key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
+        self.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.DER))
+        log.info(
+            "OPC UA: created the server certificate %s (thumbprint %s)",
+            self.certificate,
+            thumbprint(certificate),
+        )
+        return certificate
+
+
+def _warn_if_stale(certificate: x509.Certificate, application_uri: str) -> None:
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        uris = san.value.get_values_for_type(x509.UniformResourceIdentifier)
+    except x509.ExtensionNotFound:
+        uris = []
+    if application_uri not in uris:
+        log.warning(
+            "OPC UA: the server certificate's URI %s is not the application URI %s; "
+            "clients may refuse it (delete pki/own to make a new one)",
+            uris,
+            application_uri,
+        )
+    if certificate.not_valid_after_utc < dt.datetime.now(dt.UTC):
+        log.warning("OPC UA: the server certificate expired on %s", certificate.not_valid_after_utc)
+
+
+class TrustList:
+    """Client certificates accepted by the server: the files in trusted/.
+
+    A certificate is trusted when it is in trusted/ itself, or was issued by
+    a CA certificate in trusted/. Others are saved to rejected/.
+    """
+
+    def __init__(self, pki: Pki) -> None:
+        self._pki = pki
+
+    def _load(self) -> list[x509.Certificate]:
+        certificates = []
+        for path in sorted(self._pki.trusted.glob("*")):
+            if path.suffix.lower() not in (".der", ".pem", ".crt", ".cer"):
+                continue
+            data = path.read_bytes()
+            try:
+                certificates.append(
+                    x509.load_pem_x509_certificate(data)
+                    if data.startswith(b"-----")
+                    else x509.load_der_x509_certificate(data)
+                )
+            except ValueError:
+                log.warning("OPC UA: %s is not a certificate; ignored", path)
+        return certificates
+
+    def is_trusted(self, certificate: x509.Certificate) -> bool:
+        for trusted in self._load():
+            if trusted == certificate:
+                return True
+            if _issued_by(certificate, trusted):
+                return True
+        return False
+
+    def reject(self, certificate: x509.Certificate) -> Path:
+        """Save a refused certificate to rejected/ (named by subject and thumbprint)."""
+        common_names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        label = str(common_names[0].value) if common_names else "certificate"
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)[:64]
+        path = self._pki.rejected / f"{safe} [{thumbprint(certificate)}].der"
+        path.write_bytes(certificate.public_bytes(serialization.Encoding.DER))
+        return path
+
+
+def _issued_by(certificate: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    if not constraints.ca:
+        return False
+    try:
+        certificate.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True

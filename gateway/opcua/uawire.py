@@ -1,0 +1,39 @@
+"""Typed constructors for asyncua's wire values, and its enums from their modules.
+
+asyncua annotates NodeId, StatusCode and DataValue fields with its own wire
+subclasses (`Int16`, `UInt32`, `DateTime`...), so a plain int or datetime
+fails strict type checking at every call. These helpers take plain Python
+values and do the one unchecked call each, in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from asyncua import ua
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.object_ids import ObjectIds
+from asyncua.ua.status_codes import StatusCodes
+
+__all__ = ["AttributeIds", "ObjectIds", "StatusCodes", "node_id", "status_code", "utc"]
+
+_NodeId: Any = ua.NodeId
+_StatusCode: Any = ua.StatusCode
+_STRING = ua.NodeIdType.String
+
+
+def node_id(identifier: int | str, namespace: int = 0) -> ua.NodeId:
+    """A numeric or string NodeId (the type is given, not guessed)."""
+    if isinstance(identifier, str):
+        return _NodeId(identifier, namespace, _STRING)  # type: ignore[no-any-return]
+    return _NodeId(identifier, namespace)  # type: ignore[no-any-return]
+
+
+def status_code(code: int) -> ua.StatusCode:
+    return _StatusCode(int(code))  # type: ignore[no-any-return]
+
+
+def utc(seconds: float | None) -> Any:
+    """POSIX seconds → an aware UTC datetime (None stays None), for DataValue timestamps."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)

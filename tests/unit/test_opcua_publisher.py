@@ -1,0 +1,59 @@
+"""TagValues as OPC UA DataValues (DESIGN.md §7), without a server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from asyncua import ua
+from asyncua.server.address_space import AttributeValue
+
+from gateway.codec import Encoding
+from gateway.model import DataType, Status, Table, TagValue
+from gateway.opcua.datatypes import ua_type
+from gateway.opcua.publisher import apply_values, data_value
+from gateway.opcua.space import GatewaySpace, TagBinding
+from gateway.tags import Tag
+
+T = 1_700_000_000.25
+
+
+def _binding(data_type: DataType = DataType.INT16, scale: float = 1.0) -> TagBinding:
+    tag = Tag("d", "t", Table.HOLDING_REGISTER, 0, Encoding(data_type=data_type, scale=scale), 1.0)
+    return TagBinding(tag, ua_type(tag), AttributeValue(ua.DataValue()))
+
+
+def test_good_value_in_the_node_type_with_both_timestamps() -> None:
+    served = data_value(_binding(), TagValue("d.t", 7, Status.GOOD, T, T + 1))
+    assert served.Value == ua.Variant(7, ua.VariantType.Int16)
+    assert served.StatusCode == ua.StatusCode(0)
+    assert served.SourceTimestamp == datetime.fromtimestamp(T, UTC)
+    assert served.ServerTimestamp == datetime.fromtimestamp(T + 1, UTC)
+
+
+def test_uncertain_keeps_the_last_value_and_bad_carries_none() -> None:
+    binding = _binding(DataType.INT16, scale=0.5)
+    status = Status.UNCERTAIN_NO_COMMUNICATION_LAST_USABLE_VALUE
+    uncertain = data_value(binding, TagValue("d.t", 3, status, T, T + 1))
+    assert uncertain.Value == ua.Variant(3.0, ua.VariantType.Double)
+    assert uncertain.StatusCode.value == status.value
+    bad = data_value(binding, TagValue("d.t", 3, Status.BAD_CONFIGURATION_ERROR, T, T + 1))
+    assert bad.Value == ua.Variant(None, ua.VariantType.Null)
+    assert bad.StatusCode.value == Status.BAD_CONFIGURATION_ERROR.value
+    never = data_value(binding, TagValue("d.t", None, Status.BAD_NO_COMMUNICATION, None, T))
+    assert never.SourceTimestamp is None
+
+
+async def test_apply_values_updates_nodes_and_calls_subscribers() -> None:
+    binding = _binding()
+    space = GatewaySpace(2, tags={"d.t": binding})
+    seen: list[tuple[int, ua.DataValue]] = []
+
+    async def callback(handle: int, value: ua.DataValue) -> None:
+        seen.append((handle, value))
+
+    binding.attribute.datachange_callbacks[7] = callback
+    values = [TagValue("d.t", 5, Status.GOOD, T, T), TagValue("x.y", 1, Status.GOOD, T, T)]
+    assert await apply_values(space, values) == 1
+    assert binding.attribute.value is not None
+    assert binding.attribute.value.Value == ua.Variant(5, ua.VariantType.Int16)
+    assert seen == [(7, binding.attribute.value)]
