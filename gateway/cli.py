@@ -322,8 +322,11 @@ def _configure_logging(verbosity: int, base: int) -> None:
     level = base if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     level = min(level, base)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level > logging.DEBUG:  # Alembic narrates every migration step at INFO
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    if level > logging.DEBUG:
+        # Alembic narrates every migration step and asyncua every node and
+        # session at INFO: the gateway's own lines say what a user needs.
+        for chatty in ("alembic", "asyncua"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,6 +31,7 @@ __all__ = [
     "bytes_to_registers",
     "decode",
     "encode",
+    "float32_text",
     "registers_to_bytes",
     "set_bit",
 ]
@@ -388,3 +389,23 @@ def _integer_raw(value: int | float, enc: Encoding) -> int:
         scaled = f" (raw {raw})" if enc.is_scaled else ""
         raise CodecError(f"{value!r}{scaled} is out of range for {dt}: {low}..{high}")
     return int(f"{raw}", 16) if dt in _BCD_TYPES else raw
+
+
+def float32_text(value: float) -> str:
+    """The shortest decimal text that reads back as the same float32.
+
+    A float32 register pair holding 123.456 decodes to the double
+    123.45600128173828; people expect to see 123.456. Only for values that
+    came from a float32: for a float64 the full repr is the honest text.
+    """
+    if not math.isfinite(value):
+        return repr(value)
+    try:
+        packed = struct.pack(">f", value)
+    except OverflowError:
+        return repr(value)
+    for digits in range(1, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.pack(">f", candidate) == packed:
+            return repr(candidate)
+    return repr(value)

@@ -14,12 +14,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import chain, islice
 
+from sqlalchemy import Engine, select
+
+from gateway.codec import float32_text
 from gateway.config import StorageConfig
-from gateway.model import Status, TagValue, Value
+from gateway.model import DataType, Status, TagValue, Value
 from gateway.storage.engine import open_engine
 from gateway.storage.errors import StorageError
 from gateway.storage.migrate import schema_state
 from gateway.storage.queries import PAGE_SIZE, iter_raw
+from gateway.storage.schema import tags
 
 __all__ = ["HistoryFormat", "format_status", "history_lines"]
 
@@ -45,28 +49,33 @@ def _format_time(seconds: float | None) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
 
 
-def _format_value(value: Value | None) -> str:
+def _format_value(value: Value | None, *, single: bool = False) -> str:
+    """`single`: the tag is a float32, shown with float32's shortest digits."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value)
+        return float32_text(value) if single else repr(value)
     return str(value)
 
 
-def _table(values: Iterator[TagValue]) -> Iterator[str]:
+def _table(values: Iterator[TagValue], single: bool) -> Iterator[str]:
     yield f"{'time':<{_TIME_WIDTH}}  {'value':<{_VALUE_WIDTH}}  status"
     for value in values:
-        time, shown = _format_time(value.source_time), _format_value(value.value)
+        time, shown = _format_time(value.source_time), _format_value(value.value, single=single)
         yield f"{time:<{_TIME_WIDTH}}  {shown:<{_VALUE_WIDTH}}  {format_status(value.status)}"
 
 
-def _csv(values: Iterator[TagValue]) -> Iterator[str]:
+def _csv(values: Iterator[TagValue], single: bool) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="")
     rows = (
-        [_format_time(v.source_time), _format_value(v.value), format_status(v.status)]
+        [
+            _format_time(v.source_time),
+            _format_value(v.value, single=single),
+            format_status(v.status),
+        ]
         for v in values
     )
     for fields in chain([["time", "value", "status"]], rows):  # lazily: values stream
@@ -74,6 +83,13 @@ def _csv(values: Iterator[TagValue]) -> Iterator[str]:
         yield out.getvalue()
         out.seek(0)
         out.truncate()
+
+
+def _data_type(engine: Engine, key: str) -> str | None:
+    device, _, name = key.partition(".")
+    query = select(tags.c.data_type).where(tags.c.device == device, tags.c.name == name)
+    with engine.connect() as connection:
+        return connection.execute(query).scalar()
 
 
 def history_lines(
@@ -96,9 +112,10 @@ def history_lines(
                 "the database holds no history yet (no schema): start the gateway or run "
                 "`gateway db upgrade -c FILE`"
             )
+        single = _data_type(engine, key) == DataType.FLOAT32
         values = iter_raw(engine, key, start, end, page_size=page_size)
         if limit is not None:
             values = islice(values, limit)
-        yield from (_csv if format is HistoryFormat.CSV else _table)(values)
+        yield from (_csv if format is HistoryFormat.CSV else _table)(values, single)
     finally:
         engine.dispose()

@@ -15,6 +15,7 @@ from gateway.codec import (
     bytes_to_registers,
     decode,
     encode,
+    float32_text,
     registers_to_bytes,
     set_bit,
 )
@@ -60,7 +61,15 @@ def same(a: object, b: object) -> bool:
 
 def test_all_is_the_public_api() -> None:
     assert sorted(codec.__all__) == sorted(
-        ["Encoding", "bytes_to_registers", "decode", "encode", "registers_to_bytes", "set_bit"]
+        [
+            "Encoding",
+            "bytes_to_registers",
+            "decode",
+            "encode",
+            "float32_text",
+            "registers_to_bytes",
+            "set_bit",
+        ]
     )
     for name in codec.__all__:
         assert hasattr(codec, name)
@@ -624,3 +633,28 @@ def test_registers_bytes_round_trip(registers: list[int]) -> None:
 def test_odd_byte_count_raises() -> None:
     with pytest.raises(CodecError, match="even number of bytes"):
         bytes_to_registers(b"\x00\x01\x02")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (struct.unpack(">f", struct.pack(">f", 123.456))[0], "123.456"),
+        (21.5, "21.5"),
+        (50.0, "50.0"),
+        (struct.unpack(">f", struct.pack(">f", 0.1))[0], "0.1"),
+        (struct.unpack(">f", struct.pack(">f", -1.17549435e-38))[0], "-1.1754944e-38"),
+        (struct.unpack(">f", struct.pack(">f", 3.14159274))[0], "3.1415927"),
+        (struct.unpack(">f", struct.pack(">f", 1e-45))[0], "1e-45"),
+        (math.inf, "inf"),
+        (1e300, "1e+300"),  # not a float32 at all: plain repr
+    ],
+)
+def test_float32_text_is_the_shortest_text_that_reads_back(value: float, text: str) -> None:
+    assert float32_text(value) == text
+    if math.isfinite(value) and abs(value) < 3.4e38:
+        assert struct.pack(">f", float(text)) == struct.pack(">f", value)
+
+
+@given(st.floats(width=32, allow_nan=False, allow_infinity=False))
+def test_float32_text_round_trips_every_float32(value: float) -> None:
+    assert struct.pack(">f", float(float32_text(value))) == struct.pack(">f", value)
