@@ -48,17 +48,25 @@ class Acquisition:
         links = _links(config.devices)
         self._links = list({id(link): link for link in links.values()}.values())
         count = len(config.devices)
-        for index, device in enumerate(config.devices):
-            tags = build_tags(device)
+        device_tags = [build_tags(device) for device in config.devices]
+        # Spread first requests over the fastest scan interval of all devices, so a
+        # slowly scanned device still reads within that interval of start-up.
+        spread = min(
+            (
+                min((tag.scan_interval for tag in tags), default=device.scan_interval)
+                for device, tags in zip(config.devices, device_tags, strict=True)
+            ),
+            default=1.0,
+        )
+        for index, (device, tags) in enumerate(zip(config.devices, device_tags, strict=True)):
             self._tags.update((tag.key, tag) for tag in tags)
-            fastest = min((tag.scan_interval for tag in tags), default=device.scan_interval)
             self._pollers[device.name] = DevicePoller(
                 device,
                 tags,
                 bus,
                 link=links[device.name],
                 policy=retry_policy(device),
-                start_delay=fastest * index / count,
+                start_delay=spread * index / count,
                 rng=random.Random(rng.random()),
             )
         self._group: asyncio.TaskGroup | None = None
@@ -88,7 +96,10 @@ class Acquisition:
         self._tasks = []
         try:
             if group is not None:
-                await group.__aexit__(exc_type, exc, traceback)
+                # The pollers are cancelled and never raise: an exception from
+                # outside (say the OPC UA port is taken) must reach the caller
+                # as itself, not wrapped in an ExceptionGroup.
+                await group.__aexit__(None, None, None)
         finally:
             for link in self._links:  # pollers are done: nobody uses a link any more
                 await link.close()

@@ -112,6 +112,10 @@ class ModbusClient:
             ) from None
         except OSError as exc:
             raise DeviceUnreachable(f"connect to {self.where} failed: {_reason(exc)}") from exc
+        except UnicodeError as exc:  # the resolver refuses the name itself ("plc..local")
+            raise DeviceUnreachable(
+                f"connect to {self.where} failed: invalid host name ({exc})"
+            ) from exc
         sock = transport.get_extra_info("socket")
         # asyncio and uvloop set it already; say so explicitly. A dead socket
         # fails here too, but the first request reports that in our terms.

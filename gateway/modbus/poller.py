@@ -120,6 +120,10 @@ class DevicePoller:
             except DeviceError as error:
                 await self._fail(error, link_level=True)
                 continue
+            except Exception as error:  # a bug must not stop every other device
+                log.exception("device %s: internal error while connecting", self.device.name)
+                await self._fail(DeviceError(f"internal error: {error!r}"), link_level=True)
+                continue
             try:
                 await self._scan_loop()
             except DeviceError as error:
@@ -343,7 +347,9 @@ class DevicePoller:
                 raise WriteRejected(
                     Status.BAD_TYPE_MISMATCH, f"tag {tag.key} is bool, got {type(value).__name__}"
                 )
-            return []
+            if tag.table is Table.COIL or tag.encoding.bit is not None:
+                return []  # FC05, or a read-modify-write of the bit
+            return [int(value)]  # a whole holding register: 1 or 0
         if kind is DataType.STRING:
             if not isinstance(value, str):
                 raise WriteRejected(

@@ -185,6 +185,10 @@ class TrustList:
         return certificates
 
     def is_trusted(self, certificate: x509.Certificate) -> bool:
+        """In trusted/ (or issued by a CA there) and inside its validity window."""
+        now = dt.datetime.now(dt.UTC)
+        if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+            return False
         for trusted in self._load():
             if trusted == certificate:
                 return True

@@ -127,13 +127,17 @@ async def secure(
         tokens.append(ua.AnonymousIdentityToken)
     server.set_identity_tokens(tokens)
     iserver = server.iserver
+    trust = TrustList(pki)
     iserver.set_user_manager(
         GatewayUserManager(
-            opcua.users, anonymous=opcua.anonymous, allow_none=opcua.security.allow_none
+            opcua.users,
+            anonymous=opcua.anonymous,
+            allow_none=opcua.security.allow_none,
+            trust=trust,
         )
     )
     server.allow_remote_admin(False)
-    server.set_certificate_validator(_validator(TrustList(pki)))
+    server.set_certificate_validator(_validator(trust))
     server.limits = TransportLimits(
         max_recv_buffer=CHUNK_SIZE,
         max_send_buffer=CHUNK_SIZE,

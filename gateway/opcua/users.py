@@ -19,8 +19,10 @@ from typing import Any
 
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.user_managers import UserManager
+from cryptography import x509
 
 from gateway.config import Role, UserConfig
+from gateway.opcua.pki import TrustList
 
 __all__ = ["ANONYMOUS", "GatewayUser", "GatewayUserManager", "can_write"]
 
@@ -48,10 +50,19 @@ def can_write(user: object) -> bool:
 class GatewayUserManager(UserManager):
     """asyncua user manager over the configured users (`opcua.users`, `opcua.anonymous`)."""
 
-    def __init__(self, users: Iterable[UserConfig], *, anonymous: bool, allow_none: bool) -> None:
+    def __init__(
+        self,
+        users: Iterable[UserConfig],
+        *,
+        anonymous: bool,
+        allow_none: bool,
+        trust: TrustList | None = None,
+    ) -> None:
+        """`trust`: checks the channel certificate at every activation (see get_user)."""
         self._users = {user.name: user for user in users}
         self._anonymous = anonymous
         self._allow_none = allow_none
+        self._trust = trust
 
     def get_user(
         self,
@@ -69,6 +80,8 @@ class GatewayUserManager(UserManager):
         if not certificate and not self._allow_none:
             log.warning("OPC UA: session on an unsecured channel refused (allow_none is off)")
             return None
+        if certificate and not self._channel_trusted(certificate):
+            return None
         if username is None and password is None:
             if self._anonymous:
                 return ANONYMOUS
@@ -82,3 +95,31 @@ class GatewayUserManager(UserManager):
             log.warning("OPC UA: login rejected for user %r", username)
             return None
         return GatewayUser(role=UserRole.User, name=user.name, gateway_role=user.role)
+
+    def _channel_trusted(self, certificate: Any) -> bool:
+        """The secure channel's certificate must be trusted, whatever CreateSession said.
+
+        asyncua validates only the certificate a client puts into CreateSession,
+        which a client may leave empty; activation is the one step every session
+        (and every re-activation on a new channel) passes with the channel's own.
+        """
+        if self._trust is None:
+            return True
+        try:
+            parsed = (
+                certificate
+                if isinstance(certificate, x509.Certificate)
+                else x509.load_der_x509_certificate(bytes(certificate))
+            )
+        except ValueError:
+            log.warning("OPC UA: session refused: unreadable client certificate")
+            return False
+        if self._trust.is_trusted(parsed):
+            return True
+        path = self._trust.reject(parsed)
+        log.warning(
+            "OPC UA: session refused: untrusted client certificate, saved as %s "
+            "(move it to trusted/ to accept it)",
+            path,
+        )
+        return False

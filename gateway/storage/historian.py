@@ -101,7 +101,9 @@ class Historian:
             self._retention_task.cancel()
         try:
             if group is not None:
-                await group.__aexit__(exc_type, exc, traceback)
+                # Not the outer exception: that would cancel the flusher mid-drain and
+                # lose what is buffered without a count. It drains under shutdown_timeout.
+                await group.__aexit__(None, None, None)
         finally:
             await self._close()
         counters = self.counters

@@ -32,7 +32,7 @@ from gateway.bus import Subscription
 from gateway.config import StorageConfig
 from gateway.storage.buffer import RowBuffer
 from gateway.storage.database import Database
-from gateway.storage.errors import StorageError
+from gateway.storage.errors import StorageError, StorageUnavailable
 from gateway.storage.modes import Recorder
 from gateway.storage.rows import AlarmEvent, Row
 
@@ -158,7 +158,7 @@ class StorageWriter:
             self._events.clear()
             try:
                 await self._commit(batch, events)
-            except StorageError as error:
+            except StorageUnavailable as error:
                 self.buffer.put_back(batch)
                 self._events.extendleft(reversed(events))
                 self._failed(error)
@@ -168,6 +168,8 @@ class StorageWriter:
                     self._give_up(error)
                     return
                 await self._backoff(wait)
+            except StorageError as error:  # refused, not unavailable: a retry cannot help
+                self._refused(error, len(batch), len(events))
             else:
                 delay = self.settings.retry_min
 
@@ -229,6 +231,19 @@ class StorageWriter:
                 len(self.buffer),
                 counters.retries,
             )
+
+    def _refused(self, error: StorageError, rows: int, events: int) -> None:
+        """The database refused a batch (not an outage): drop it, counted, and go on."""
+        self.buffer.dropped += rows
+        self._counters.alarm_events_dropped += events
+        self._counters.last_error = str(error)
+        self._counters.last_error_time = self._clock()
+        log.error(
+            "storage: the database refused a batch of %d row(s) and %d alarm event(s), dropped: %s",
+            rows,
+            events,
+            error,
+        )
 
     def _give_up(self, error: StorageError) -> None:
         self.buffer.drop_all(f"the database is still unavailable at shutdown ({error})")

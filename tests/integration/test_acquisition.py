@@ -11,6 +11,7 @@ from gatewaykit import PLC_POINTS, plc_device, rig, wait_for
 from gateway.errors import DeviceTimeout, DeviceUnreachable, WriteRejected
 from gateway.modbus.health import DeviceState
 from gateway.model import Status, TagValue
+from simulators.runtime import RunningPlant
 
 GOOD = Status.GOOD
 UNCERTAIN = Status.UNCERTAIN_NO_COMMUNICATION_LAST_USABLE_VALUE
@@ -305,3 +306,31 @@ async def test_a_bug_in_one_poller_does_not_stop_the_others(
         )
         assert good.errors == 0
         assert good.state is DeviceState.OK
+
+
+async def test_an_invalid_host_name_is_a_device_fault_not_a_crash() -> None:
+    slaves = {"plc": PLC_POINTS}
+
+    def devices(running: RunningPlant) -> list[dict[str, object]]:
+        return [plc_device(running), {**plc_device(running), "name": "typo", "host": "plc..local"}]
+
+    async with rig(slaves, devices) as t:
+        typo = t.acquisition.health("typo")
+        await wait_for(lambda: "invalid host name" in typo.last_error, message="host error")
+        await t.latest.until(_all_good_plc, message="the other device keeps polling")
+        assert typo.state in (DeviceState.BACKOFF, DeviceState.CONNECTING)
+
+
+def _all_good_plc(values: dict[str, TagValue]) -> bool:
+    return all(values.get(f"plc.{n}") and values[f"plc.{n}"].status is GOOD for n in ("temp",))
+
+
+async def test_write_bool_held_in_a_whole_holding_register() -> None:
+    tags = [{"name": "mode_on", "table": "holding_register", "address": 12, "type": "bool",
+             "writable": True}]  # fmt: skip
+    async with rig({"plc": PLC_POINTS}, lambda r: [plc_device(r, tags=tags)]) as t:
+        await t.latest.until(lambda v: "plc.mode_on" in v, message="first value")
+        await t.acquisition.write("plc.mode_on", False)
+        assert t.plant.slave("plc").unit(1).get("mode") == 0
+        await t.acquisition.write("plc.mode_on", True)
+        assert t.plant.slave("plc").unit(1).get("mode") == 1
