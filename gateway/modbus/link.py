@@ -33,7 +33,7 @@ import logging
 from gateway.errors import DeviceError, DeviceTimeout, DeviceUnreachable
 from gateway.modbus.client import ModbusClient
 
-__all__ = ["Link", "LinkDown"]
+__all__ = ["Link", "LinkDown", "wake_future"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ class LinkDown(DeviceUnreachable):
     a failed connect, or the peer closing before any answer)."""
 
 
-def _wake(future: asyncio.Future[None]) -> None:
+def wake_future(future: asyncio.Future[None]) -> None:
+    """Resolve a sleeper's future unless it is done already (timer or waker won)."""
     if not future.done():
         future.set_result(None)
 
@@ -127,7 +128,7 @@ class Link:
         self._answered = True
         waiters, self._waiters = self._waiters, set()
         for waiter in waiters:
-            _wake(waiter)
+            wake_future(waiter)
 
     def failed(self, device: str, error: DeviceError) -> None:
         """A request of `device` failed and the connection is gone: tell the others why."""
@@ -141,7 +142,7 @@ class Link:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waiters.add(future)
-        handle = loop.call_later(delay, _wake, future)
+        handle = loop.call_later(delay, wake_future, future)
         try:
             await future
         finally:

@@ -34,7 +34,7 @@ from gateway.errors import (
 )
 from gateway.modbus.blockstate import BlockState, status_for_exception
 from gateway.modbus.health import DeviceHealth, DeviceState, RetryPolicy
-from gateway.modbus.link import Link, LinkDown
+from gateway.modbus.link import Link, LinkDown, wake_future
 from gateway.modbus.planner import ReadBlock
 from gateway.model import DataType, Status, Table, TagValue, Value
 from gateway.tags import Tag, plan_device
@@ -58,11 +58,6 @@ class _ScanClass:
     @property
     def due(self) -> float:
         return self.start + self.k * self.interval
-
-
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 class DevicePoller:
@@ -320,14 +315,14 @@ class DevicePoller:
     def _wake(self) -> None:
         """Cut the scan loop's sleep short (a re-read or a write failure is waiting)."""
         if self._waker is not None:
-            _wake(self._waker)
+            wake_future(self._waker)
 
     async def _sleep_until(self, deadline: float) -> None:
         """Sleep until `deadline` (loop time) or until `_wake`."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waker = future
-        handle = loop.call_at(deadline, _wake, future) if math.isfinite(deadline) else None
+        handle = loop.call_at(deadline, wake_future, future) if math.isfinite(deadline) else None
         try:
             await future
         finally:
