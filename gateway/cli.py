@@ -150,6 +150,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_config(parser: argparse.ArgumentParser, metavar: str) -> None:
+    parser.add_argument("-c", "--config", type=Path, required=True, metavar=metavar)
+
+
 def _add_storage_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
@@ -164,7 +168,7 @@ def _add_storage_commands(
             "times are UTC."
         ),
     )
-    history.add_argument("-c", "--config", type=Path, required=True, metavar="FILE")
+    _add_config(history, "FILE")
     history.add_argument("tag", metavar="TAG", help="device.tag")
     history.add_argument("--since", metavar="T", help="from T (inclusive); default: the first")
     history.add_argument("--until", metavar="T", help="up to T (exclusive); default: the last")
@@ -191,7 +195,7 @@ def _add_storage_commands(
             "gateway is refused."
         ),
     )
-    upgrade.add_argument("-c", "--config", type=Path, required=True, metavar="FILE")
+    _add_config(upgrade, "FILE")
     upgrade.set_defaults(handler=_cmd_db_upgrade)
 
 
@@ -215,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
             "problem as file:line: key path: message and exits 1."
         ),
     )
-    check.add_argument("-c", "--config", type=Path, required=True, metavar="FILE")
+    _add_config(check, "FILE")
     check.set_defaults(handler=_cmd_check)
 
     run = commands.add_parser(
@@ -226,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
             "then stop cleanly. Device state changes are logged."
         ),
     )
-    run.add_argument("-c", "--config", type=Path, required=True, metavar="FILE")
+    _add_config(run, "FILE")
     run.add_argument(
         "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
     )
@@ -240,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
             "each slave's address and unit ids, then runs until Ctrl-C."
         ),
     )
-    simulate.add_argument("-c", "--config", type=Path, required=True, metavar="PLANT")
+    _add_config(simulate, "PLANT")
     simulate.add_argument(
         "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
     )

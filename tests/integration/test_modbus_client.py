@@ -17,6 +17,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from bothloops import (  # noqa: F401 - fixture, marks and guard test shared
+    event_loop_policy,
+    pytestmark,
+    test_runs_on_the_intended_loop,
+)
 from fakeslave import (
     FakeRequest,
     FakeSlave,
@@ -38,30 +43,6 @@ TIMEOUT = 1.0  # generous: only the timeout tests wait it out, and they use SHOR
 SHORT = 0.2
 MARGIN = 0.15  # how late a timeout may fire on a busy CI machine
 EARLY = 0.002  # uvloop's timers have millisecond resolution
-
-
-# Every test runs on both loops. pytest-asyncio 1.x deprecates overriding
-# event_loop_policy in favour of a conftest `pytest_asyncio_loop_factories`
-# hook; until the suite has one, the guard test below fails loudly if the
-# override stops taking effect, instead of silently losing the uvloop runs.
-pytestmark = pytest.mark.filterwarnings(
-    'ignore:Overriding the "event_loop_policy" fixture is deprecated'
-)
-
-
-@pytest.fixture(scope="module", params=["asyncio", "uvloop"])
-def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
-    if request.param == "uvloop":
-        uvloop = pytest.importorskip("uvloop")
-        return uvloop.EventLoopPolicy()  # type: ignore[no-any-return]
-    return asyncio.DefaultEventLoopPolicy()
-
-
-async def test_runs_on_the_intended_loop(event_loop_policy: object) -> None:
-    loop_module = type(asyncio.get_running_loop()).__module__
-    assert loop_module.startswith("uvloop") == type(event_loop_policy).__module__.startswith(
-        "uvloop"
-    )
 
 
 def _open_sockets() -> int:

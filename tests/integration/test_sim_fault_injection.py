@@ -10,6 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
+from bothloops import (  # noqa: F401 - fixture, marks and guard test shared
+    event_loop_policy,
+    pytestmark,
+    test_runs_on_the_intended_loop,
+)
 from conftest import ClientFactory, WaitUntil
 from pymodbus.exceptions import ModbusIOException
 
@@ -44,26 +49,6 @@ def make_plant(text: str = PLANT, **slave_keys: Any) -> Plant:
     data = yaml.safe_load(text)
     data["slaves"][0].update(slave_keys)
     return Plant.model_validate(data)
-
-
-# Every test runs on asyncio's loop and on uvloop, which the gateway may use.
-pytestmark = pytest.mark.filterwarnings(
-    'ignore:Overriding the "event_loop_policy" fixture is deprecated'
-)
-
-
-@pytest.fixture(scope="module", params=["asyncio", "uvloop"])
-def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
-    if request.param == "uvloop":
-        uvloop = pytest.importorskip("uvloop")
-        return uvloop.EventLoopPolicy()  # type: ignore[no-any-return]
-    return asyncio.DefaultEventLoopPolicy()
-
-
-async def test_runs_on_the_intended_loop(event_loop_policy: object) -> None:
-    loop_module = type(asyncio.get_running_loop()).__module__
-    wanted = type(event_loop_policy).__module__.split(".")[0]
-    assert loop_module.split(".")[0] == wanted
 
 
 @pytest.fixture

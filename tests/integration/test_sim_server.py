@@ -7,6 +7,11 @@ import struct
 from collections.abc import AsyncIterator
 
 import pytest
+from bothloops import (  # noqa: F401 - fixture, marks and guard test shared
+    event_loop_policy,
+    pytestmark,
+    test_runs_on_the_intended_loop,
+)
 from conftest import ClientFactory, WaitUntil
 
 from gateway.model import Table
@@ -24,26 +29,6 @@ def image_with(marker: int) -> RegisterImage:
     image.set_bits(CO, 0, [i % 3 == 0 for i in range(100)])
     image.set_bits(DI, 0, [i % marker == 0 for i in range(100)])
     return image
-
-
-# Every test runs on asyncio's loop and on uvloop, which the gateway may use.
-pytestmark = pytest.mark.filterwarnings(
-    'ignore:Overriding the "event_loop_policy" fixture is deprecated'
-)
-
-
-@pytest.fixture(scope="module", params=["asyncio", "uvloop"])
-def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
-    if request.param == "uvloop":
-        uvloop = pytest.importorskip("uvloop")
-        return uvloop.EventLoopPolicy()  # type: ignore[no-any-return]
-    return asyncio.DefaultEventLoopPolicy()
-
-
-async def test_runs_on_the_intended_loop(event_loop_policy: object) -> None:
-    loop_module = type(asyncio.get_running_loop()).__module__
-    wanted = type(event_loop_policy).__module__.split(".")[0]
-    assert loop_module.split(".")[0] == wanted
 
 
 @pytest.fixture
