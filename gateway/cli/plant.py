@@ -1,0 +1,76 @@
+"""`check`, `run` and `simulate`: validating, running and simulating a plant."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from gateway.cli.common import Commands, add_config, load_with_warnings
+
+__all__ = ["register"]
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from gateway.report import format_check
+
+    loaded = load_with_warnings(args.config)
+    print(format_check(loaded.config, source=str(args.config)))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from gateway.app import run_until_signalled
+    from gateway.loop import run
+
+    loaded = load_with_warnings(args.config)
+    run(run_until_signalled(loaded.config, config_dir=loaded.path.parent, duration=args.duration))
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from simulators.cli import run_plant_file
+
+    return run_plant_file(args.config, duration=args.duration)
+
+
+def register(commands: Commands) -> None:
+    """Add `check`, `run` and `simulate`."""
+    check = commands.add_parser(
+        "check",
+        help="validate a configuration and print the planned Modbus requests",
+        description=(
+            "Validate a gateway configuration file. Prints devices, tag counts and the "
+            "read requests planned per device and scan class. On errors prints every "
+            "problem as file:line: key path: message and exits 1."
+        ),
+    )
+    add_config(check, "FILE")
+    check.set_defaults(handler=_cmd_check)
+
+    run = commands.add_parser(
+        "run",
+        help="run the gateway until Ctrl-C / SIGTERM",
+        description=(
+            "Run the gateway: poll every device and publish values until SIGINT or SIGTERM, "
+            "then stop cleanly. Device state changes are logged."
+        ),
+    )
+    add_config(run, "FILE")
+    run.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
+    )
+    run.set_defaults(handler=_cmd_run, log_level=logging.INFO)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="run simulated PLCs from a plant file",
+        description=(
+            "Serve the simulated PLCs (Modbus TCP slaves) declared in a plant file. Prints "
+            "each slave's address and unit ids, then runs until Ctrl-C."
+        ),
+    )
+    add_config(simulate, "PLANT")
+    simulate.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
+    )
+    simulate.set_defaults(handler=_cmd_simulate)

@@ -1,0 +1,99 @@
+"""`history` and `db upgrade`: the historian's commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gateway.cli.common import Commands, add_config, load_with_warnings, positive_int
+
+__all__ = ["register"]
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from gateway.storage.export import HistoryFormat, history_lines
+    from gateway.storage.timespec import parse_time
+
+    loaded = load_with_warnings(args.config)
+    now = time.time()
+    try:
+        since = None if args.since is None else parse_time(args.since, now)
+        until = None if args.until is None else parse_time(args.until, now)
+    except ValueError as error:
+        print(f"error: --since/--until: {error}", file=sys.stderr)
+        return 2
+    lines = history_lines(
+        loaded.config.storage,
+        args.tag,
+        since,
+        until,
+        format=HistoryFormat(args.format),
+        limit=args.limit,
+    )
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `gateway history … | head`: the reader has what it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes at exit
+    return 0
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gateway.storage.engine import describe_url
+    from gateway.storage.migrate import upgrade_database
+
+    loaded = load_with_warnings(args.config)
+    before, after = upgrade_database(loaded.config.storage)
+    where = describe_url(loaded.config.storage.url)
+    if before == after:
+        print(f"{where}: schema already at revision {after}")
+    else:
+        print(f"{where}: schema upgraded from revision {before or '(empty)'} to {after}")
+    return 0
+
+
+def register(commands: Commands) -> None:
+    """Add `history` and `db upgrade`."""
+    history = commands.add_parser(
+        "history",
+        help="print a tag's stored values",
+        description=(
+            "Print the values of TAG (device.tag) stored by the gateway, oldest first, "
+            "streamed from the database page by page. Times: ISO 8601 (local time unless "
+            "it carries Z or an offset), relative like -1h, -30m, -7d, or now. Output "
+            "times are UTC."
+        ),
+    )
+    add_config(history, "FILE")
+    history.add_argument("tag", metavar="TAG", help="device.tag")
+    history.add_argument("--since", metavar="T", help="from T (inclusive); default: the first")
+    history.add_argument("--until", metavar="T", help="up to T (exclusive); default: the last")
+    history.add_argument(
+        "--format", choices=["table", "csv"], default="table", help="output format"
+    )
+    history.add_argument(
+        "--limit", type=positive_int, default=None, metavar="N", help="at most N values"
+    )
+    history.set_defaults(handler=_cmd_history)
+
+    db = commands.add_parser(
+        "db",
+        help="database maintenance",
+        description="Maintain the gateway's history database.",
+    )
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = db_commands.add_parser(
+        "upgrade",
+        help="migrate the database schema to this version",
+        description=(
+            "Apply the schema migrations this gateway ships to the configured database "
+            "(the gateway also does this at start). A database migrated by a newer "
+            "gateway is refused."
+        ),
+    )
+    add_config(upgrade, "FILE")
+    upgrade.set_defaults(handler=_cmd_db_upgrade)
