@@ -9,6 +9,9 @@
     │   ├── ModbusException      the PLC answered with a Modbus exception code
     │   └── MalformedResponse    the answer does not fit the request
     ├── WriteRejected        a write failed validation before reaching the PLC
+    ├── AlarmError           an alarm operation was refused
+    │   ├── UnknownAlarm         no alarm of that name
+    │   └── AlarmAlreadyAcked    nothing to acknowledge (normal, or acknowledged already)
     └── StorageError         the database refused or is unavailable
 
 Foreign exceptions (pymodbus, asyncua, SQLAlchemy) are mapped to these at the
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 from gateway.model import Status
 
 __all__ = [
+    "AlarmAlreadyAcked",
+    "AlarmError",
     "CodecError",
     "ConfigError",
     "ConfigIssue",
@@ -32,6 +37,7 @@ __all__ = [
     "MalformedResponse",
     "ModbusException",
     "StorageError",
+    "UnknownAlarm",
     "WriteRejected",
 ]
 
@@ -103,6 +109,21 @@ class WriteRejected(GatewayError):
     def __init__(self, status: Status, message: str) -> None:
         self.status = status
         super().__init__(message)
+
+
+class AlarmError(GatewayError):
+    """An alarm operation (acknowledge) was refused."""
+
+
+class UnknownAlarm(AlarmError, KeyError):
+    """No alarm of that name is configured."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "unknown alarm"
+
+
+class AlarmAlreadyAcked(AlarmError):
+    """The alarm has nothing to acknowledge: it is normal or acknowledged already."""
 
 
 class StorageError(GatewayError):
