@@ -1,4 +1,4 @@
-"""Wiring: configuration → bus → historian, acquisition and the OPC UA server.
+"""Wiring: configuration → bus → historian, alarm engine, acquisition and the OPC UA server.
 
 `Gateway` is one async context manager owning every long-running part; the
 CLI's `run` enters it and waits for a stop signal. Leaving it stops the OPC UA
@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Self
 
 from gateway.acquisition import Acquisition
+from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
 from gateway.opcua import OpcUaServer
@@ -36,12 +37,14 @@ class Gateway:
         self.bus = Bus()
         # Subscribed before the pollers start, so the historian misses no value.
         self.historian = Historian(config, self.bus)
+        self.alarms = AlarmEngine(config, self.bus, journal=self.historian)
         self.acquisition = Acquisition(config, self.bus)
         self.opcua = OpcUaServer(
             config,
             self.acquisition,
             self.bus,
             history=self.historian,
+            alarms=self.alarms,
             config_dir=config_dir if config_dir is not None else Path.cwd(),
         )
         self._stack: AsyncExitStack | None = None
@@ -53,6 +56,8 @@ class Gateway:
             # Stopped in reverse: pollers, then the bus, then the historian flushes.
             await stack.enter_async_context(self.historian)
             stack.callback(self.bus.close)
+            # After the historian (states restored from its journal), before the pollers.
+            await stack.enter_async_context(self.alarms)
             await stack.enter_async_context(self.acquisition)
             await stack.enter_async_context(self.opcua)
             self._stack = stack.pop_all()

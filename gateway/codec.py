@@ -406,6 +406,9 @@ def float32_text(value: float) -> str:
         return repr(value)
     for digits in range(1, 10):
         candidate = float(f"{value:.{digits}g}")
-        if struct.pack(">f", candidate) == packed:
-            return repr(candidate)
+        try:
+            if struct.pack(">f", candidate) == packed:
+                return repr(candidate)
+        except OverflowError:  # rounding near ±3.4028e38 can step past float32's range
+            continue
     return repr(value)

@@ -12,7 +12,8 @@
     ├── AlarmError           an alarm operation was refused
     │   ├── UnknownAlarm         no alarm of that name
     │   └── AlarmAlreadyAcked    nothing to acknowledge (normal, or acknowledged already)
-    └── StorageError         the database refused or is unavailable
+    ├── StorageError         the database refused or is unavailable
+    └── ClientError          an OPC UA client command failed (connect, login, node, value)
 
 Foreign exceptions (pymodbus, asyncua, SQLAlchemy) are mapped to these at the
 adapter that imports the library, never further in.
@@ -27,6 +28,7 @@ from gateway.model import Status
 __all__ = [
     "AlarmAlreadyAcked",
     "AlarmError",
+    "ClientError",
     "CodecError",
     "ConfigError",
     "ConfigIssue",
@@ -128,3 +130,7 @@ class AlarmAlreadyAcked(AlarmError):
 
 class StorageError(GatewayError):
     """The database refused an operation or is unavailable."""
+
+
+class ClientError(GatewayError):
+    """An OPC UA client command (browse, read, write, watch) failed; the message says why."""

@@ -1,22 +1,40 @@
 """The alarm engine: one state machine per configured alarm, fed from the bus.
 
-SKELETON: the signatures below are the contract the OPC UA conditions and the
-CLI build against; the bodies are being written.
+The engine subscribes to the bus when it is built, so it sees every value the
+pollers publish once they start (the gateway enters it before the
+acquisition). Entering restores each alarm's state from the journal, then
+starts one TaskGroup with two tasks: the bus consumer, and a timer that fires
+the delays of alarms whose input stopped changing (the bus publishes only
+changes). Every journaled transition goes to `journal.record_alarm`; every
+change goes to the listeners, synchronously, in order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Self
 
+from gateway.alarms.journal import AlarmJournal, event_of, journaled_state, typed_value
+from gateway.alarms.machine import AlarmMachine, Change
 from gateway.alarms.model import AlarmListener, AlarmSnapshot
-from gateway.bus import Bus
+from gateway.bus import Bus, OverflowPolicy, Subscription
 from gateway.config import GatewayConfig
-from gateway.storage import Historian
+from gateway.errors import UnknownAlarm
+from gateway.model import DataType
+from gateway.storage.errors import StorageError
+from gateway.storage.rows import from_us, to_us
 
-__all__ = ["AlarmEngine"]
+__all__ = ["SUBSCRIPTION_BATCHES", "AlarmEngine"]
+
+log = logging.getLogger("gateway.alarms")
+
+#: Bus batches queued for the engine; only a starved event loop fills it, and
+#: then the oldest go (the newest value is what decides an alarm's state).
+SUBSCRIPTION_BATCHES = 10_000
 
 
 class AlarmEngine:
@@ -33,13 +51,52 @@ class AlarmEngine:
         config: GatewayConfig,
         bus: Bus,
         *,
-        journal: Historian | None = None,
+        journal: AlarmJournal | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        raise NotImplementedError
+        self._clock = clock
+        self._journal = journal
+        self._machines: dict[str, AlarmMachine] = {}
+        self._by_tag: dict[str, list[AlarmMachine]] = {}
+        self._types: dict[str, DataType | None] = {}
+        self._listeners: list[AlarmListener] = []
+        now = self._now()
+        for alarm in config.alarms:
+            device = config.device(alarm.device_name)
+            tag = None if device is None else device.tag(alarm.tag_name)
+            if tag is None:
+                log.warning("alarm %s: no tag %s in the configuration", alarm.name, alarm.tag)
+            data_type = None if tag is None else tag.type
+            machine = AlarmMachine(
+                alarm, now=now, unit=None if tag is None else tag.unit, data_type=data_type
+            )
+            self._machines[alarm.name] = machine
+            self._types[alarm.name] = data_type
+            self._by_tag.setdefault(alarm.tag, []).append(machine)
+        self._subscription: Subscription | None = None
+        if self._machines:
+            self._subscription = bus.subscribe(
+                "alarms", maxsize=SUBSCRIPTION_BATCHES, policy=OverflowPolicy.DROP_OLDEST
+            )
+        self._group: asyncio.TaskGroup | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._next_due: float | None = None
+        self._entered = False
 
     async def __aenter__(self) -> Self:
-        raise NotImplementedError
+        if self._entered:
+            raise RuntimeError("an alarm engine runs once")
+        self._entered = True
+        await self._restore()
+        if self._subscription is None:
+            return self
+        group = asyncio.TaskGroup()
+        await group.__aenter__()
+        self._group = group
+        group.create_task(self._consume(self._subscription), name="alarms consumer")
+        self._timer = group.create_task(self._run_timer(), name="alarms timer")
+        return self
 
     async def __aexit__(
         self,
@@ -47,26 +104,155 @@ class AlarmEngine:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        raise NotImplementedError
+        group, self._group = self._group, None
+        if self._subscription is not None:
+            self._subscription.close()  # the consumer drains what is queued, then ends
+        if self._timer is not None:
+            self._timer.cancel()
+        if group is not None:
+            await group.__aexit__(None, None, None)
+
+    # -- the contract -----------------------------------------------------------------------
 
     def snapshots(self) -> list[AlarmSnapshot]:
         """Every alarm's current snapshot, in config order."""
-        raise NotImplementedError
+        return [machine.snapshot for machine in self._machines.values()]
 
     def snapshot(self, name: str) -> AlarmSnapshot:
         """One alarm's current snapshot; UnknownAlarm if there is none of that name."""
-        raise NotImplementedError
+        return self._machine(name).snapshot
 
     def add_listener(self, listener: AlarmListener) -> None:
         """Call `listener.alarm_changed` on every change from now on."""
-        raise NotImplementedError
+        self._listeners.append(listener)
 
     def remove_listener(self, listener: AlarmListener) -> None:
-        raise NotImplementedError
+        """Stop telling `listener` (a listener not added is ignored)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def acknowledge(self, name: str, *, user: str, comment: str = "") -> AlarmSnapshot:
         """Acknowledge an alarm (journaled with user and comment); the new snapshot.
 
         UnknownAlarm for a wrong name; AlarmAlreadyAcked when in NORMAL or ACKED.
         """
-        raise NotImplementedError
+        change = self._machine(name).acknowledge(user, comment, self._now())
+        self._emit([change])
+        return change.snapshot
+
+    # -- additions --------------------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The configured alarm names, in config order."""
+        return tuple(self._machines)
+
+    def tick(self) -> None:
+        """Apply the delayed changes due at `clock()` (the timer task calls this;
+        a test with a fake clock may call it after moving the clock on)."""
+        now = self._now()
+        for machine in self._machines.values():
+            due = machine.deadline
+            if due is not None and due <= now:
+                self._emit(machine.tick(now))
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        """The clock at the journal's resolution (µs): a restored time equals the original."""
+        return from_us(to_us(self._clock()))
+
+    def _machine(self, name: str) -> AlarmMachine:
+        try:
+            return self._machines[name]
+        except KeyError:
+            raise UnknownAlarm(f"no alarm named {name!r}") from None
+
+    async def _consume(self, subscription: Subscription) -> None:
+        async for batch in subscription:
+            now = self._now()
+            for value in batch:
+                machines = self._by_tag.get(value.tag)
+                if machines is None:
+                    continue
+                for machine in machines:
+                    self._emit(machine.update(value.value, value.status, now))
+                    self._schedule(machine.deadline)
+
+    def _schedule(self, due: float | None) -> None:
+        """Wake the timer when a deadline comes before the one it waits for."""
+        if due is not None and (self._next_due is None or due < self._next_due):
+            self._next_due = due
+            self._wake.set()
+
+    async def _run_timer(self) -> None:
+        while True:
+            deadlines = [m.deadline for m in self._machines.values() if m.deadline is not None]
+            self._next_due = min(deadlines, default=None)
+            self._wake.clear()
+            timeout = None if self._next_due is None else max(0.0, self._next_due - self._now())
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self.tick()
+
+    def _emit(self, changes: Iterable[Change]) -> None:
+        for snapshot, transition in changes:
+            if transition.journaled:
+                log.info(
+                    "alarm %s %s: %s (%s) %s",
+                    snapshot.name,
+                    transition.value,
+                    snapshot.state.value,
+                    snapshot.limit or "-",
+                    snapshot.message,
+                )
+                if self._journal is not None:
+                    self._journal.record_alarm(event_of(snapshot, transition))
+            else:
+                log.debug("alarm %s %s: %s", snapshot.name, transition.value, snapshot.quality)
+            for listener in list(self._listeners):
+                try:
+                    listener.alarm_changed(snapshot, transition)
+                except Exception:
+                    log.exception("alarm listener %r failed on %s", listener, snapshot.name)
+
+    async def _restore(self) -> None:
+        """Take back each alarm's journaled state (active ones are not re-raised)."""
+        if self._journal is None or not self._machines:
+            return
+        try:
+            latest = await self._journal.alarm_states(self._machines)
+        except StorageError as error:
+            log.warning("alarms: states not restored (every alarm starts normal): %s", error)
+            return
+        restored = 0
+        for name, event in latest.items():
+            machine = self._machines.get(name)
+            if machine is None:
+                continue
+            state = journaled_state(event)
+            change = machine.restore(
+                state,
+                event.limit,
+                value=typed_value(event.value, self._types[name]),
+                message=event.message,
+                time=event.time,
+            )
+            if change is None:
+                continue
+            restored += 1
+            if event.limit is not None and change.snapshot.limit != event.limit:
+                log.warning(
+                    "alarm %s: restored as %s, but its limit %s is no longer configured: "
+                    "restored on %s; the next value decides",
+                    name,
+                    state.value,
+                    event.limit,
+                    change.snapshot.limit or "its condition",
+                )
+            self._emit([change])
+        if restored:
+            log.info("alarms: %d alarm(s) restored from the journal", restored)

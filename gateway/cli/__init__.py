@@ -6,7 +6,10 @@ Commands live in modules by concern, each with a `register(commands)`:
 
     plant.py     check, run, simulate
     storage.py   history, db upgrade
+    alarms.py    alarms (journal, active alarms)
     bench.py     bench WORKLOAD
+    demo.py      demo
+    client.py    browse, read, write, watch (an OPC UA client)
 
 Heavy modules are imported inside the commands so `--help` stays instant.
 """
@@ -19,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from gateway import __version__
-from gateway.cli import bench, plant, storage
+from gateway.cli import alarms, bench, client, demo, plant, storage
 from gateway.cli.common import Command
 from gateway.errors import ConfigError, GatewayError
 
@@ -37,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (plant, storage, bench):
+    for module in (plant, demo, storage, alarms, client, bench):
         module.register(commands)
     return parser
 

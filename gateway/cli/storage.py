@@ -14,6 +14,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     import os
     import time
 
+    from gateway.cli.progress import Progress
     from gateway.storage.export import HistoryFormat, history_lines
     from gateway.storage.timespec import parse_time
 
@@ -33,10 +34,14 @@ def _cmd_history(args: argparse.Namespace) -> int:
         format=HistoryFormat(args.format),
         limit=args.limit,
     )
+    progress = Progress("values")  # on stderr, only while stdout goes to a file or pipe
     try:
-        for line in lines:
+        for number, line in enumerate(lines):
             print(line)
+            if number:  # the header is no value
+                progress.advance()
         sys.stdout.flush()
+        progress.close()
     except BrokenPipeError:  # `gateway history … | head`: the reader has what it wanted
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes at exit
     return 0

@@ -51,18 +51,54 @@ def _parse_equals(value: Any) -> Any:
 class AlarmConfig(ConfigModel):
     """One alarm of DESIGN.md §4 (limits or equals, never both)."""
 
-    name: Name
-    tag: str
-    high_high: float | None = None
-    high: float | None = None
-    low: float | None = None
-    low_low: float | None = None
-    deadband: float = Field(default=0.0, ge=0)
-    delay: NonNegativeDuration = 0.0
-    off_delay: NonNegativeDuration = 0.0
-    severity: int = Field(default=500, ge=1, le=1000)
-    message: str | None = None
-    equals: Annotated[bool | float | None, BeforeValidator(_parse_equals)] = None
+    name: Name = Field(
+        description="Alarm name, unique in the file; the OPC UA condition is `Alarms.<name>`."
+    )
+    tag: str = Field(
+        description="The input tag as `<device>.<tag>`; numeric for a limit alarm, bool or "
+        "numeric for a discrete one."
+    )
+    high_high: float | None = Field(
+        default=None, description="Highest limit; must be above `high` when both are set."
+    )
+    high: float | None = Field(
+        default=None, description="High limit; must be above `low` when both are set."
+    )
+    low: float | None = Field(
+        default=None, description="Low limit; must be above `low_low` when both are set."
+    )
+    low_low: float | None = Field(default=None, description="Lowest limit.")
+    deadband: float = Field(
+        default=0.0,
+        ge=0,
+        description="Hysteresis of a limit alarm: the value must come back this far inside "
+        "the limit to return to normal.",
+    )
+    delay: NonNegativeDuration = Field(
+        default=0.0,
+        description="On-delay: activating (or moving to a more severe limit) takes effect "
+        "only once the condition held this long; 0: at once.",
+    )
+    off_delay: NonNegativeDuration = Field(
+        default=0.0,
+        description="Off-delay: returning to normal (or to a less severe limit) takes effect "
+        "only once the condition held this long; 0: at once.",
+    )
+    severity: int = Field(
+        default=500, ge=1, le=1000, description="OPC UA event severity, 1 (low) to 1000."
+    )
+    message: str | None = Field(
+        default=None,
+        description="Event message template; placeholders: "
+        + ", ".join(f"{{{name}}}" for name in MESSAGE_FIELDS)
+        + " (write {{ and }} for literal braces). Unset: the gateway writes one naming the "
+        "tag, its value and the limit.",
+    )
+    equals: Annotated[bool | float | None, BeforeValidator(_parse_equals)] = Field(
+        default=None,
+        description="Makes a discrete alarm: active while the tag equals this value (true or "
+        "false for a bool tag, a number for a numeric one). Not together with limits.",
+    )
 
     @field_validator("tag")
     @classmethod

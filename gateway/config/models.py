@@ -80,16 +80,36 @@ class Synchronous(StrEnum):
 class GatewaySection(ConfigModel):
     """`gateway:`: identity of this gateway."""
 
-    name: Name
+    name: Name = Field(
+        description="Name of this gateway: the OPC UA root object's BrowseName and NodeId "
+        "and, unless `opcua.namespace` is set, part of the namespace URI."
+    )
 
 
 class SecurityConfig(ConfigModel):
     """`opcua.security:`: secure by default; the None endpoint only on request."""
 
-    policies: tuple[SecurityPolicy, ...] = tuple(SecurityPolicy)
-    modes: tuple[SecurityMode, ...] = (SecurityMode.SIGN_AND_ENCRYPT,)
-    allow_none: bool = False
-    pki_dir: Path = Path("pki")
+    policies: tuple[SecurityPolicy, ...] = Field(
+        default=tuple(SecurityPolicy),
+        description="Security policies offered; one endpoint per policy and mode. "
+        "Must not be empty unless `allow_none` is true.",
+    )
+    modes: tuple[SecurityMode, ...] = Field(
+        default=(SecurityMode.SIGN_AND_ENCRYPT,),
+        description="Message security modes offered with each policy. "
+        "Must not be empty unless `allow_none` is true.",
+    )
+    allow_none: bool = Field(
+        default=False,
+        description="Also offer the unsecured None endpoint (no signing, no encryption). "
+        "Without it, sessions on unsecured channels are refused.",
+    )
+    pki_dir: Path = Field(
+        default=Path("pki"),
+        description="Certificate folder, relative to the config file: `own/` (the server's "
+        "certificate and key, made on first start), `trusted/` (accepted client "
+        "certificates or their CAs), `rejected/` (refused clients' certificates).",
+    )
 
     @model_validator(mode="after")
     def _some_endpoint(self) -> SecurityConfig:
@@ -113,9 +133,16 @@ class SecurityConfig(ConfigModel):
 class UserConfig(ConfigModel):
     """One OPC UA user; the password is a SecretStr so it never shows in logs or reprs."""
 
-    name: str = Field(min_length=1)
-    password: SecretStr
-    role: Role = Role.VIEWER
+    name: str = Field(min_length=1, description="User name the client logs in with.")
+    password: SecretStr = Field(
+        description="Password; not empty. Use `${VAR}` to read it from the environment. "
+        "Never logged or shown."
+    )
+    role: Role = Field(
+        default=Role.VIEWER,
+        description="viewer: browse, read, subscribe, history; operator: also write tags "
+        "and acknowledge alarms; admin: everything an operator may.",
+    )
 
     @field_validator("password")
     @classmethod
@@ -128,11 +155,26 @@ class UserConfig(ConfigModel):
 class OpcUaConfig(ConfigModel):
     """`opcua:`: the server endpoint, security and users."""
 
-    endpoint: str = "opc.tcp://0.0.0.0:4840"
-    namespace: str = ""  # filled from the gateway name by GatewayConfig when empty
-    security: SecurityConfig = SecurityConfig()
-    anonymous: bool = False
-    users: tuple[UserConfig, ...] = ()
+    endpoint: str = Field(
+        default="opc.tcp://0.0.0.0:4840",
+        description="Listening URL, `opc.tcp://host:port`; host 0.0.0.0 listens on every "
+        "interface, port 0 picks a free port.",
+    )
+    # Filled from the gateway name by GatewayConfig when empty.
+    namespace: str = Field(
+        default="",
+        description="Namespace URI of the gateway's nodes; clients resolve its index by this "
+        f"URI. Empty: `{DEFAULT_NAMESPACE_PREFIX}<gateway.name>`.",
+    )
+    security: SecurityConfig = Field(
+        default=SecurityConfig(), description="Endpoints and certificates (below)."
+    )
+    anonymous: bool = Field(
+        default=False, description="Accept anonymous clients, with the viewer role."
+    )
+    users: tuple[UserConfig, ...] = Field(
+        default=(), description="User accounts (below); user names must be unique."
+    )
 
     _security_may_be_empty = field_validator("security", mode="before")(none_as_empty_mapping)
     _users_may_be_empty = field_validator("users", mode="before")(none_as_empty_list)
@@ -151,18 +193,54 @@ class StorageConfig(ConfigModel):
     The loader resolves a relative SQLite path against the config file's folder.
     """
 
-    url: str = "sqlite:///gateway.db"
-    retention: Duration = 30 * 86400.0
-    synchronous: Synchronous = Synchronous.NORMAL
+    url: str = Field(
+        default="sqlite:///gateway.db",
+        description="SQLAlchemy database URL: `sqlite:///file.db` (a relative path is "
+        "relative to the config file) or `postgresql+psycopg://user:password@host/db` "
+        "(install the `postgres` extra).",
+    )
+    retention: Duration = Field(
+        default=30 * 86400.0, description="Readings older than this are deleted."
+    )
+    synchronous: Synchronous = Field(
+        default=Synchronous.NORMAL,
+        description="SQLite durability: normal survives a crash of the process, full also "
+        "a power loss (slower commits). Ignored by PostgreSQL.",
+    )
     # Writer and retention tuning (extensions; docs/storage.md).
-    batch_size: int = Field(default=50_000, ge=1, le=1_000_000)  # rows per transaction
-    flush_interval: Duration = 1.0  # longest a reading waits in memory when all is well
-    buffer_limit: int = Field(default=1_000_000, ge=1)  # rows held while the database is down
-    retry_min: Duration = 0.5
-    retry_max: Duration = 30.0
-    shutdown_timeout: Duration = 10.0  # how long a stop keeps retrying a database that is down
-    retention_interval: Duration = 3600.0  # how often old rows are deleted
-    retention_chunk: int = Field(default=10_000, ge=1)  # rows per DELETE transaction
+    batch_size: int = Field(
+        default=50_000, ge=1, le=1_000_000, description="Most rows written in one transaction."
+    )
+    flush_interval: Duration = Field(
+        default=1.0,
+        description="Longest a reading waits in memory before it is written, while the "
+        "database is available.",
+    )
+    buffer_limit: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Rows held in memory while the database is unavailable; beyond it the "
+        "oldest are dropped and counted. At least `batch_size`.",
+    )
+    retry_min: Duration = Field(
+        default=0.5,
+        description="First delay before retrying a failed write; doubles (with jitter) up to "
+        "`retry_max`.",
+    )
+    retry_max: Duration = Field(
+        default=30.0, description="Longest delay between write retries; at least `retry_min`."
+    )
+    shutdown_timeout: Duration = Field(
+        default=10.0,
+        description="How long a stop keeps retrying a database that is down before the "
+        "remaining rows are dropped (and counted).",
+    )
+    retention_interval: Duration = Field(
+        default=3600.0, description="How often old rows are deleted (also once at start)."
+    )
+    retention_chunk: int = Field(
+        default=10_000, ge=1, description="Rows deleted per transaction by retention."
+    )
 
     @field_validator("url")
     @classmethod
@@ -203,28 +281,89 @@ class ResolvedTag:
 class DeviceConfig(ConfigModel):
     """One Modbus TCP slave and its tags."""
 
-    name: Name
-    host: str = Field(min_length=1)
-    port: int = Field(default=502, ge=1, le=65535)
-    unit_id: int = Field(default=1, ge=0, le=255)
-    scan_interval: Duration = 1.0
-    timeout: Duration = 1.0
-    byte_order: ByteOrder = ByteOrder.BIG
-    word_order: WordOrder = WordOrder.BIG
-    max_read_registers: int = Field(default=MAX_READ_REGISTERS, ge=1)
-    max_read_bits: int = Field(default=MAX_READ_BITS, ge=1)  # extension
-    max_read_gap: int = Field(default=8, ge=0)
-    enabled: bool = True  # extension
+    name: Name = Field(
+        description="Device name, unique in the file: the OPC UA device object and the first "
+        "part of `<device>.<tag>` references."
+    )
+    host: str = Field(min_length=1, description="Host name or IP address of the Modbus TCP slave.")
+    port: int = Field(default=502, ge=1, le=65535, description="TCP port of the slave.")
+    unit_id: int = Field(
+        default=1,
+        ge=0,
+        le=255,
+        description="Modbus unit identifier (slave id). Plain TCP devices usually ignore it; "
+        "behind a TCP-to-serial gateway it selects the serial slave.",
+    )
+    scan_interval: Duration = Field(
+        default=1.0, description="Default scan class: how often the device's tags are read."
+    )
+    timeout: Duration = Field(
+        default=1.0,
+        description="Longest wait for one response (and for connecting); a timeout counts as "
+        "a failure of the device.",
+    )
+    byte_order: ByteOrder = Field(
+        default=ByteOrder.BIG,
+        description="Order of the two bytes inside each 16-bit register; big is the Modbus "
+        "standard. Tags may override it.",
+    )
+    word_order: WordOrder = Field(
+        default=WordOrder.BIG,
+        description="Order of the registers of 32- and 64-bit values; big puts the most "
+        "significant register first. Tags may override it.",
+    )
+    max_read_registers: int = Field(
+        default=MAX_READ_REGISTERS,
+        ge=1,
+        description=f"Most registers in one read request (FC03/FC04), at most "
+        f"{MAX_READ_REGISTERS}, the protocol limit. Lower it for PLCs that refuse long reads.",
+    )
+    max_read_bits: int = Field(
+        default=MAX_READ_BITS,
+        ge=1,
+        description=f"Most bits in one coil or discrete input read (FC01/FC02), at most "
+        f"{MAX_READ_BITS}, the protocol limit.",
+    )  # extension
+    max_read_gap: int = Field(
+        default=8,
+        ge=0,
+        description="Unused addresses bridged to merge two tags into one read request; 0 reads "
+        "only addresses that tags use.",
+    )
+    enabled: bool = Field(
+        default=True,
+        description="false: the device is never polled and its tags are Bad_OutOfService.",
+    )  # extension
     # Reconnect and demotion (extensions; Kepware-style defaults).
-    reconnect_min: Duration = 0.5
-    reconnect_max: Duration = 30.0
-    demote_after: int = Field(default=3, ge=0)  # consecutive failures; 0 = never demote
-    demote_for: Duration = 10.0
+    reconnect_min: Duration = Field(
+        default=0.5,
+        description="Wait after the first failure before reconnecting; doubles with each "
+        "further consecutive failure (minus up to 50% jitter).",
+    )
+    reconnect_max: Duration = Field(
+        default=30.0, description="Longest wait between reconnect attempts."
+    )
+    demote_after: int = Field(
+        default=3,
+        ge=0,
+        description="Every this many consecutive failures the device is demoted for "
+        "`demote_for` (no requests at all); 0 never demotes.",
+    )
+    demote_for: Duration = Field(
+        default=10.0, description="How long a demoted device is left alone."
+    )
     # Extension: devices naming the same connection (same host:port, distinct
     # unit ids, e.g. behind a Modbus TCP-to-serial gateway) share one TCP
     # connection; their requests are serialized (gateway/modbus/link.py).
-    connection: Name | None = None
-    tags: tuple[TagConfig, ...] = Field(default=(), repr=False)
+    connection: Name | None = Field(
+        default=None,
+        description="Devices naming the same connection (same host and port, distinct "
+        "`unit_id`s, e.g. behind a TCP-to-serial gateway) share one TCP connection and "
+        "take turns on it.",
+    )
+    tags: tuple[TagConfig, ...] = Field(
+        default=(), repr=False, description="The device's tags (below)."
+    )
 
     _tags_may_be_empty = field_validator("tags", mode="before")(none_as_empty_list)
 
@@ -272,11 +411,17 @@ class DeviceConfig(ConfigModel):
 class GatewayConfig(ConfigModel):
     """A whole gateway configuration file."""
 
-    gateway: GatewaySection
-    opcua: OpcUaConfig = OpcUaConfig()
-    storage: StorageConfig = StorageConfig()
-    devices: tuple[DeviceConfig, ...] = ()
-    alarms: tuple[AlarmConfig, ...] = ()
+    gateway: GatewaySection = Field(description="Identity of this gateway (below).")
+    opcua: OpcUaConfig = Field(
+        default=OpcUaConfig(), description="The OPC UA server: endpoint, security, users."
+    )
+    storage: StorageConfig = Field(
+        default=StorageConfig(), description="The historian's database and retention."
+    )
+    devices: tuple[DeviceConfig, ...] = Field(
+        default=(), description="Modbus TCP devices to poll (below)."
+    )
+    alarms: tuple[AlarmConfig, ...] = Field(default=(), description="Alarms on tag values (below).")
 
     _sections_may_be_empty = field_validator("opcua", "storage", mode="before")(
         none_as_empty_mapping

@@ -65,24 +65,89 @@ class TagConfig(ConfigModel):
     #: Keys accepted in the file that are not fields (turned into table + address).
     input_only_keys: ClassVar[tuple[str, ...]] = ("ref",)
 
-    name: Name
-    table: Table
-    address: int = Field(ge=0, le=LAST_ADDRESS)
-    type: DataType
-    unit: str | None = None
-    range: tuple[float, float] | None = None
-    scale: float = 1.0
-    offset: float = 0.0
-    deadband: float = Field(default=0.0, ge=0)
-    writable: bool = False
-    scan_interval: Duration | None = None
-    bit: int | None = Field(default=None, ge=0, le=15)
-    length: int | None = Field(default=None, ge=1)
-    byte_order: ByteOrder | None = None
-    word_order: WordOrder | None = None
-    description: str | None = None
-    storage: StorageMode = StorageMode.ON_CHANGE  # extension
-    sample_interval: Duration | None = None  # extension; with storage: sampled
+    name: Name = Field(
+        description="Tag name, unique in its device; the tag's OPC UA NodeId is `<device>.<tag>`."
+    )
+    table: Table = Field(
+        description="Modbus table: coil (FC01, writable bits), discrete_input (FC02, "
+        "read-only bits), input_register (FC04, read-only), holding_register (FC03, "
+        "writable). Required unless `ref` is given."
+    )
+    address: int = Field(
+        ge=0,
+        le=LAST_ADDRESS,
+        description="0-based protocol address of the first register or bit (Modicon 40001 "
+        "is holding_register 0). Required unless `ref` is given.",
+    )
+    type: DataType = Field(
+        description="Data type; coils and discrete inputs are bool. See Data types below."
+    )
+    unit: str | None = Field(
+        default=None,
+        description="Engineering unit (degC, bar, m3/h, %…); served as EngineeringUnits with "
+        "its UNECE code where known. Numeric tags.",
+    )
+    range: tuple[float, float] | None = Field(
+        default=None,
+        description="`[low, high]` of the scaled value, low below high: served as EURange; "
+        "writes outside it are refused. Numeric tags.",
+    )
+    scale: float = Field(
+        default=1.0,
+        description="value = raw * scale + offset; not 0. A scaled integer tag is served as "
+        "Double. Numeric tags.",
+    )
+    offset: float = Field(
+        default=0.0, description="Added after scaling (see `scale`). Numeric tags."
+    )
+    deadband: float = Field(
+        default=0.0,
+        ge=0,
+        description="Absolute deadband in engineering units: a change smaller than this is "
+        "not published or stored. Numeric tags.",
+    )
+    writable: bool = Field(
+        default=False,
+        description="Clients (operator role) may write the tag; only coil and "
+        "holding_register tags can be writable.",
+    )
+    scan_interval: Duration | None = Field(
+        default=None,
+        description="The tag's own scan class; unset: the device's `scan_interval`.",
+    )
+    bit: int | None = Field(
+        default=None,
+        ge=0,
+        le=15,
+        description="Bit of a register, 0 = least significant, for a bool tag on a register "
+        "table. Unset: a bool is true when the whole register is non-zero.",
+    )
+    length: int | None = Field(
+        default=None,
+        ge=1,
+        description="Size of a string tag in registers (two bytes each); required for "
+        "strings, refused for other types.",
+    )
+    byte_order: ByteOrder | None = Field(
+        default=None, description="Overrides the device's `byte_order` for this tag."
+    )
+    word_order: WordOrder | None = Field(
+        default=None, description="Overrides the device's `word_order` for this tag."
+    )
+    description: str | None = Field(
+        default=None, description="Free text, served as the OPC UA node's Description."
+    )
+    storage: StorageMode = Field(
+        default=StorageMode.ON_CHANGE,
+        description="When the historian stores the tag: on_change (every published change), "
+        "every_scan (changes, plus the last value once per scan interval without one), "
+        "sampled (the last value every `sample_interval`).",
+    )  # extension
+    sample_interval: Duration | None = Field(
+        default=None,
+        description="Storage interval of a `storage: sampled` tag, on wall-clock multiples; "
+        "required with sampled, refused otherwise.",
+    )  # extension
 
     @model_validator(mode="before")
     @classmethod

@@ -8,6 +8,10 @@ units.py      engineering units → UNECE codes (EUInformation)
 publisher.py  bus values and device health → node values and subscriptions
 writes.py     client writes → Acquisition.write (async), per-user access level
 history.py    HistoryRead raw from a HistoryProvider (the storage layer)
+alarms.py     alarm engine → condition events and nodes, Acknowledge, ConditionRefresh
+conditions.py a condition per alarm (conditions_tree.py writes the nodes)
+condition_events.py  alarm snapshot → condition event fields
+alarm_calls.py  method calls with the calling session (Acknowledge, ConditionRefresh)
 users.py      configured users and roles, anonymous
 pki.py        own certificate, trusted and rejected client certificates
 security.py   policies, endpoints, limits: secure defaults for asyncua

@@ -95,10 +95,24 @@ class SecuritySummary:
         )
 
 
-def _validator(trust: TrustList) -> CertificateValidatorMethod:
+def _validator(trust: TrustList, *, allow_none: bool) -> CertificateValidatorMethod:
     async def validate(certificate: x509.Certificate, app: ua.ApplicationDescription) -> None:
-        """asyncua calls this on CreateSession with the client's certificate."""
+        """asyncua calls this on CreateSession with the client's certificate.
+
+        It does not say over which channel. On a None channel the certificate must
+        be ignored (OPC UA Part 4, CreateSession), and clients such as node-opcua
+        send theirs anyway; so with `allow_none` an untrusted one is
+        left to ActivateSession, where the user manager checks the channel's own
+        certificate (empty on a None channel) and refuses an untrusted one.
+        """
         if trust.is_trusted(certificate):
+            return
+        if allow_none:
+            log.info(
+                "OPC UA: %s presented an untrusted certificate; refused at activation "
+                "unless its channel is unsecured",
+                app.ApplicationUri,
+            )
             return
         path = trust.reject(certificate)
         log.warning(
@@ -137,7 +151,7 @@ async def secure(
         )
     )
     server.allow_remote_admin(False)
-    server.set_certificate_validator(_validator(trust))
+    server.set_certificate_validator(_validator(trust, allow_none=opcua.security.allow_none))
     server.limits = TransportLimits(
         max_recv_buffer=CHUNK_SIZE,
         max_send_buffer=CHUNK_SIZE,

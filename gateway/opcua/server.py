@@ -31,10 +31,13 @@ from gateway.bus import Bus
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
 from gateway.model import Status
+from gateway.opcua.alarm_calls import AlarmMethods, route_calls
+from gateway.opcua.alarms import AlarmConditions, AlarmSource
 from gateway.opcua.history import HistoryProvider, TagHistory
 from gateway.opcua.publisher import apply_values, consume, follow_health
 from gateway.opcua.security import SecuritySummary, secure
 from gateway.opcua.space import GatewaySpace, SpaceBuilder
+from gateway.opcua.uawire import node_id
 from gateway.opcua.writes import TagWriteService, user_access_listener
 from gateway.tags import Tag
 
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two checks of the devices' health for `_Status`.
 HEALTH_INTERVAL = 0.5
+#: Seconds between two progress lines while a large address space is built.
+BUILD_PROGRESS_INTERVAL = 2.0
 #: Queued bus batches before the oldest is dropped (the next batch supersedes it).
 QUEUE_BATCHES = 4096
 PRODUCT_URI = "urn:modbus-opcua-gateway"
@@ -80,12 +85,16 @@ class OpcUaServer:
         bus: Bus,
         *,
         history: HistoryProvider | None = None,
+        alarms: AlarmSource | None = None,
         config_dir: Path,
     ) -> None:
+        """`alarms`: the alarm engine whose alarms are served as conditions."""
         self.config = config
         self.acquisition = acquisition
         self.bus = bus
         self.history = history
+        self.alarms = alarms
+        self.conditions: AlarmConditions | None = None
         opcua = config.opcua
         self.pki_dir = config_dir / opcua.security.pki_dir
         self.application_uri = (
@@ -133,6 +142,11 @@ class OpcUaServer:
                 name="opcua _Status",
             )
             stack.callback(health.cancel)
+            if self.conditions is not None:
+                self.conditions.start()
+                stack.callback(self.conditions.stop)
+                events = group.create_task(self.conditions.run(), name="opcua alarm events")
+                stack.callback(events.cancel)
             self._stack = stack.pop_all()
         log.info("OPC UA server listening on %s (namespace %s)", self.endpoint_url, self.namespace)
         log.info("OPC UA security: %s", self.security)
@@ -175,13 +189,24 @@ class OpcUaServer:
         iserver.subscribe_server_callback(post_read, user_access_listener(space))
         if self.history is not None:
             iserver.history_manager = TagHistory(iserver, space, self.history)
+        if self.alarms is not None:
+            self.conditions = await AlarmConditions.build(
+                self.alarms,
+                iserver,
+                config.alarms,
+                folder=node_id("Alarms", namespace_index),
+                namespace_index=namespace_index,
+            )
+            route_calls(iserver, AlarmMethods(self.conditions, iserver))
         server.set_endpoint(config.opcua.endpoint)
         return server
 
     async def _build(self, server: Server, namespace_index: int) -> GatewaySpace:
         """Add every device's nodes, yielding to the loop between devices (pollers run)."""
         name = self.config.gateway.name
-        started = time.perf_counter()
+        started = shown = time.perf_counter()
+        total = len(self.acquisition.tags)
+        log.info("building the OPC UA address space: %d tags…", total)
         try:
             builder = SpaceBuilder(
                 server.iserver.aspace, namespace_index, name, history=self.history is not None
@@ -192,10 +217,13 @@ class OpcUaServer:
             for device in self.config.devices:
                 builder.add_device(device.name, by_device.get(device.name, []))
                 await asyncio.sleep(0)
+                if time.perf_counter() - shown >= BUILD_PROGRESS_INTERVAL:  # a large config
+                    shown = time.perf_counter()
+                    log.info("… %d of %d tags", len(builder.space.tags), total)
         except ValueError as error:
             raise GatewayError(f"cannot build the OPC UA address space: {error}") from error
         log.info(
-            "OPC UA address space: %d tags of %d devices in %.2f s",
+            "OPC UA address space: %d tags of %d devices done in %.2f s",
             len(builder.space.tags),
             len(self.config.devices),
             time.perf_counter() - started,

@@ -11,11 +11,12 @@ database.py    blocking operations for the single storage thread
 modes.py       storage modes per tag: on_change, every_scan, sampled (pure)
 buffer.py      the bounded row buffer: drop oldest-first, counted
 writer.py      bus → rows → buffer → batched commits with retry
-retention.py   chunked deletes of old rows
-queries.py     raw values with continuation, latest values, alarm journal
+retention.py   chunked deletes of old rows (never an alarm's latest event)
+queries.py     raw values with continuation, latest values, alarm journal and states
 historian.py   all of it as one async context manager for the gateway
 timespec.py    `--since -1h` / ISO 8601 times for the CLI (pure)
 export.py      history as a table or CSV, streamed line by line
+alarmexport.py the alarm journal / active alarms as a table or CSV (`gateway alarms`)
 
 SQLAlchemy and Alembic are imported in this package only.
 """

@@ -82,4 +82,6 @@ def _event_row(event: AlarmEvent) -> dict[str, object]:
         "message": event.message,
         "user": event.user,
         "comment": event.comment,
+        "state": event.state,
+        "limit_key": event.limit,
     }

@@ -133,9 +133,12 @@ class Historian:
         *,
         limit: int = queries.PAGE_SIZE,
         continuation: str | None = None,
+        reverse: bool = False,
     ) -> queries.RawPage:
         engine = self.database.engine
-        call = functools.partial(queries.read_raw, limit=limit, continuation=continuation)
+        call = functools.partial(
+            queries.read_raw, limit=limit, continuation=continuation, reverse=reverse
+        )
         page: queries.RawPage = await self._call(call, engine, key, start, end)
         return page
 
@@ -157,6 +160,14 @@ class Historian:
         )
         page: queries.AlarmPage = await self._call(call, self.database.engine, start, end)
         return page
+
+    async def alarm_states(self, alarms: Iterable[str] | None = None) -> dict[str, AlarmEvent]:
+        """The latest journaled event of each alarm (what a restart restores)."""
+        wanted = None if alarms is None else list(alarms)
+        states: dict[str, AlarmEvent] = await self._call(
+            queries.alarm_states, self.database.engine, wanted
+        )
+        return states
 
     # -- retention --------------------------------------------------------------------------
 

@@ -53,16 +53,23 @@ def tag_policies(config: GatewayConfig) -> list[TagPolicy]:
     return policies
 
 
-def _next_slot(now: float, interval: float) -> float:
-    return (math.floor(now / interval) + 1) * interval
+def _next_slot(now: float, interval: float) -> int:
+    """The index of the first slot after `now` (slot n starts at n × interval)."""
+    return math.floor(now / interval) + 1
 
 
 @dataclass(slots=True)
 class _Group:
     mode: StorageMode
     interval: float
-    due: float
+    #: Slots are counted, not summed: adding the interval to a float time
+    #: drifts by microseconds after a few steps, and samples must sit on slots.
+    slot: int
     keys: list[str] = field(default_factory=list)
+
+    @property
+    def due(self) -> float:
+        return self.slot * self.interval
 
 
 class Recorder:
@@ -120,7 +127,7 @@ class Recorder:
                 self._sample(group, slot, out)
             else:
                 self._repeat(group, slot, out)
-            group.due = max(_next_slot(now, group.interval), slot + group.interval)
+            group.slot = max(_next_slot(now, group.interval), group.slot + 1)
 
     def _sample(self, group: _Group, slot: float, out: list[Row]) -> None:
         last = self._last

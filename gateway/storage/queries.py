@@ -17,14 +17,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
 from gateway.model import DataType, TagValue
 from gateway.storage.errors import StorageError, mapped_errors
 from gateway.storage.rows import AlarmEvent, decode_value, from_us, status_of, to_us
 from gateway.storage.schema import alarm_events, readings, tags
 
-__all__ = ["AlarmPage", "RawPage", "alarm_journal", "iter_raw", "latest", "read_raw"]
+__all__ = [
+    "AlarmPage",
+    "RawPage",
+    "alarm_journal",
+    "alarm_states",
+    "iter_alarm_journal",
+    "iter_raw",
+    "latest",
+    "read_raw",
+]
 
 #: Rows per query when streaming a long range.
 PAGE_SIZE = 5000
@@ -32,7 +41,7 @@ PAGE_SIZE = 5000
 
 @dataclass(frozen=True, slots=True)
 class RawPage:
-    """Values of one tag in time order; `continuation` is None when the range is done."""
+    """Values of one tag in read order; `continuation` is None when the range is done."""
 
     values: list[TagValue]
     continuation: str | None
@@ -77,24 +86,41 @@ def read_raw(
     *,
     limit: int = PAGE_SIZE,
     continuation: str | None = None,
+    reverse: bool = False,
 ) -> RawPage:
-    """Up to `limit` values of tag `key` with start ≤ time < end, oldest first."""
+    """Up to `limit` values of tag `key` with start ≤ time < end, oldest first.
+
+    `reverse`: newest first over the mirror range start < time ≤ end, so the
+    time a read begins from is included either way (OPC UA's reverse reads).
+    """
     if limit < 1:
         raise ValueError("limit must be at least 1")
+    kind = "raw-reverse" if reverse else "raw"
     after: int | None = None
     if continuation is not None:
-        (after,) = _decode_token(continuation, "raw", key)
+        (after,) = _decode_token(continuation, kind, key)
     with mapped_errors(f"reading the history of {key}"), engine.connect() as connection:
         tag_id, data_type = _find_tag(connection, key)
         query = select(readings.c.ts, readings.c.value_num, readings.c.value_str, readings.c.status)
         query = query.where(readings.c.tag_id == tag_id)
-        if after is not None:
-            query = query.where(readings.c.ts > after)
-        elif start is not None:
-            query = query.where(readings.c.ts >= to_us(start))
-        if end is not None:
-            query = query.where(readings.c.ts < to_us(end))
-        rows = connection.execute(query.order_by(readings.c.ts).limit(limit + 1)).all()
+        ts = readings.c.ts
+        if reverse:
+            if after is not None:
+                query = query.where(ts < after)
+            elif end is not None:
+                query = query.where(ts <= to_us(end))
+            if start is not None:
+                query = query.where(ts > to_us(start))
+            query = query.order_by(ts.desc())
+        else:
+            if after is not None:
+                query = query.where(ts > after)
+            elif start is not None:
+                query = query.where(ts >= to_us(start))
+            if end is not None:
+                query = query.where(ts < to_us(end))
+            query = query.order_by(ts)
+        rows = connection.execute(query.limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     values = [
@@ -107,7 +133,7 @@ def read_raw(
         )
         for row in rows
     ]
-    token = _encode_token("raw", key, rows[-1].ts) if more else None
+    token = _encode_token(kind, key, rows[-1].ts) if more else None
     return RawPage(values, token)
 
 
@@ -197,18 +223,56 @@ def alarm_journal(
         rows = connection.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    events = [
-        AlarmEvent(
-            alarm=row.alarm,
-            time=from_us(row.ts),
-            transition=row.transition,
-            severity=row.severity,
-            message=row.message,
-            value=decode_value(DataType.FLOAT64, row.value_num, row.value_str),
-            user=row.user,
-            comment=row.comment,
-        )
-        for row in rows
-    ]
+    events = [_event(row) for row in rows]
     token = _encode_token("alarms", alarm or "", rows[-1].ts, rows[-1].id) if more else None
     return AlarmPage(events, token)
+
+
+def _event(row: Row[Any]) -> AlarmEvent:
+    return AlarmEvent(
+        alarm=row.alarm,
+        time=from_us(row.ts),
+        transition=row.transition,
+        severity=row.severity,
+        message=row.message,
+        value=decode_value(DataType.FLOAT64, row.value_num, row.value_str),
+        user=row.user,
+        comment=row.comment,
+        state=row.state,
+        limit=row.limit_key,
+    )
+
+
+def iter_alarm_journal(
+    engine: Engine,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    alarm: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[AlarmEvent]:
+    """Every journal event in [start, end), fetched page by page (bounded memory)."""
+    continuation: str | None = None
+    while True:
+        page = alarm_journal(
+            engine, start, end, alarm=alarm, limit=page_size, continuation=continuation
+        )
+        yield from page.events
+        if page.continuation is None:
+            return
+        continuation = page.continuation
+
+
+def alarm_states(engine: Engine, alarms: Iterable[str] | None = None) -> dict[str, AlarmEvent]:
+    """The latest journaled event of each alarm (of `alarms`, or all), by alarm name.
+
+    "Latest" is the last inserted (highest id), not the highest time: the
+    journal is written in transition order even if the clock stepped back.
+    """
+    newest = select(func.max(alarm_events.c.id)).group_by(alarm_events.c.alarm)
+    if alarms is not None:
+        newest = newest.where(alarm_events.c.alarm.in_(list(alarms)))
+    query = select(alarm_events).where(alarm_events.c.id.in_(newest))
+    with mapped_errors("reading the alarm states"), engine.connect() as connection:
+        rows = connection.execute(query.order_by(alarm_events.c.alarm)).all()
+    return {row.alarm: _event(row) for row in rows}

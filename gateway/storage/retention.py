@@ -1,5 +1,7 @@
 """Retention: delete readings and alarm events older than the configured age, in chunks.
 
+The latest event of each alarm is never deleted: it holds the alarm's state.
+
 Each call deletes at most `chunk` rows in one short transaction, so the
 writer's batches (queued on the same storage thread) get in between and no
 lock is held for long. Readings are deleted tag by tag along the primary
@@ -9,7 +11,7 @@ no index on time alone is needed (which would slow every insert).
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.storage.errors import mapped_errors
@@ -65,10 +67,16 @@ def delete_expired_readings(
 
 
 def delete_expired_events(engine: Engine, cutoff: int, chunk: int) -> int:
-    """Delete up to `chunk` alarm events with ts < `cutoff` (µs); return how many."""
+    """Delete up to `chunk` alarm events with ts < `cutoff` (µs); return how many.
+
+    The latest event of each alarm is kept however old: it is the alarm's state,
+    which a restart restores (an alarm active for longer than the retention
+    would otherwise come back as normal).
+    """
+    latest = select(func.max(alarm_events.c.id)).group_by(alarm_events.c.alarm)
     oldest = (
         select(alarm_events.c.id)
-        .where(alarm_events.c.ts < cutoff)
+        .where(alarm_events.c.ts < cutoff, alarm_events.c.id.not_in(latest))
         .order_by(alarm_events.c.ts)
         .limit(chunk)
     )

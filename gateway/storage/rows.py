@@ -104,7 +104,12 @@ def row_of(value: TagValue, ts: float | None = None) -> Row:
 
 @dataclass(frozen=True, slots=True)
 class AlarmEvent:
-    """One alarm transition for the journal (activated, cleared, acknowledged…)."""
+    """One alarm transition for the journal (activated, cleared, acknowledged…).
+
+    `state` (the ISA-18.2 state after the transition) and `limit` (the active or
+    last active limit key) are what a restart restores an alarm from; None in
+    events journaled before schema revision 0002.
+    """
 
     alarm: str
     time: float
@@ -114,6 +119,8 @@ class AlarmEvent:
     value: Value | None = None
     user: str | None = None
     comment: str | None = None
+    state: str | None = None
+    limit: str | None = None
 
 
 def status_of(code: int) -> Status:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Double,
+    Index,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -80,4 +81,9 @@ alarm_events = Table(
     Column("message", Text, nullable=False),
     Column("user", String(128)),
     Column("comment", Text),
+    # Revision 0002: the state after the transition and the active limit, for restore.
+    Column("state", String(32)),
+    Column("limit_key", String(16)),
+    # The latest event per alarm (restore, retention) is one index lookup per alarm.
+    Index("ix_alarm_events_alarm_id", "alarm", "id"),
 )

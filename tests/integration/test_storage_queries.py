@@ -83,6 +83,27 @@ def test_raw_pages_with_continuation_return_every_value_once_in_order(
     ]
 
 
+def test_reverse_pages_run_newest_first_over_the_mirror_range(history: Database) -> None:
+    """reverse=True: start < time <= end, newest first (OPC UA reverse reads)."""
+    engine = history.engine
+    seen: list[float] = []
+    token = None
+    while True:
+        page = read_raw(
+            engine, "d.temp", T0 + 10, T0 + 20, limit=4, continuation=token, reverse=True
+        )
+        seen += [value.source_time or 0.0 for value in page.values]
+        if page.continuation is None:
+            break
+        token = page.continuation
+    assert seen == [T0 + i for i in range(20, 10, -1)]
+    forward = read_raw(engine, "d.temp", T0 + 10, T0 + 20, limit=4)
+    with pytest.raises(StorageError, match="does not belong to this query"):
+        read_raw(
+            engine, "d.temp", T0 + 10, T0 + 20, continuation=forward.continuation, reverse=True
+        )
+
+
 def test_a_foreign_or_damaged_continuation_point_is_refused(history: Database) -> None:
     page = read_raw(history.engine, "d.temp", limit=5)
     assert page.continuation is not None

@@ -1,0 +1,72 @@
+"""Alarm snapshots ⇄ journal events (pure), and what the engine needs of a journal.
+
+Every journaled transition is written with the state it leads to and the
+limit in force, so that the latest event of an alarm is its state: that is
+what a restart restores from. Events written before those columns existed
+(schema 0001) carry no state; it is inferred from the transition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from gateway.alarms.model import AlarmSnapshot, AlarmState, Transition
+from gateway.model import DataType, Value
+from gateway.storage.rows import AlarmEvent
+
+__all__ = ["AlarmJournal", "event_of", "journaled_state", "typed_value"]
+
+
+class AlarmJournal(Protocol):
+    """Where transitions go and states come back from (the Historian is one)."""
+
+    def record_alarm(self, event: AlarmEvent) -> None: ...
+
+    async def alarm_states(self, alarms: Iterable[str] | None = None) -> dict[str, AlarmEvent]: ...
+
+
+def event_of(snapshot: AlarmSnapshot, transition: Transition) -> AlarmEvent:
+    """The journal event for a journaled transition."""
+    return AlarmEvent(
+        alarm=snapshot.name,
+        time=snapshot.time,
+        transition=transition.value,
+        severity=snapshot.severity,
+        message=snapshot.message,
+        value=snapshot.value,
+        user=snapshot.user,
+        comment=snapshot.comment,
+        state=snapshot.state.value,
+        limit=snapshot.limit,
+    )
+
+
+#: State after a transition, for events that did not record it (schema 0001).
+_INFERRED = {
+    Transition.ACTIVATED.value: AlarmState.UNACK,
+    Transition.LIMIT_CHANGED.value: AlarmState.UNACK,
+}
+
+
+def journaled_state(event: AlarmEvent) -> AlarmState:
+    """The state an alarm was left in by its latest journal event."""
+    if event.state is not None:
+        try:
+            return AlarmState(event.state)
+        except ValueError:
+            pass
+    # Unknown: active transitions restore as unacknowledged (an operator looks
+    # once more); a clear or an acknowledgement as normal.
+    return _INFERRED.get(event.transition, AlarmState.NORMAL)
+
+
+def typed_value(value: Value | None, data_type: DataType | None) -> Value | None:
+    """A journaled value (stored as a double) back as the tag's type."""
+    if not isinstance(value, float) or data_type is None:
+        return value
+    if data_type is DataType.BOOL:
+        return value != 0
+    if data_type.is_integer and value.is_integer():
+        return int(value)
+    return value

@@ -1,0 +1,211 @@
+"""One alarm's ISA-18.2 state machine (pure: no I/O, the time is passed in).
+
+The machine is fed input values (`update`), told when time passed (`tick`)
+and acknowledged (`acknowledge`); each returns the resulting changes as
+(snapshot, transition) pairs, which the engine journals and hands on.
+
+Delays: a condition that would escalate the alarm (activate it, or move it
+to a more severe limit) must hold continuously for `delay` before it takes
+effect, and one that would de-escalate it (clear it, or high_high → high)
+for `off_delay`. Because the bus publishes only changes, a value that stays
+put past a limit would never be seen again: the pending change carries a due
+time, exposed as `deadline`, and the engine calls `tick` at that time.
+
+Acknowledgement: an escalation (normal → active, high → high_high, high →
+low) makes the alarm unacknowledged again, as a new, worse condition that an
+operator must see; a de-escalation (high_high → high) does not, as in OPC UA
+ExclusiveLimitAlarms where the less severe limit is the same alarm calming down.
+
+Quality: an input that is not Good keeps the state (no false clear, no false
+trip), cancels what is pending, and is shown in `snapshot.quality`
+(Transition.QUALITY, not journaled). The first Good value evaluates afresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import NamedTuple
+
+from gateway.alarms.messages import MessageFormat
+from gateway.alarms.model import AlarmSnapshot, AlarmState, Transition
+from gateway.alarms.rules import DISCRETE, Condition, is_escalation, rule_for, side
+from gateway.config.alarms import AlarmConfig, AlarmKind
+from gateway.errors import AlarmAlreadyAcked
+from gateway.model import DataType, Status, Value
+
+__all__ = ["AlarmMachine", "Change"]
+
+#: Limit keys, least severe first on each side.
+_SEVERITY_ORDER = ("low", "low_low", "high", "high_high")
+
+
+class Change(NamedTuple):
+    """One change of an alarm: its new snapshot, and why."""
+
+    snapshot: AlarmSnapshot
+    transition: Transition
+
+
+class _Direction(Enum):
+    ON = "on"  # an escalation, waiting for `delay`
+    OFF = "off"  # a de-escalation, waiting for `off_delay`
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    direction: _Direction
+    due: float
+
+
+class AlarmMachine:
+    """The state of one configured alarm and the rules that move it."""
+
+    def __init__(
+        self,
+        alarm: AlarmConfig,
+        *,
+        now: float,
+        unit: str | None = None,
+        data_type: DataType | None = None,
+    ) -> None:
+        self.alarm = alarm
+        self._rule = rule_for(alarm)
+        self._format = MessageFormat(alarm, self._rule, unit=unit, data_type=data_type)
+        self._active: Condition = None  # the condition in force while active
+        self._pending: _Pending | None = None
+        self._input: Value | None = None  # the last Good input value
+        self._snapshot = AlarmSnapshot(
+            name=alarm.name,
+            tag=alarm.tag,
+            kind=alarm.kind,
+            state=AlarmState.NORMAL,
+            severity=alarm.severity,
+            message="",
+            limit=None,
+            value=None,
+            quality=Status.BAD_WAITING_FOR_INITIAL_DATA,
+            time=now,
+        )
+
+    @property
+    def snapshot(self) -> AlarmSnapshot:
+        return self._snapshot
+
+    @property
+    def deadline(self) -> float | None:
+        """When a pending (delayed) change falls due; None when nothing is pending."""
+        return None if self._pending is None else self._pending.due
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def update(self, value: Value | None, status: Status, now: float) -> list[Change]:
+        """A new input value with its quality."""
+        changes: list[Change] = []
+        if status != self._snapshot.quality:
+            self._snapshot = replace(self._snapshot, quality=status)
+            changes.append(Change(self._snapshot, Transition.QUALITY))
+        if not status.is_good:
+            self._pending = None  # a delay counts only while the condition is seen to hold
+            return changes
+        self._input = value
+        changes.extend(self._evaluate(now))
+        return changes
+
+    def tick(self, now: float) -> list[Change]:
+        """Time passed: apply a pending change that is due (the input did not change)."""
+        if self._pending is None or now < self._pending.due:
+            return []
+        return self._evaluate(now)
+
+    def acknowledge(self, user: str, comment: str, now: float) -> Change:
+        """An operator's acknowledgement; AlarmAlreadyAcked when there is nothing to ack."""
+        state = self._snapshot.state
+        if state is AlarmState.UNACK:
+            new = AlarmState.ACKED
+        elif state is AlarmState.RTN_UNACK:
+            new = AlarmState.NORMAL
+        else:
+            shown = "normal" if state is AlarmState.NORMAL else "acknowledged already"
+            raise AlarmAlreadyAcked(f"alarm {self.alarm.name!r} is {shown}: nothing to acknowledge")
+        self._snapshot = replace(self._snapshot, state=new, time=now, user=user, comment=comment)
+        return Change(self._snapshot, Transition.ACKNOWLEDGED)
+
+    def restore(
+        self,
+        state: AlarmState,
+        limit: str | None,
+        *,
+        value: Value | None,
+        message: str,
+        time: float,
+    ) -> Change | None:
+        """Take back a state journaled before a restart (None when it is NORMAL).
+
+        The alarm is not re-raised: the first Good value evaluates it as if it
+        had never stopped (still beyond the limit → no change). A limit that is
+        no longer configured is replaced by the nearest one; the value then decides.
+        """
+        if state is AlarmState.NORMAL:
+            return None
+        condition = self._restorable(limit)
+        self._active = condition if state.active else None
+        shown: str | None = None
+        if self.alarm.kind is AlarmKind.LIMIT:
+            shown = condition if state.active or limit == condition else None
+        self._snapshot = replace(
+            self._snapshot, state=state, limit=shown, value=value, message=message, time=time
+        )
+        return Change(self._snapshot, Transition.RESTORED)
+
+    # -- the rules --------------------------------------------------------------------------
+
+    def _evaluate(self, now: float) -> list[Change]:
+        target = self._rule.target(self._input, self._active)
+        if target == self._active:
+            self._pending = None
+            return []
+        direction = _Direction.ON if is_escalation(self._active, target) else _Direction.OFF
+        if self._pending is None or self._pending.direction is not direction:
+            delay = self.alarm.delay if direction is _Direction.ON else self.alarm.off_delay
+            self._pending = _Pending(direction, now + delay)
+        if now < self._pending.due:
+            return []
+        self._pending = None
+        return [self._apply(target, now)]
+
+    def _apply(self, target: Condition, now: float) -> Change:
+        old, state = self._active, self._snapshot.state
+        self._active = target
+        if target is None:
+            transition = Transition.CLEARED
+            state = AlarmState.RTN_UNACK if state is AlarmState.UNACK else AlarmState.NORMAL
+            shown = self._snapshot.limit
+        else:
+            transition = Transition.ACTIVATED if old is None else Transition.LIMIT_CHANGED
+            if is_escalation(old, target):
+                state = AlarmState.UNACK
+            shown = target if self.alarm.kind is AlarmKind.LIMIT else None
+        condition = target if target is not None else (old if old is not None else shown)
+        message = self._format.render(self._input, condition, active=target is not None)
+        self._snapshot = replace(
+            self._snapshot,
+            state=state,
+            limit=shown,
+            value=self._input,
+            message=message,
+            time=now,
+            user=None,
+            comment=None,
+        )
+        return Change(self._snapshot, transition)
+
+    def _restorable(self, limit: str | None) -> str:
+        if self.alarm.kind is AlarmKind.DISCRETE:
+            return DISCRETE
+        configured = [key for key in _SEVERITY_ORDER if key in self.alarm.limits]
+        if limit in configured:
+            return configured[configured.index(limit)]
+        same = [key for key in configured if limit is not None and side(key) == side(limit)]
+        # The most severe on the same side, else any: the first value re-evaluates anyway.
+        return (same or configured)[-1]

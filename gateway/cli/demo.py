@@ -1,0 +1,77 @@
+"""`demo`: the bundled demo plant and a gateway for it, with a live status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gateway.cli.common import Commands
+
+__all__ = ["register"]
+
+#: The OPC UA default port, where clients look first.
+DEFAULT_PORT = 4840
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0 for any free one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0..65535, got {value}")
+    return value
+
+
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.demo import DemoOptions, run_demo
+    from gateway.loop import run
+
+    options = DemoOptions(data_dir=args.data_dir, port=args.port, duration=args.duration)
+    run(run_demo(options, sys.stdout))
+    return 0
+
+
+def register(commands: Commands) -> None:
+    """Add `demo`."""
+    demo = commands.add_parser(
+        "demo",
+        help="run the bundled demo plant and a gateway for it, with a live status",
+        description=(
+            "Start the bundled demo plant (simulated PLCs on free ports) and a gateway for "
+            "it that stores readings in SQLite in the data directory and serves OPC UA. "
+            "Prints the endpoint, the security summary and the demo credentials, then a "
+            "live status until Ctrl-C. For the demo only, anonymous clients may read over "
+            "an unsecured endpoint."
+        ),
+    )
+    demo.add_argument(
+        "--duration", type=_duration, default=None, metavar="S", help="stop after S seconds"
+    )
+    demo.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("gateway-demo"),
+        metavar="DIR",
+        help="history database, certificates and the demo's config (default: ./gateway-demo)",
+    )
+    demo.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"OPC UA port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any free port)",
+    )
+    demo.set_defaults(handler=_cmd_demo)

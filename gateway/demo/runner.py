@@ -1,0 +1,203 @@
+"""Run the demo: simulated PLCs and a gateway for them, on the same event loop.
+
+The simulated PLCs listen on free ports chosen at start (so a second demo, a
+`gateway simulate` or anything else on 5020–5022 never collides with them);
+the gateway's config reaches them through `GATEWAY_DEMO_*_PORT` variables.
+The config is written into the data directory on every start, so `gateway
+history -c DIR/gateway.yaml …` works on the demo's data. The OPC UA port is
+the one thing a user connects to, so it stays fixed (4840) unless `--port`
+says otherwise, and a port in use is a clear error before anything starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import TextIO
+
+from gateway.app import Gateway
+from gateway.config import GatewayConfig, load_config
+from gateway.demo.status import Sampler, StatusOutput, logs_above
+from gateway.errors import GatewayError
+from simulators.plant import Plant, load_plant
+from simulators.runtime import RunningPlant, run_plant
+
+__all__ = ["DemoOptions", "run_demo"]
+
+HOST = "127.0.0.1"
+CONFIG_NAME = "gateway.yaml"
+
+#: The few tags per device the live status shows, so values visibly move.
+HIGHLIGHTS: dict[str, tuple[str, ...]] = {
+    "boiler": ("water_temperature", "burner_on"),
+    "compressor": ("discharge_pressure", "loaded"),
+    "compressor_vfd": ("motor_speed", "speed_setpoint"),
+    "tank_farm": ("tank1_level", "tank1_outlet_valve"),
+}
+
+_DEMO_PASSWORDS = {"operator": "demo-operator", "viewer": "demo-viewer"}
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    data_dir: Path
+    port: int  # 0: any free port
+    duration: float | None = None  # None: until SIGINT/SIGTERM
+
+
+def _demo_plant() -> Plant:
+    """The bundled demo plant, every PLC moved to a free port."""
+    with as_file(files("simulators") / "plants" / "demo.yaml") as path:
+        plant = load_plant(path)
+    slaves = tuple(slave.model_copy(update={"host": HOST, "port": 0}) for slave in plant.slaves)
+    return plant.model_copy(update={"slaves": slaves})
+
+
+def _prepare(data_dir: Path) -> Path:
+    """Create the data directory and write the demo's gateway config into it."""
+    path = data_dir.expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise GatewayError(f"{path} is not a directory: choose another with --data-dir DIR")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        text = (files("gateway.demo") / CONFIG_NAME).read_text(encoding="utf-8")
+        (path / CONFIG_NAME).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise GatewayError(
+            f"cannot use {path} as the demo's data directory ({error.strerror}): "
+            "choose another with --data-dir DIR"
+        ) from None
+    return path
+
+
+def _check_port(port: int) -> None:
+    """Fail early, naming the port and the way out, when the OPC UA port is taken."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server will: a port in TIME_WAIT is free, one with a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            raise GatewayError(
+                f"port {port} on {HOST} is not available for the OPC UA server "
+                f"({error.strerror}): is another gateway or OPC UA server running? Stop it, "
+                "or choose another port: gateway demo --port N"
+            ) from None
+
+
+def _load_config(config_path: Path, running: RunningPlant, port: int) -> GatewayConfig:
+    environ = dict(os.environ)
+    environ["GATEWAY_DEMO_OPCUA_PORT"] = str(port)
+    for slave in running.slaves.values():
+        environ[f"GATEWAY_DEMO_{slave.name.upper()}_PORT"] = str(slave.port)
+    return load_config(config_path, environ=environ).config
+
+
+def _banner(gateway: Gateway, running: RunningPlant, data_dir: Path) -> str:
+    opcua = gateway.opcua
+    url = opcua.endpoint_url
+    plcs = ", ".join(
+        f"{slave.name} {slave.host}:{slave.port}"
+        + (f" (units {', '.join(map(str, slave.unit_ids))})" if len(slave.unit_ids) > 1 else "")
+        for slave in running.slaves.values()
+    )
+    security = str(opcua.security).replace("; ", "\n    ")
+    users = []
+    for user in gateway.config.opcua.users:
+        password = user.password.get_secret_value()
+        shown = (
+            password if password == _DEMO_PASSWORDS.get(user.name) else "(set in your environment)"
+        )
+        users.append(f"{user.name} / {shown} ({user.role})")
+    config = data_dir / CONFIG_NAME
+    return f"""\
+gateway demo: the demo plant (boiler, compressor with its drive, tank farm)
+  simulated PLCs (Modbus TCP): {plcs}
+  data directory: {data_dir} (history demo.db, certificates pki/, config {CONFIG_NAME})
+
+OPC UA endpoint: {url}
+  security:
+    {security}
+  users: {"; ".join(users)}
+  anonymous: read-only, also on the unsecured endpoint (security None)
+
+WARNING: anonymous access on an unsecured endpoint is for this demo only.
+         Never run a real gateway with allow_none and anonymous like this.
+
+What happens:
+  - compressor.discharge_pressure rises above 8.5 bar for ~15 s every minute:
+    the compressor_high_pressure alarm trips and clears by itself
+  - values move; the live status below shows a few of them
+Try:
+  gateway browse {url}
+  gateway watch {url} compressor.discharge_pressure   (values and alarm events)
+  gateway write {url} boiler.temperature_setpoint 100 -u operator -p demo-operator
+    (the burner heats the water past 95 °C: boiler_overtemp trips; write 85 to clear it)
+  gateway history -c {config} boiler.water_temperature --since -5m
+  or connect UaExpert to {url} (security None, anonymous; or a secured
+  endpoint as operator after trusting its certificate in {opcua.pki_dir}/trusted)
+Press Ctrl-C to stop.
+"""
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for number in signals:
+        loop.add_signal_handler(number, stop.set)
+    try:
+        yield stop
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+
+
+async def _show_status(
+    output: StatusOutput, sampler: Sampler, stop: asyncio.Event, duration: float | None
+) -> None:
+    """Refresh the status until `stop` is set or `duration` seconds passed."""
+    loop = asyncio.get_running_loop()
+    deadline = None if duration is None else loop.time() + duration
+    while not stop.is_set():
+        wait = output.interval
+        if deadline is not None:
+            wait = min(wait, deadline - loop.time())
+            if wait <= 0:
+                return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+        if not stop.is_set():
+            output.show(sampler.sample())
+
+
+async def run_demo(options: DemoOptions, out: TextIO) -> None:
+    """Run the demo until SIGINT/SIGTERM or `options.duration`; errors: GatewayError."""
+    _check_port(options.port)
+    data_dir = _prepare(options.data_dir)
+    print(
+        "gateway demo: starting the simulated plant and the gateway "
+        "(the first start creates a certificate: a few seconds)…",
+        file=out,
+        flush=True,
+    )
+    with _stop_signals() as stop:
+        async with run_plant(_demo_plant()) as running:
+            config = _load_config(data_dir / CONFIG_NAME, running, options.port)
+            async with Gateway(config, config_dir=data_dir) as gateway:
+                print(_banner(gateway, running, data_dir), file=out, flush=True)
+                output = StatusOutput(out, live=out.isatty())
+                with logs_above(output):
+                    await _show_status(output, Sampler(gateway, HIGHLIGHTS), stop, options.duration)
+    print("gateway demo stopped", file=out, flush=True)

@@ -1,0 +1,233 @@
+"""The alarm engine served as OPC UA Alarms & Conditions (DESIGN.md §6).
+
+`AlarmConditions` listens to the engine: every snapshot change becomes a
+condition event, reported through the Server object and the alarm's device
+object with one EventId, and is mirrored into the condition's member nodes
+(`.Active`, `.Acked`, `.Severity`, `.Message`, ActiveState...). The engine
+calls listeners synchronously, so `alarm_changed` only builds the fields and
+queues them; `run` (a task of the server's TaskGroup) writes the nodes and
+sends the events, in order.
+
+The EventId of a condition's latest event identifies its current state:
+Acknowledge accepts exactly that EventId (the gateway keeps no branches for
+older states). asyncua has no acknowledge state machine, so the method calls
+come here (see calls.py): Acknowledge goes to the engine, which journals the
+session's user and the comment; ConditionRefresh replays the last event of
+every retained condition to one subscription between RefreshStart and
+RefreshEnd events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from asyncua import ua
+from asyncua.server.address_space import AddressSpace
+from asyncua.server.internal_server import InternalServer
+from asyncua.server.subscription_service import SubscriptionService
+
+from gateway.alarms.model import AlarmListener, AlarmSnapshot, Transition
+from gateway.config import AlarmConfig
+from gateway.errors import AlarmAlreadyAcked, UnknownAlarm
+from gateway.opcua.condition_events import (
+    ConditionHistory,
+    Fields,
+    condition_fields,
+    new_event_id,
+    reemit,
+    refresh_event,
+    to_event,
+)
+from gateway.opcua.conditions import ConditionInfo, build_conditions
+from gateway.opcua.uawire import AttributeIds, ObjectIds, StatusCodes, node_id
+
+__all__ = ["QUEUE_EVENTS", "AlarmConditions", "AlarmSource"]
+
+log = logging.getLogger(__name__)
+
+#: Queued condition events before the oldest is dropped (counted and logged).
+#: The nodes and ConditionRefresh always show the latest state regardless.
+QUEUE_EVENTS = 10_000
+_SERVER = node_id(ObjectIds.Server)
+_V = ua.VariantType
+
+
+class AlarmSource(Protocol):
+    """What the conditions need of the alarm engine (gateway.alarms.AlarmEngine)."""
+
+    def snapshots(self) -> list[AlarmSnapshot]: ...
+    def add_listener(self, listener: AlarmListener) -> None: ...
+    def remove_listener(self, listener: AlarmListener) -> None: ...
+    def acknowledge(self, name: str, *, user: str, comment: str = "") -> AlarmSnapshot: ...
+
+
+@dataclass(slots=True)
+class _Condition:
+    """One condition's fixed facts and its latest event."""
+
+    info: ConditionInfo
+    history: ConditionHistory = field(default_factory=ConditionHistory)
+    fields: Fields = field(default_factory=dict)  # of the latest event (built)
+    emitted: Fields = field(default_factory=dict)  # of the latest event sent (or restored)
+
+    @property
+    def event_id(self) -> bytes | None:
+        variant = self.fields.get("EventId")
+        return None if variant is None else bytes(variant.Value)
+
+    @property
+    def retained(self) -> bool:
+        variant = self.emitted.get("Retain")
+        return bool(variant is not None and variant.Value)
+
+
+class AlarmConditions:
+    """The conditions of every alarm: nodes, events, Acknowledge and ConditionRefresh."""
+
+    def __init__(
+        self,
+        engine: AlarmSource,
+        aspace: AddressSpace,
+        subscriptions: SubscriptionService,
+        infos: Sequence[ConditionInfo],
+    ) -> None:
+        self._engine = engine
+        self._aspace = aspace
+        self._subscriptions = subscriptions
+        self._by_name = {info.name: _Condition(info) for info in infos}
+        self._by_node = {c.info.nodeid: c for c in self._by_name.values()}
+        self._queue: deque[tuple[_Condition, Fields, bool]] = deque()
+        self._wake = asyncio.Event()
+        self.dropped = 0
+
+    @classmethod
+    async def build(
+        cls,
+        engine: AlarmSource,
+        iserver: InternalServer,
+        alarms: Sequence[AlarmConfig],
+        *,
+        folder: ua.NodeId,
+        namespace_index: int,
+    ) -> AlarmConditions:
+        """Add the condition nodes to asyncua's InternalServer `iserver`."""
+        infos = await build_conditions(
+            iserver.aspace, alarms, folder=folder, namespace_index=namespace_index
+        )
+        return cls(engine, iserver.aspace, iserver.subscription_service, infos)
+
+    # -- the engine side ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the engine's current states (no events) and listen from now on."""
+        for snapshot in self._engine.snapshots():
+            condition = self._by_name.get(snapshot.name)
+            if condition is not None:
+                self._update(condition, snapshot, send=False)
+        self._engine.add_listener(self)
+
+    def stop(self) -> None:
+        self._engine.remove_listener(self)
+
+    def alarm_changed(self, snapshot: AlarmSnapshot, transition: Transition) -> None:
+        condition = self._by_name.get(snapshot.name)
+        if condition is None:
+            log.warning("OPC UA: no condition for alarm %r", snapshot.name)
+            return
+        # A restored state is not a new event: the nodes and ConditionRefresh show it.
+        self._update(condition, snapshot, send=transition is not Transition.RESTORED)
+
+    def _update(self, condition: _Condition, snapshot: AlarmSnapshot, *, send: bool) -> None:
+        fields = condition_fields(condition.info, snapshot, condition.history, new_event_id())
+        condition.fields = fields
+        if not send:
+            condition.emitted = fields
+        if len(self._queue) >= QUEUE_EVENTS:
+            self._queue.popleft()
+            self.dropped += 1
+            log.warning("OPC UA: alarm event queue full, dropped %d event(s)", self.dropped)
+        self._queue.append((condition, fields, send))
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Write the nodes and send the events queued by `alarm_changed`, in order."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                condition, fields, send = self._queue.popleft()
+                await self._write_members(condition.info, fields)
+                if send:
+                    condition.emitted = fields
+                    await self._send(condition.info, fields)
+
+    async def _write_members(self, info: ConditionInfo, fields: Fields) -> None:
+        for member in info.members:
+            variant = fields.get(member.path)
+            if variant is None:
+                continue
+            value = variant.Value
+            if member.variant is _V.String and isinstance(value, ua.LocalizedText):
+                value = value.Text or ""
+            await self._aspace.write_attribute_value(
+                info.member_id(member.path),
+                AttributeIds.Value,
+                ua.DataValue(ua.Variant(value, member.variant)),
+            )
+
+    async def _send(self, info: ConditionInfo, fields: Fields) -> None:
+        event = to_event(fields, _SERVER)
+        await self._subscriptions.trigger_event(event)
+        await self._subscriptions.trigger_event(reemit(event, info.device))
+
+    # -- methods ------------------------------------------------------------------------
+
+    def is_condition(self, nodeid: ua.NodeId) -> bool:
+        return nodeid in self._by_node
+
+    def acknowledge(self, nodeid: ua.NodeId, event_id: bytes, comment: str, user: str) -> int:
+        """Acknowledge the condition at `nodeid`; a StatusCode value (Part 9 §5.7.3)."""
+        condition = self._by_node.get(nodeid)
+        if condition is None:
+            return StatusCodes.BadNodeIdUnknown
+        if event_id != condition.event_id:
+            return StatusCodes.BadEventIdUnknown
+        try:
+            self._engine.acknowledge(condition.info.name, user=user, comment=comment)
+        except AlarmAlreadyAcked:
+            return StatusCodes.BadConditionBranchAlreadyAcked
+        except UnknownAlarm:
+            return StatusCodes.BadNodeIdUnknown
+        log.info("OPC UA: %s acknowledged %s: %r", user, condition.info.name, comment)
+        return StatusCodes.Good
+
+    async def refresh(self, session_id: ua.NodeId, subscription_id: int, item: int | None) -> int:
+        """ConditionRefresh(2): replay retained conditions to one subscription's event items."""
+        subscription = self._subscriptions.subscriptions.get(subscription_id)
+        if subscription is None or subscription.session_id != session_id:
+            return StatusCodes.BadSubscriptionIdInvalid
+        items = subscription.monitored_item_srv
+        notifiers = list(items._monitored_events)
+        if item is not None:
+            notifiers = [n for n in notifiers if item in items._monitored_events[n]]
+            if not notifiers:
+                return StatusCodes.BadMonitoredItemIdInvalid
+        start = to_event(refresh_event(ObjectIds.RefreshStartEventType, "Refresh start"), _SERVER)
+        for notifier in notifiers:
+            await items.trigger_event(reemit(start, notifier), item)
+        for condition in self._by_name.values():
+            if not condition.retained:
+                continue
+            event = to_event(condition.emitted, _SERVER)
+            for notifier in (_SERVER, condition.info.device):
+                if notifier in notifiers:
+                    await items.trigger_event(reemit(event, notifier), item)
+        end = to_event(refresh_event(ObjectIds.RefreshEndEventType, "Refresh end"), _SERVER)
+        for notifier in notifiers:
+            await items.trigger_event(reemit(end, notifier), item)
+        return StatusCodes.Good

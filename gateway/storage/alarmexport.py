@@ -1,0 +1,172 @@
+"""`gateway alarms`: the alarm journal, or the alarms not normal, as text lines.
+
+Like `gateway history` (export.py): the database is opened for reading only,
+never migrated from here, and the journal is streamed page by page. The
+current states are the latest journal event of each alarm, which is exactly
+what a restarting gateway restores.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from itertools import chain
+
+from sqlalchemy import Engine
+
+from gateway.config import StorageConfig
+from gateway.storage.engine import open_engine
+from gateway.storage.errors import StorageError
+from gateway.storage.migrate import schema_state
+from gateway.storage.queries import PAGE_SIZE, alarm_states, iter_alarm_journal
+from gateway.storage.rows import AlarmEvent
+
+__all__ = ["JOURNAL_COLUMNS", "STATE_COLUMNS", "AlarmFormat", "active_lines", "journal_lines"]
+
+JOURNAL_COLUMNS = (
+    "time",
+    "alarm",
+    "transition",
+    "state",
+    "limit",
+    "severity",
+    "value",
+    "message",
+    "user",
+    "comment",
+)
+STATE_COLUMNS = ("time", "alarm", "state", "limit", "severity", "value", "message")
+#: Table column widths (the last column is never padded).
+_WIDTHS = {
+    "time": 32,
+    "alarm": 20,
+    "transition": 13,
+    "state": 14,
+    "limit": 9,
+    "severity": 8,
+    "value": 12,
+    "message": 40,
+    "user": 12,
+}
+_NORMAL = "normal"
+#: Events journaled before schema 0002 carry no state: as a restart infers it.
+_ACTIVE_TRANSITIONS = {"activated": "active_unacked", "limit_changed": "active_unacked"}
+
+
+class AlarmFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+
+
+def _time(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
+
+
+def _value(event: AlarmEvent) -> str:
+    value = event.value
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def _fields(event: AlarmEvent) -> dict[str, str]:
+    return {
+        "time": _time(event.time),
+        "alarm": event.alarm,
+        "transition": event.transition,
+        "state": event.state or "",
+        "limit": event.limit or "",
+        "severity": str(event.severity),
+        "value": _value(event),
+        "message": event.message,
+        "user": event.user or "",
+        "comment": event.comment or "",
+    }
+
+
+def _lines(
+    events: Iterable[AlarmEvent], columns: tuple[str, ...], format: AlarmFormat
+) -> Iterator[str]:
+    rows = chain([dict(zip(columns, columns, strict=True))], (_fields(e) for e in events))
+    if format is AlarmFormat.CSV:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="")
+        for row in rows:  # lazily: events stream
+            writer.writerow([row[c] for c in columns])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+        return
+    last = columns[-1]
+    for row in rows:
+        cells = [row[c] if c == last else f"{row[c]:<{_WIDTHS[c]}}" for c in columns]
+        yield "  ".join(cells).rstrip()
+
+
+def _open(storage: StorageConfig) -> Engine:
+    engine = open_engine(storage.url, synchronous=storage.synchronous, create=False)
+    try:
+        state = schema_state(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    if state.current is None:
+        engine.dispose()
+        raise StorageError(
+            "the database holds no alarm journal yet (no schema): start the gateway or run "
+            "`gateway db upgrade -c FILE`"
+        )
+    if not state.up_to_date:
+        engine.dispose()
+        raise StorageError(
+            f"the database schema is at revision {state.current}, older than this gateway's "
+            f"{state.head}: run `gateway db upgrade -c FILE` (or start the gateway) first"
+        )
+    return engine
+
+
+def _state_of(event: AlarmEvent) -> str:
+    if event.state is not None:
+        return event.state
+    return _ACTIVE_TRANSITIONS.get(event.transition, _NORMAL)
+
+
+def journal_lines(
+    storage: StorageConfig,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    alarm: str | None = None,
+    format: AlarmFormat = AlarmFormat.TABLE,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[str]:
+    """Header then one line per journal event in [start, end), oldest first."""
+    engine = _open(storage)
+    try:
+        events = iter_alarm_journal(engine, start, end, alarm=alarm, page_size=page_size)
+        yield from _lines(events, JOURNAL_COLUMNS, format)
+    finally:
+        engine.dispose()
+
+
+def active_lines(
+    storage: StorageConfig,
+    alarms: Collection[str],
+    *,
+    format: AlarmFormat = AlarmFormat.TABLE,
+) -> Iterator[str]:
+    """Header then one line per alarm of `alarms` that is not normal, by name."""
+    engine = _open(storage)
+    try:
+        latest = alarm_states(engine, alarms)
+    finally:
+        engine.dispose()
+    current = [replace(e, state=_state_of(e)) for e in latest.values()]
+    current = [e for e in current if e.state != _NORMAL]
+    yield from _lines(current, STATE_COLUMNS, format)
