@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from types import TracebackType
 from typing import Self
 
@@ -154,7 +155,7 @@ class AlarmEngine:
         for machine in self._machines.values():
             due = machine.deadline
             if due is not None and due <= now:
-                self._emit(machine.tick(now))
+                self._step(machine, partial(machine.tick, now))
 
     # -- internals --------------------------------------------------------------------------
 
@@ -176,8 +177,19 @@ class AlarmEngine:
                 if machines is None:
                     continue
                 for machine in machines:
-                    self._emit(machine.update(value.value, value.status, now))
+                    self._step(machine, partial(machine.update, value.value, value.status, now))
                     self._schedule(machine.deadline)
+
+    def _step(self, machine: AlarmMachine, step: Callable[[], list[Change]]) -> None:
+        """Run one machine's step and emit its changes; a failure is logged and
+        stays with that alarm (the others, and the gateway, go on)."""
+        try:
+            changes = step()
+        except Exception:
+            log.exception("alarm %s: evaluation failed; its state is kept", machine.alarm.name)
+            machine.cancel_pending()  # a failing delay must not make the timer spin
+            return
+        self._emit(changes)
 
     def _schedule(self, due: float | None) -> None:
         """Wake the timer when a deadline comes before the one it waits for."""

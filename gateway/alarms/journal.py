@@ -9,6 +9,7 @@ what a restart restores from. Events written before those columns existed
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Protocol
 
 from gateway.alarms.model import AlarmSnapshot, AlarmState, Transition
@@ -42,23 +43,12 @@ def event_of(snapshot: AlarmSnapshot, transition: Transition) -> AlarmEvent:
     )
 
 
-#: State after a transition, for events that did not record it (schema 0001).
-_INFERRED = {
-    Transition.ACTIVATED.value: AlarmState.UNACK,
-    Transition.LIMIT_CHANGED.value: AlarmState.UNACK,
-}
-
-
 def journaled_state(event: AlarmEvent) -> AlarmState:
     """The state an alarm was left in by its latest journal event."""
-    if event.state is not None:
-        try:
-            return AlarmState(event.state)
-        except ValueError:
-            pass
-    # Unknown: active transitions restore as unacknowledged (an operator looks
-    # once more); a clear or an acknowledgement as normal.
-    return _INFERRED.get(event.transition, AlarmState.NORMAL)
+    try:
+        return AlarmState(event.state_after)
+    except ValueError:  # a state this gateway does not know: as if none was recorded
+        return AlarmState(replace(event, state=None).state_after)
 
 
 def typed_value(value: Value | None, data_type: DataType | None) -> Value | None:

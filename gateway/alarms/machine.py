@@ -70,7 +70,7 @@ class AlarmMachine:
         data_type: DataType | None = None,
     ) -> None:
         self.alarm = alarm
-        self._rule = rule_for(alarm)
+        self._rule = rule_for(alarm, single=data_type is DataType.FLOAT32)
         self._format = MessageFormat(alarm, self._rule, unit=unit, data_type=data_type)
         self._active: Condition = None  # the condition in force while active
         self._pending: _Pending | None = None
@@ -117,6 +117,10 @@ class AlarmMachine:
         if self._pending is None or now < self._pending.due:
             return []
         return self._evaluate(now)
+
+    def cancel_pending(self) -> None:
+        """Forget a pending delayed change (the next input value starts afresh)."""
+        self._pending = None
 
     def acknowledge(self, user: str, comment: str, now: float) -> Change:
         """An operator's acknowledgement; AlarmAlreadyAcked when there is nothing to ack."""
@@ -176,7 +180,6 @@ class AlarmMachine:
 
     def _apply(self, target: Condition, now: float) -> Change:
         old, state = self._active, self._snapshot.state
-        self._active = target
         if target is None:
             transition = Transition.CLEARED
             state = AlarmState.RTN_UNACK if state is AlarmState.UNACK else AlarmState.NORMAL
@@ -188,6 +191,7 @@ class AlarmMachine:
             shown = target if self.alarm.kind is AlarmKind.LIMIT else None
         condition = target if target is not None else (old if old is not None else shown)
         message = self._format.render(self._input, condition, active=target is not None)
+        self._active = target
         self._snapshot = replace(
             self._snapshot,
             state=state,

@@ -7,11 +7,19 @@ force (the last active one once cleared; the `equals` value of a discrete
 alarm), {severity}. Numbers are shown readably: a float32 tag's value with
 float32's shortest digits (123.456, not 123.45600128173828), other floats with
 at most 10 significant digits, so scaling noise (23.400000000000002) is gone.
+
+A placeholder may carry a format spec, applied to the number itself:
+`{value:.1f}`, `{limit:.0f}`. A spec the value cannot take at run time (`{value:d}`
+on a scaled, hence float, value) falls back to the readable text: a message
+never stops an alarm.
 """
 
 from __future__ import annotations
 
 import re
+import string
+from dataclasses import dataclass
+from typing import Any
 
 from gateway.alarms.rules import Condition, Rule, side
 from gateway.codec import float32_text
@@ -21,6 +29,49 @@ from gateway.model import DataType, Value
 __all__ = ["MessageFormat", "format_value"]
 
 _SPACES = re.compile(r"  +")
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """A placeholder's readable text and, for a number, the number a format spec applies to."""
+
+    text: str
+    number: int | float | None = None
+
+
+class _Formatter(string.Formatter):
+    """`{value}` → the readable text; `{value:.1f}` → the number formatted by the spec."""
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if isinstance(value, _Field) and conversion is not None:
+            return super().convert_field(value.text, conversion)
+        return super().convert_field(value, conversion)
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if not isinstance(value, _Field):
+            return super().format_field(value, format_spec)
+        if format_spec:
+            # A precision or a number type (`.1f`, `d`, `e`, `%`) is for the number;
+            # width and alignment alone (`>8`) for the readable text.
+            numeric = "." in format_spec or format_spec[-1] in _NUMBER_TYPES
+            order = (value.number, value.text) if numeric else (value.text, value.number)
+            for candidate in order:
+                if candidate is None:
+                    continue
+                try:
+                    return format(candidate, format_spec)
+                except (ValueError, TypeError):
+                    continue
+        return value.text
+
+
+_FORMATTER = _Formatter()
+_NUMBER_TYPES = frozenset("bcdeEfFgGnoxX%")
+
+
+def _field(value: Value | None, *, single: bool = False) -> _Field:
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return _Field(format_value(value, single=single), number)
 
 
 def format_value(value: Value | None, *, single: bool = False) -> str:
@@ -52,18 +103,21 @@ class MessageFormat:
         alarm = self.alarm
         limit = self.rule.threshold(condition)
         fields = {
-            "alarm": alarm.name,
-            "device": alarm.device_name,
-            "tag": alarm.tag,
-            "value": format_value(value, single=self.single),
-            "unit": self.unit,
-            "limit": format_value(limit),
-            "severity": str(alarm.severity),
+            "alarm": _Field(alarm.name),
+            "device": _Field(alarm.device_name),
+            "tag": _Field(alarm.tag),
+            "value": _field(value, single=self.single),
+            "unit": _Field(self.unit),
+            "limit": _field(limit),
+            "severity": _Field(str(alarm.severity), alarm.severity),
         }
         template = alarm.message
         if template is None:
             template = self._default(condition, active=active)
-        text = template.format_map(fields)
+        try:
+            text = _FORMATTER.vformat(template, (), fields)
+        except (KeyError, IndexError, ValueError, AttributeError):  # not a valid template
+            text = template  # the config check refuses these; never stop the alarm over one
         # An empty {unit} must not leave "95  above": collapse what it leaves behind.
         return _SPACES.sub(" ", text).strip()
 

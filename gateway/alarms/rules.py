@@ -7,6 +7,11 @@ low). A limit trips strictly beyond it (value > high, value < low) and holds,
 once in force, until the value is back by the deadband (value ≤ high −
 deadband, value ≥ low + deadband), so a value hovering at a limit does not
 chatter. The deadband also applies when stepping down from high_high to high.
+
+A discrete alarm on a number compares within a rounding tolerance: a scaled
+value (raw 3 × scale 0.1 = 0.30000000000000004) or a float32 one
+(0.30000001192092896) equals `equals: 0.3`. A NaN or a text input is not
+comparable and keeps the condition, like a value that is not Good.
 """
 
 from __future__ import annotations
@@ -93,11 +98,19 @@ class LimitRule:
         return None if condition is None else self.limits.get(condition)
 
 
+#: Relative tolerance of `equals` on a number: float64 rounding (scaling), float32 rounding.
+DOUBLE_TOLERANCE = 1e-9
+SINGLE_TOLERANCE = 1.2e-7  # one float32 step (2**-23) at the value's magnitude
+#: Absolute tolerance, for `equals: 0` against a scaled value's leftover (5.6e-17).
+_ABSOLUTE_TOLERANCE = 1e-9
+
+
 class DiscreteRule:
     """Active while the value equals the configured value (a bool, or a number)."""
 
-    def __init__(self, equals: bool | float) -> None:
+    def __init__(self, equals: bool | float, *, tolerance: float = DOUBLE_TOLERANCE) -> None:
         self.equals = equals
+        self.tolerance = tolerance
 
     def target(self, value: Value | None, active: Condition) -> Condition:
         if value is None or isinstance(value, str):
@@ -105,16 +118,21 @@ class DiscreteRule:
         if isinstance(self.equals, bool):
             matches = bool(value) is self.equals
         else:
-            matches = float(value) == self.equals
+            number = float(value)
+            if math.isnan(number):
+                return active
+            matches = math.isclose(
+                number, self.equals, rel_tol=self.tolerance, abs_tol=_ABSOLUTE_TOLERANCE
+            )
         return DISCRETE if matches else None
 
     def threshold(self, condition: Condition) -> Value | None:
         return self.equals
 
 
-def rule_for(alarm: AlarmConfig) -> Rule:
-    """The rule of a configured alarm."""
+def rule_for(alarm: AlarmConfig, *, single: bool = False) -> Rule:
+    """The rule of a configured alarm; `single`: its tag is a float32."""
     if alarm.kind is AlarmKind.LIMIT:
         return LimitRule(alarm.limits, alarm.deadband)
     assert alarm.equals is not None
-    return DiscreteRule(alarm.equals)
+    return DiscreteRule(alarm.equals, tolerance=SINGLE_TOLERANCE if single else DOUBLE_TOLERANCE)

@@ -1,7 +1,15 @@
 """`gateway bench`: the performance workloads of DESIGN.md §9.
 
-measure.py   CPU and memory of this process over a window
-fleet.py     simulated slaves in a separate process (so they are not measured)
-poll.py      the polling workload, with the one-request-per-tag baseline
-report.py    median / min-max over runs, a readable table and JSON
+measure.py        CPU and memory of this process, or of a child from /proc
+fleet.py          simulated slaves in a separate process (so they are not measured)
+gatewayproc.py    a real `gateway run` in a child process, its log watched
+uaclient.py       OPC UA client helpers: Good-value waits, raw subscriptions
+poll.py           the polling workload, with the one-request-per-tag baseline
+storage.py        batch insert rows/s, with the one-INSERT-per-row baseline
+modbus.py         requests per scan vs the optimum; requests/s vs libmodbus (libmodbus.py)
+latency.py        register change → client notification (arithmetic in timing.py)
+fanout.py         clients × monitored items (one fanout_client.py process per client)
+startup.py        `gateway run` start → first Good value served; peak RSS
+suite.py          `bench all`: every workload in sequence
+report.py         median / min-max over runs, a readable table and JSON
 """

@@ -42,7 +42,9 @@ def _cmd_alarms(args: argparse.Namespace) -> int:
         wanted = names if args.alarm is None else [args.alarm]
         lines = active_lines(config.storage, wanted, format=format)
     else:
-        lines = journal_lines(config.storage, since, until, alarm=args.alarm, format=format)
+        lines = journal_lines(
+            config.storage, since, until, alarm=args.alarm, format=format, names=names
+        )
     try:
         for line in lines:
             print(line)

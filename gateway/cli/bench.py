@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.cli.common import Commands, positive_int
+
+if TYPE_CHECKING:
+    from gateway.bench.report import Report
 
 __all__ = ["register"]
 
@@ -49,6 +55,102 @@ def _cmd_bench_storage(args: argparse.Namespace) -> int:
     if args.json is not None:
         report.write_json(args.json)
         print(f"wrote {args.json}")
+    return 0
+
+
+def _quiet_asyncua() -> None:
+    """asyncua warns about every revised session timeout; the benchmark's own lines matter."""
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
+
+
+def _output(report: Report, json_file: Path | None) -> None:
+    print(report.table())
+    if json_file is not None:
+        report.write_json(json_file)
+        print(f"wrote {json_file}")
+
+
+def _cmd_bench_latency(args: argparse.Namespace) -> int:
+    from gateway.bench.latency import LatencySpec, bench_latency
+    from gateway.loop import run
+
+    _quiet_asyncua()
+    spec = LatencySpec(
+        scan=args.scan,
+        publishing=args.publishing,
+        changes=args.changes,
+        runs=args.runs,
+        load_slaves=args.load_slaves,
+        load_tags=args.load_tags,
+        settle=args.warmup,
+        load_settle=args.load_warmup,
+    )
+    variants = ("idle", "load") if args.variant == "both" else (args.variant,)
+    _output(run(bench_latency(spec, variants=variants)), args.json)
+    return 0
+
+
+def _cmd_bench_fanout(args: argparse.Namespace) -> int:
+    from gateway.bench.fanout import FanoutSpec, bench_fanout
+    from gateway.loop import run
+
+    _quiet_asyncua()
+    spec = FanoutSpec(
+        clients=args.clients,
+        slaves=args.slaves,
+        tags=args.tags,
+        change=args.change,
+        interval=args.interval,
+        publishing=args.publishing,
+        warmup=args.warmup,
+        duration=args.duration,
+        runs=args.runs,
+    )
+    _output(run(bench_fanout(spec)), args.json)
+    return 0
+
+
+def _cmd_bench_startup(args: argparse.Namespace) -> int:
+    from gateway.bench.startup import bench_startup
+    from gateway.loop import run
+
+    _quiet_asyncua()
+    _output(run(bench_startup(args.tags, runs=args.runs)), args.json)
+    return 0
+
+
+def _cmd_bench_modbus(args: argparse.Namespace) -> int:
+    from gateway.bench.modbus import ModbusSpec, bench_modbus
+    from gateway.loop import run
+
+    spec = ModbusSpec(tags=args.tags, seconds=args.seconds, runs=args.runs)
+    _output(run(bench_modbus(spec)), args.json)
+    return 0
+
+
+def _cmd_bench_all(args: argparse.Namespace) -> int:
+    from gateway.bench.report import write_reports
+    from gateway.bench.suite import WORKLOADS, run_suite, suite
+
+    _quiet_asyncua()
+    only = tuple(args.only.split(",")) if args.only else WORKLOADS
+    unknown = sorted(set(only) - set(WORKLOADS))
+    if unknown:
+        print(
+            f"error: unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}",
+            file=sys.stderr,
+        )
+        return 2
+    steps = suite(quick=args.quick, postgres_url=args.postgres)
+    reports, seconds = run_suite(steps, only=only, progress=lambda text: print(text, flush=True))
+    print(f"bench all: {len(reports)} workload(s) in {seconds:.0f} s")
+    if args.json is not None:
+        write_reports(reports, args.json, quick=args.quick, seconds=round(seconds, 1))
+        print(f"wrote {args.json}")
+    failed = [r.workload for r in reports if any(n.startswith("failed") for n in r.notes)]
+    if failed:
+        print(f"error: workload(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -105,3 +207,100 @@ def register(commands: Commands) -> None:
     storage.add_argument("--postgres", default=None, metavar="URL")
     storage.add_argument("--json", type=Path, default=None, metavar="FILE")
     storage.set_defaults(handler=_cmd_bench_storage)
+    _register_end_to_end(workloads)
+
+
+def _register_end_to_end(workloads: Commands) -> None:
+    """The workloads that run a real `gateway run` process, and `all`."""
+    latency = workloads.add_parser(
+        "latency",
+        help="register change on a slave -> data-change notification at a client: p50/p99, "
+        "breakdown",
+        description=(
+            "Change a register on a slave by a Modbus write, at random scan phases, and time "
+            "the notification at an OPC UA client subscribed to it; a real gateway process "
+            "polls the slave. Reports total latency and the overhead beyond the scan phase "
+            "and publish cycle waits, idle and under the 100 x 1,000 tag poll load."
+        ),
+    )
+    latency.add_argument("--variant", choices=["idle", "load", "both"], default="both")
+    latency.add_argument("--scan", type=float, default=0.1, help="scan interval, seconds")
+    latency.add_argument(
+        "--publishing", type=float, default=0.09, help="publishing interval, seconds"
+    )
+    latency.add_argument("--changes", type=positive_int, default=100, help="changes per run")
+    latency.add_argument("--runs", type=positive_int, default=3)
+    latency.add_argument(
+        "--warmup", type=float, default=3.0, metavar="S", help="after every device is Good"
+    )
+    latency.add_argument(
+        "--load-warmup", type=float, default=45.0, metavar="S",
+        help="the same, under load (the historian's first retention pass ends)",
+    )  # fmt: skip
+    latency.add_argument("--load-slaves", type=positive_int, default=100)
+    latency.add_argument("--load-tags", type=positive_int, default=1000)
+    latency.add_argument("--json", type=Path, default=None, metavar="FILE")
+    latency.set_defaults(handler=_cmd_bench_latency)
+
+    fanout = workloads.add_parser(
+        "fanout",
+        help="client processes x every tag monitored, a fraction changing: CPU and loss",
+        description=(
+            "Clients in separate processes each monitor every tag of a real gateway process; "
+            "reports the gateway's CPU, notifications/s per client and every loss indicator."
+        ),
+    )
+    fanout.add_argument("--clients", type=positive_int, default=4)
+    fanout.add_argument("--slaves", type=positive_int, default=10)
+    fanout.add_argument("--tags", type=positive_int, default=1000, help="float32 tags per slave")
+    fanout.add_argument("--change", type=float, default=0.1, help="fraction changing per tick")
+    fanout.add_argument("--interval", type=float, default=0.1, help="scan and tick, seconds")
+    fanout.add_argument("--publishing", type=float, default=0.1, help="seconds")
+    fanout.add_argument("--warmup", type=float, default=5.0, metavar="S")
+    fanout.add_argument("--duration", type=float, default=20.0, metavar="S")
+    fanout.add_argument("--runs", type=positive_int, default=3)
+    fanout.add_argument("--json", type=Path, default=None, metavar="FILE")
+    fanout.set_defaults(handler=_cmd_bench_fanout)
+
+    startup = workloads.add_parser(
+        "startup",
+        help="gateway run start -> first Good value served, and peak RSS",
+        description=(
+            "Start `gateway run` on configurations of N tags (1,000 float32 per slave) and "
+            "time process start to Good values read by an OPC UA client; peak RSS."
+        ),
+    )
+    startup.add_argument("tags", type=positive_int, nargs="*", default=[10_000, 100_000])
+    startup.add_argument("--runs", type=positive_int, default=3)
+    startup.add_argument("--json", type=Path, default=None, metavar="FILE")
+    startup.set_defaults(handler=_cmd_bench_startup)
+
+    modbus = workloads.add_parser(
+        "modbus",
+        help="requests per scan vs the optimum; one connection's requests/s vs libmodbus",
+        description=(
+            "Poll an irregular device and compare requests per scan with the optimum; then "
+            "125-register reads on one connection, our client against a libmodbus C client "
+            "compiled with gcc, on a libmodbus slave (skipped with a message without them)."
+        ),
+    )
+    modbus.add_argument("--tags", type=positive_int, default=1000, help="irregular device tags")
+    modbus.add_argument("--seconds", type=float, default=3.0, help="per requests/s run")
+    modbus.add_argument("--runs", type=positive_int, default=3)
+    modbus.add_argument("--json", type=Path, default=None, metavar="FILE")
+    modbus.set_defaults(handler=_cmd_bench_modbus)
+
+    every = workloads.add_parser(
+        "all",
+        help="every workload in sequence (under 10 minutes), one table and one JSON",
+        description=(
+            "Run poll, storage, modbus, latency, fanout and startup in sequence with "
+            "parameters that keep the total under 10 minutes on a 2-core machine; --quick "
+            "runs each for seconds (a check, not a measurement)."
+        ),
+    )
+    every.add_argument("--quick", action="store_true", help="tiny parameters, about a minute")
+    every.add_argument("--only", default="", metavar="W1,W2", help="a subset of the workloads")
+    every.add_argument("--postgres", default=None, metavar="URL", help="also PostgreSQL storage")
+    every.add_argument("--json", type=Path, default=None, metavar="FILE")
+    every.set_defaults(handler=_cmd_bench_all)

@@ -15,11 +15,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.cli.common import Commands, positive_int
+from gateway.errors import ClientError
 
 if TYPE_CHECKING:
     from gateway.uaclient import BrowsedNode, Change, ClientOptions, Event, Reading
@@ -36,8 +37,17 @@ def _options(args: argparse.Namespace) -> ClientOptions:
     from gateway.uaclient import ClientOptions, default_pki_dir
 
     password = args.password if args.password is not None else os.environ.get(PASSWORD_ENV)
-    if args.user is not None and password is None and sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.user}: ")
+    if args.user is not None and password is None:
+        if not sys.stdin.isatty():
+            # Sending an empty password would only come back as "rejected".
+            raise ClientError(
+                f"no password for user {args.user}: give -p PASSWORD or set "
+                f"${PASSWORD_ENV} (it is asked for only on a terminal)"
+            )
+        try:
+            password = getpass.getpass(f"password for {args.user}: ")
+        except EOFError:  # Ctrl-D at the prompt
+            raise ClientError(f"no password given for user {args.user}") from None
     return ClientOptions(
         url=args.url,
         user=args.user,
@@ -56,11 +66,16 @@ def _run(args: argparse.Namespace, command: ClientCommand) -> int:
     from gateway.loop import run
 
     options = _options(args)
+    asyncua = logging.getLogger("asyncua")
+    level = asyncua.level
     if args.verbose == 0:
         # asyncua logs every refused login, odd certificate and session timeout it
         # negotiates; the command's own message says what the user needs.
-        logging.getLogger("asyncua").setLevel(logging.CRITICAL)
-    return run(command(args, options))
+        asyncua.setLevel(logging.CRITICAL)
+    try:
+        return run(command(args, options))
+    finally:
+        asyncua.setLevel(level)  # for a caller that goes on (a test, an embedding program)
 
 
 def _note(text: str) -> None:
@@ -150,36 +165,45 @@ async def _write(args: argparse.Namespace, options: ClientOptions) -> int:
 async def _watch(args: argparse.Namespace, options: ClientOptions) -> int:
     from gateway.uaclient import gateway_tags, open_session, watch
 
+    async with open_session(options, _note) as session:
+        if args.nodes:
+            nodes = [(text, session.node_id(text)) for text in args.nodes]
+        else:
+            nodes = [(session.text(n), n) for n in await gateway_tags(session)]
+        print(
+            f"watching {len(nodes)} node(s){' and events' if args.events else ''} "
+            f"on {args.url}; Ctrl-C stops",
+            file=sys.stderr,
+        )
+        # Ctrl-C ends watching cleanly (exit 0) only once watching: while connecting
+        # it interrupts at once, as for the other commands (exit 130), instead of
+        # being held until the connection attempt times out.
+        with _stop_on_sigint() as stop, contextlib.suppress(_ReaderGone):
+            await watch(
+                session,
+                nodes,
+                emit=_print_notification,
+                interval_ms=args.interval,
+                events=args.events,
+                count=args.count,
+                duration=args.duration,
+                stop=stop,
+            )
+    return 0
+
+
+@contextlib.contextmanager
+def _stop_on_sigint() -> Iterator[asyncio.Event]:
+    """An event SIGINT sets while the block runs (where signal handlers can be set)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
         loop.add_signal_handler(signal.SIGINT, stop.set)  # only in the main thread
     try:
-        async with open_session(options, _note) as session:
-            if args.nodes:
-                nodes = [(text, session.node_id(text)) for text in args.nodes]
-            else:
-                nodes = [(session.text(n), n) for n in await gateway_tags(session)]
-            print(
-                f"watching {len(nodes)} node(s){' and events' if args.events else ''} "
-                f"on {args.url}; Ctrl-C stops",
-                file=sys.stderr,
-            )
-            with contextlib.suppress(_ReaderGone):
-                await watch(
-                    session,
-                    nodes,
-                    emit=_print_notification,
-                    interval_ms=args.interval,
-                    events=args.events,
-                    count=args.count,
-                    duration=args.duration,
-                    stop=stop,
-                )
+        yield stop
     finally:
         with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
             loop.remove_signal_handler(signal.SIGINT)
-    return 0
 
 
 def _print_notification(item: Change | Event) -> None:
@@ -281,7 +305,7 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--namespace",
         metavar="URI",
-        help="namespace of names like boiler.temperature (default: the gateway's)",
+        help="namespace of names like boiler.water_temperature (default: the gateway's)",
     )
 
 
@@ -296,7 +320,12 @@ def register(commands: Commands) -> None:
             "browse name, node class, node id, and for variables value, unit and status."
         ),
     )
-    browse.add_argument("node", nargs="?", metavar="NODE", help="start here (a node id)")
+    browse.add_argument(
+        "node",
+        nargs="?",
+        metavar="NODE",
+        help="start here, e.g. boiler or ns=2;s=Alarms (default: the gateway's root object)",
+    )
     browse.add_argument(
         "--depth", type=positive_int, default=4, metavar="N", help="levels shown (4)"
     )
@@ -308,7 +337,9 @@ def register(commands: Commands) -> None:
         help="read values with status, source time and data type",
         description="Read NODE values. Exits 1 if a node does not exist.",
     )
-    read.add_argument("nodes", nargs="+", metavar="NODE", help="boiler.temperature, ns=2;s=…, i=…")
+    read.add_argument(
+        "nodes", nargs="+", metavar="NODE", help="e.g. boiler.water_temperature, ns=2;s=…, i=2258"
+    )
     read.set_defaults(handler=lambda args: _run(args, _read))
 
     write = _client_parser(
@@ -321,8 +352,8 @@ def register(commands: Commands) -> None:
             "with the server's result code when the write is refused."
         ),
     )
-    write.add_argument("node", metavar="NODE")
-    write.add_argument("value", metavar="VALUE")
+    write.add_argument("node", metavar="NODE", help="a variable, e.g. boiler.temperature_setpoint")
+    write.add_argument("value", metavar="VALUE", help="the value as text, e.g. 85, true, BATCH-7")
     write.set_defaults(handler=lambda args: _run(args, _write))
 
     watch = _client_parser(
@@ -335,7 +366,12 @@ def register(commands: Commands) -> None:
             "each node is printed first and not counted by --count."
         ),
     )
-    watch.add_argument("nodes", nargs="*", metavar="NODE")
+    watch.add_argument(
+        "nodes",
+        nargs="*",
+        metavar="NODE",
+        help="e.g. boiler.water_temperature (default: every tag)",
+    )
     watch.add_argument(
         "--interval", type=_positive_float, default=500.0, metavar="MS",
         help="publishing interval (500 ms)",

@@ -160,8 +160,25 @@ def _template_problem(template: str) -> str | None:
         parts = list(string.Formatter().parse(template))
     except ValueError as exc:
         return f"invalid message template: {exc} (write {{{{ and }}}} for literal braces)"
-    for _text, field, _spec, _conversion in parts:
-        if field is not None and field not in MESSAGE_FIELDS:
-            shown = f"{{{field}}}" if field else "{}"
+    for _text, field, spec, _conversion in parts:
+        if field is None:
+            continue
+        shown = f"{{{field}}}" if field else "{}"
+        if field not in MESSAGE_FIELDS:
             return f"unknown placeholder {shown} (use {', '.join(MESSAGE_FIELDS)})"
+        if spec and not _usable_spec(spec):
+            return f"invalid format spec {spec!r} in {shown} (e.g. {{value:.1f}})"
     return None
+
+
+def _usable_spec(spec: str) -> bool:
+    """True when a number or a text can take the format spec (the engine uses whichever fits)."""
+    if "{" in spec:
+        return False  # nested placeholders: not supported
+    for sample in (1.5, 1, "text"):
+        try:
+            format(sample, spec)
+        except ValueError:
+            continue
+        return True
+    return False

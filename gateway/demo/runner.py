@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -149,6 +150,37 @@ Press Ctrl-C to stop.
 """
 
 
+class _ClientFaults(logging.Filter):
+    """Drops asyncua's ERROR line for every fault a client caused.
+
+    A refused login or write, a client deleting a subscription that is already
+    gone: each is the client's business, answered with a status code, and the
+    gateway logs its own WARNING where it matters (a refused login, an untrusted
+    certificate). asyncua adds `ERROR … sending service fault response` to each,
+    which reads like a gateway failure in the middle of the demo's status.
+    Kept with -vv (debug), where every detail is wanted.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.msg == SERVICE_FAULT and not logging.getLogger().isEnabledFor(logging.DEBUG)
+        )
+
+
+SERVICE_FAULT = "sending service fault response: %s (%s)"
+
+
+@contextlib.contextmanager
+def _quiet_client_faults() -> Iterator[None]:
+    logger = logging.getLogger("asyncua.server.uaprocessor")
+    quiet = _ClientFaults()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 @contextlib.contextmanager
 def _stop_signals() -> Iterator[asyncio.Event]:
     """An event set by SIGINT or SIGTERM while the block runs."""
@@ -192,7 +224,7 @@ async def run_demo(options: DemoOptions, out: TextIO) -> None:
         file=out,
         flush=True,
     )
-    with _stop_signals() as stop:
+    with _stop_signals() as stop, _quiet_client_faults():
         async with run_plant(_demo_plant()) as running:
             config = _load_config(data_dir / CONFIG_NAME, running, options.port)
             async with Gateway(config, config_dir=data_dir) as gateway:

@@ -140,10 +140,28 @@ class AlarmConditions:
             log.warning("OPC UA: no condition for alarm %r", snapshot.name)
             return
         # A restored state is not a new event: the nodes and ConditionRefresh show it.
-        self._update(condition, snapshot, send=transition is not Transition.RESTORED)
+        self._update(
+            condition,
+            snapshot,
+            send=transition is not Transition.RESTORED,
+            quality_changed=transition is Transition.QUALITY,
+        )
 
-    def _update(self, condition: _Condition, snapshot: AlarmSnapshot, *, send: bool) -> None:
-        fields = condition_fields(condition.info, snapshot, condition.history, new_event_id())
+    def _update(
+        self,
+        condition: _Condition,
+        snapshot: AlarmSnapshot,
+        *,
+        send: bool,
+        quality_changed: bool = False,
+    ) -> None:
+        fields = condition_fields(
+            condition.info,
+            snapshot,
+            condition.history,
+            new_event_id(),
+            quality_changed=quality_changed,
+        )
         condition.fields = fields
         if not send:
             condition.emitted = fields

@@ -59,6 +59,7 @@ class ConditionHistory:
     comment: str = ""  # the last acknowledgement's comment, until the next activation
     user: str = ""  # who wrote that comment (ClientUserId)
     comment_time: float | None = None
+    quality_time: float | None = None  # when the input's quality last changed
 
     def advance(self, snapshot: AlarmSnapshot) -> None:
         """Take in a snapshot's changes of state, comment and user."""
@@ -76,12 +77,25 @@ class ConditionHistory:
 
 
 def condition_fields(
-    info: ConditionInfo, snapshot: AlarmSnapshot, history: ConditionHistory, event_id: bytes
+    info: ConditionInfo,
+    snapshot: AlarmSnapshot,
+    history: ConditionHistory,
+    event_id: bytes,
+    *,
+    quality_changed: bool = False,
 ) -> Fields:
-    """Every field of the condition's event for `snapshot`; `history` is advanced."""
+    """Every field of the condition's event for `snapshot`; `history` is advanced.
+
+    `quality_changed`: the event reports a change of the input's quality only; it
+    happened now, so Time and Quality's SourceTimestamp are now, while the state
+    (and ActiveState's TransitionTime) keep the time of the last transition.
+    """
     history.advance(snapshot)
     last_severity = history.severity if history.severity is not None else snapshot.severity
     history.severity = snapshot.severity
+    if quality_changed:
+        history.quality_time = time.time()
+    happened = history.quality_time if quality_changed else snapshot.time
     at = utc(snapshot.time)
     active, acked = snapshot.active, snapshot.acked
     message = ua.LocalizedText(snapshot.message)
@@ -90,7 +104,7 @@ def condition_fields(
         "EventType": ua.Variant(info.type_id, _V.NodeId),
         "SourceNode": ua.Variant(info.source, _V.NodeId),
         "SourceName": ua.Variant(info.config.tag, _V.String),
-        "Time": ua.Variant(at, _V.DateTime),
+        "Time": ua.Variant(utc(happened), _V.DateTime),
         "ReceiveTime": ua.Variant(utc(time.time()), _V.DateTime),
         "Message": ua.Variant(message, _V.LocalizedText),
         "Severity": ua.Variant(snapshot.severity, _V.UInt16),
@@ -102,7 +116,9 @@ def condition_fields(
         "EnabledState": ua.Variant(ua.LocalizedText("Enabled"), _V.LocalizedText),
         "EnabledState/Id": ua.Variant(True, _V.Boolean),
         "Quality": ua.Variant(status_code(snapshot.quality), _V.StatusCode),
-        "Quality/SourceTimestamp": ua.Variant(at, _V.DateTime),
+        "Quality/SourceTimestamp": ua.Variant(
+            utc(history.quality_time or snapshot.time), _V.DateTime
+        ),
         "LastSeverity": ua.Variant(last_severity, _V.UInt16),
         "LastSeverity/SourceTimestamp": ua.Variant(at, _V.DateTime),
         "Comment": ua.Variant(ua.LocalizedText(history.comment), _V.LocalizedText),

@@ -53,8 +53,6 @@ _WIDTHS = {
     "user": 12,
 }
 _NORMAL = "normal"
-#: Events journaled before schema 0002 carry no state: as a restart infers it.
-_ACTIVE_TRANSITIONS = {"activated": "active_unacked", "limit_changed": "active_unacked"}
 
 
 class AlarmFormat(StrEnum):
@@ -91,8 +89,13 @@ def _fields(event: AlarmEvent) -> dict[str, str]:
 
 
 def _lines(
-    events: Iterable[AlarmEvent], columns: tuple[str, ...], format: AlarmFormat
+    events: Iterable[AlarmEvent],
+    columns: tuple[str, ...],
+    format: AlarmFormat,
+    names: Iterable[str] = (),
 ) -> Iterator[str]:
+    """Header and rows; the alarm column is as wide as the longest of `names` (the
+    configured alarms: the journal streams, so its own names are not known up front)."""
     rows = chain([dict(zip(columns, columns, strict=True))], (_fields(e) for e in events))
     if format is AlarmFormat.CSV:
         out = io.StringIO()
@@ -104,8 +107,10 @@ def _lines(
             out.truncate()
         return
     last = columns[-1]
+    widths = {**_WIDTHS, "alarm": max((len(n) for n in names), default=0)}
+    widths["alarm"] = max(widths["alarm"], _WIDTHS["alarm"])
     for row in rows:
-        cells = [row[c] if c == last else f"{row[c]:<{_WIDTHS[c]}}" for c in columns]
+        cells = [row[c] if c == last else f"{row[c]:<{widths[c]}}" for c in columns]
         yield "  ".join(cells).rstrip()
 
 
@@ -131,12 +136,6 @@ def _open(storage: StorageConfig) -> Engine:
     return engine
 
 
-def _state_of(event: AlarmEvent) -> str:
-    if event.state is not None:
-        return event.state
-    return _ACTIVE_TRANSITIONS.get(event.transition, _NORMAL)
-
-
 def journal_lines(
     storage: StorageConfig,
     start: float | None = None,
@@ -145,12 +144,16 @@ def journal_lines(
     alarm: str | None = None,
     format: AlarmFormat = AlarmFormat.TABLE,
     page_size: int = PAGE_SIZE,
+    names: Collection[str] = (),
 ) -> Iterator[str]:
-    """Header then one line per journal event in [start, end), oldest first."""
+    """Header then one line per journal event in [start, end), oldest first.
+
+    `names`: the configured alarms, for the width of the table's alarm column.
+    """
     engine = _open(storage)
     try:
         events = iter_alarm_journal(engine, start, end, alarm=alarm, page_size=page_size)
-        yield from _lines(events, JOURNAL_COLUMNS, format)
+        yield from _lines(events, JOURNAL_COLUMNS, format, names)
     finally:
         engine.dispose()
 
@@ -167,6 +170,6 @@ def active_lines(
         latest = alarm_states(engine, alarms)
     finally:
         engine.dispose()
-    current = [replace(e, state=_state_of(e)) for e in latest.values()]
+    current = [replace(e, state=e.state_after) for e in latest.values()]
     current = [e for e in current if e.state != _NORMAL]
-    yield from _lines(current, STATE_COLUMNS, format)
+    yield from _lines(current, STATE_COLUMNS, format, alarms)

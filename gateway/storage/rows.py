@@ -122,6 +122,19 @@ class AlarmEvent:
     state: str | None = None
     limit: str | None = None
 
+    @property
+    def state_after(self) -> str:
+        """`state`, or for an event from before revision 0002 the state its transition
+        implies: an activation restores as active and unacknowledged (an operator looks
+        once more), a clear or an acknowledgement as normal."""
+        if self.state is not None:
+            return self.state
+        return _INFERRED_STATES.get(self.transition, "normal")
+
+
+#: The state after a transition, for events journaled without it (schema 0001).
+_INFERRED_STATES = {"activated": "active_unacked", "limit_changed": "active_unacked"}
+
 
 def status_of(code: int) -> Status:
     """The stored status code as a Status (codes are only ever written from Status)."""

@@ -16,7 +16,7 @@ from asyncua import ua
 
 from gateway.errors import ClientError
 from gateway.opcua.uawire import AttributeIds, ObjectIds, node_id
-from gateway.uaclient.operations import read_attributes
+from gateway.uaclient.operations import read_attributes, unknown_node
 from gateway.uaclient.session import Session
 from gateway.uaclient.uanames import format_value, status_name
 
@@ -70,9 +70,7 @@ async def browse(session: Session, root: ua.NodeId, depth: int) -> BrowsedNode:
     """The tree below `root`, `depth` levels deep, with every variable's value read."""
     name, node_class = await read_attributes(session, [(root, _A.BrowseName), (root, _A.NodeClass)])
     if name.StatusCode is not None and not name.StatusCode.is_good():
-        raise ClientError(
-            f"unknown node {session.text(root)}: {status_name(int(name.StatusCode.value))}"
-        )
+        raise ClientError(unknown_node(session, session.text(root), int(name.StatusCode.value)))
     tree = BrowsedNode(
         root,
         _name(name.Value.Value if name.Value else None),

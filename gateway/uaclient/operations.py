@@ -20,7 +20,7 @@ from gateway.uaclient.convert import parse_value
 from gateway.uaclient.session import Session
 from gateway.uaclient.uanames import format_time, format_value, status_name, type_name
 
-__all__ = ["Reading", "Written", "read", "read_attributes", "write"]
+__all__ = ["Reading", "Written", "read", "read_attributes", "unknown_node", "write"]
 
 _A = AttributeIds
 _S = StatusCodes
@@ -120,7 +120,7 @@ async def write(session: Session, node: str, text: str) -> Written:
         session, [(node_id, _A.NodeClass), (node_id, _A.DataType)]
     )
     if node_class.StatusCode is not None and not node_class.StatusCode.is_good():
-        raise ClientError(_unknown(session, node, int(node_class.StatusCode.value)))
+        raise ClientError(unknown_node(session, node, int(node_class.StatusCode.value)))
     if node_class.Value is None or node_class.Value.Value != ua.NodeClass.Variable:
         kind = ua.NodeClass(node_class.Value.Value).name if node_class.Value else "unknown"
         raise ClientError(f"{node} is not a variable (NodeClass {kind}): it has no value to write")
@@ -157,7 +157,8 @@ def _write_hint(session: Session, code: int) -> str:
     return _WRITE_HINTS.get(code, "the server refused the write")
 
 
-def _unknown(session: Session, node: str, code: int) -> str:
+def unknown_node(session: Session, node: str, code: int) -> str:
+    """Why NODE could not be used: unknown (and where to look), or its status code."""
     if code == _S.BadNodeIdUnknown:
         return (
             f"unknown node {node}: the server has no such node "

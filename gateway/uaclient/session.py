@@ -129,6 +129,7 @@ async def open_session(
         client.set_user(options.user)
         client.set_password(options.password or "")
     identity: ClientIdentity | None = None
+    endpoint: ua.EndpointDescription | None = None
     try:
         endpoints = await client.connect_and_get_server_endpoints()
         endpoint = choose_endpoint(endpoints, options.security, options.url)
@@ -142,7 +143,10 @@ async def open_session(
             await _secure(client, endpoint, identity)
         await client.connect()
     except (OSError, TimeoutError, UaError) as error:
-        raise _connect_error(error, options, identity) from None
+        trusted = None
+        if getattr(error, "code", None) in _LOGIN_REFUSED and endpoint and identity:
+            trusted = await _certificate_trusted(options, endpoint, identity)
+        raise _connect_error(error, options, identity, trusted) from None
     try:
         namespaces = await client.get_namespace_array()
         session = Session(
@@ -242,6 +246,37 @@ async def _secure(
     )
 
 
+async def _certificate_trusted(
+    options: ClientOptions, endpoint: ua.EndpointDescription, identity: ClientIdentity
+) -> bool | None:
+    """After a refused login on a secure endpoint: was it the certificate? None: cannot tell.
+
+    A gateway that also offers the None endpoint refuses an untrusted certificate
+    only at activation, with the code of a wrong password. When the endpoint
+    accepts anonymous users, an anonymous session over the same certificate tells
+    the two apart; a certificate generated just now cannot be trusted yet.
+    """
+    if identity.created:
+        return False
+    tokens = {token.TokenType for token in endpoint.UserIdentityTokens}
+    if ua.UserTokenType.Anonymous not in tokens:
+        return None
+    if options.user is None:  # anonymous is allowed here, so the refusal was the certificate
+        return False
+    probe = Client(options.url, timeout=options.timeout)
+    probe.session_timeout = SESSION_TIMEOUT_MS
+    try:
+        await _secure(probe, endpoint, identity)
+        await probe.connect()
+    except UaError as error:
+        return False if getattr(error, "code", None) in _LOGIN_REFUSED else None
+    except (OSError, TimeoutError, ClientError):
+        return None
+    with suppress(Exception):
+        await probe.disconnect()
+    return True
+
+
 def _first_certificate(der: bytes | None) -> x509.Certificate | None:
     """The server's own certificate: the first of a DER chain (SEQUENCE length in bytes 2:4)."""
     if not der or len(der) < 4:
@@ -253,8 +288,12 @@ def _first_certificate(der: bytes | None) -> x509.Certificate | None:
 
 
 def _connect_error(
-    error: BaseException, options: ClientOptions, identity: ClientIdentity | None
+    error: BaseException,
+    options: ClientOptions,
+    identity: ClientIdentity | None,
+    trusted: bool | None = None,
 ) -> ClientError:
+    """The one message for a failed connection; `trusted`: see `_certificate_trusted`."""
     url = options.url
     if isinstance(error, ClientError):
         return error
@@ -264,6 +303,11 @@ def _connect_error(
         return ClientError(f"cannot connect to {url}: unknown host {urlsplit(url).hostname}")
     if isinstance(error, TimeoutError):
         return ClientError(f"cannot connect to {url}: no answer within {options.timeout:g} s")
+    if isinstance(error, ConnectionError) and not error.strerror:  # asyncua's own
+        return ClientError(
+            f"cannot connect to {url}: the server closed the connection during the "
+            "handshake (is it an OPC UA server on that port?)"
+        )
     if isinstance(error, OSError):
         return ClientError(f"cannot connect to {url}: {error.strerror or error}")
     code = getattr(error, "code", None)
@@ -272,11 +316,11 @@ def _connect_error(
     if code in _LOGIN_REFUSED:
         # A gateway that also offers the None endpoint can only refuse an untrusted
         # certificate at activation, with the same code as a wrong password.
-        if identity is not None and identity.created:
+        if identity is not None and trusted is False:
             return ClientError(_untrusted_message(identity))
         who = "anonymous access" if options.user is None else "user or password"
         refused = f"{url}: {who} rejected ({status_name(int(code))})"
-        if identity is not None:
+        if identity is not None and trusted is None:
             refused += f", or {_untrusted_message(identity)}"
         return ClientError(refused)
     if isinstance(code, int):

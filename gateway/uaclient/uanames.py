@@ -44,7 +44,7 @@ def format_value(value: Any, variant: ua.VariantType | None = None) -> str:
     if isinstance(value, float):
         return float32_text(value) if variant == ua.VariantType.Float else repr(value)
     if isinstance(value, ua.LocalizedText):
-        return value.Text or ""
+        return value.Text or '""'
     if isinstance(value, ua.QualifiedName):
         return str(value.Name)
     if isinstance(value, ua.EUInformation):
@@ -57,6 +57,12 @@ def format_value(value: Any, variant: ua.VariantType | None = None) -> str:
         return "[" + ", ".join(format_value(item, variant) for item in value) + "]"
     if isinstance(value, str):
         return value or '""'
+    if isinstance(value, bytes):  # a ByteString, e.g. an event's EventId
+        return "0x" + value.hex() if value else '""'
+    if isinstance(value, ua.StatusCode):
+        return status_name(int(value.value))
+    if isinstance(value, ua.NodeId):
+        return str(value.to_string())
     if is_dataclass(value):  # a structure: its type, not a page of fields
         return f"({type(value).__name__})"
     return str(value)

@@ -163,3 +163,19 @@ def test_user_mistakes_get_one_clear_message(
     assert "cannot be combined" in capsys.readouterr().err
     assert main(["alarms", "-c", str(path), "--since", "yesterday"]) == 2
     assert "expected ISO 8601" in capsys.readouterr().err
+
+
+def test_table_columns_stay_aligned_with_a_long_alarm_name(
+    journaled: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = yaml.safe_load(journaled.read_text())
+    long_name = "compressor_discharge_pressure_high"  # wider than the default column
+    document["alarms"].append({**PUMP_ALARM, "name": long_name})
+    journaled.write_text(yaml.safe_dump(document, sort_keys=False))
+    for extra in ([], ["--active"]):
+        assert main(["alarms", "-c", str(journaled), *extra]) == 0
+        header, *rows = capsys.readouterr().out.splitlines()
+        column = header.index("state" if extra else "transition")
+        assert header.index("alarm") + len(long_name) < column
+        assert rows
+        assert all(row[column - 2 : column] == "  " and row[column] != " " for row in rows)

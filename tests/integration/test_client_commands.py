@@ -8,19 +8,18 @@ test's loop; one test runs them as real `python -m gateway` processes.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from clientkit import gateway
 from gatewaykit import FAST_DEVICE, PLC_POINTS, PLC_TAGS, plc_device
 from opcuakit import OpcRig, opc_rig, until
 
@@ -55,29 +54,6 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OpcRig]
 
 async def _connected(rig: OpcRig) -> bool:
     return all(health.connected for health in rig.acquisition.healths)
-
-
-@pytest.fixture(autouse=True)
-def _asyncua_log_level() -> Iterator[None]:
-    """The CLI quiets asyncua's logger process-wide; give the next test its level back."""
-    logger = logging.getLogger("asyncua")
-    level = logger.level
-    yield
-    logger.setLevel(level)
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-async def gateway(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
-    """`gateway ARGV…` in a thread (its own event loop), with what it printed."""
-    code = await asyncio.to_thread(main, list(argv))
-    captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err)
 
 
 def _free_port() -> int:
@@ -115,6 +91,17 @@ async def test_browse_from_a_node_with_a_depth(
         "  plc  Object  plc  …",
         "  flaky  Object  flaky  …",
     ]
+
+
+async def test_browse_of_an_unknown_node_says_where_to_look(
+    rig: OpcRig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = await gateway(capsys, "browse", rig.url, "plc.nope")
+    assert run.code == 1
+    assert run.err.strip() == (
+        f"error: unknown node plc.nope: the server has no such node "
+        f"(`gateway browse {rig.url}` lists them)"
+    )
 
 
 # -- read -----------------------------------------------------------------------------
@@ -261,6 +248,18 @@ async def test_wrong_password_is_rejected(rig: OpcRig, capsys: pytest.CaptureFix
     assert run.err.strip() == f"error: {rig.url}: user or password rejected (Bad_UserAccessDenied)"
 
 
+async def test_a_user_without_a_password_off_a_terminal_is_told_how_to_give_one(
+    rig: OpcRig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GATEWAY_PASSWORD", raising=False)
+    run = await gateway(capsys, "read", rig.url, "-u", "op", "plc.temp")  # stdin: not a tty
+    assert run.code == 1
+    assert run.err.strip() == (
+        "error: no password for user op: give -p PASSWORD or set $GATEWAY_PASSWORD "
+        "(it is asked for only on a terminal)"
+    )
+
+
 async def test_unreachable_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
     url = f"opc.tcp://127.0.0.1:{_free_port()}"
     run = await gateway(capsys, "browse", url)
@@ -368,6 +367,30 @@ async def test_read_and_watch_as_processes(rig: OpcRig) -> None:
     assert "Traceback" not in err.decode()
 
 
+async def test_ctrl_c_while_watch_connects_stops_it_at_once() -> None:
+    """A server that accepts the TCP connection and never answers: Ctrl-C must not wait."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"opc.tcp://127.0.0.1:{silent.getsockname()[1]}"
+        watch = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "watch", url, "--timeout", "60",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await asyncio.sleep(2)  # connecting: imports done, the Hello unanswered
+            started = time.monotonic()
+            watch.send_signal(signal.SIGINT)
+            _, err = await asyncio.wait_for(watch.communicate(), 30)
+        finally:
+            if watch.returncode is None:
+                watch.kill()
+                await watch.wait()
+    assert time.monotonic() - started < 10  # not the 60 s of --timeout
+    assert watch.returncode == 130, err.decode()
+    assert "Traceback" not in err.decode()
+
+
 async def test_watch_stops_quietly_when_its_reader_goes_away(rig: OpcRig) -> None:
     """`gateway watch … | head -1`: the next line finds the pipe closed."""
     unit = rig.plant.slave("plc").unit(1)
@@ -390,3 +413,25 @@ async def test_watch_stops_quietly_when_its_reader_goes_away(rig: OpcRig) -> Non
             await watch.wait()
     assert watch.returncode == 0, err.decode()
     assert "Traceback" not in err.decode()
+
+
+async def test_a_server_that_is_not_opc_ua_is_named_as_such(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Something answers on the port but hangs up on the OPC UA Hello (a web server, say)."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    url = f"opc.tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server:
+        run = await gateway(capsys, "read", url, "i=2258")
+    assert run.code == 1
+    assert run.err.strip() == (
+        f"error: cannot connect to {url}: the server closed the connection during the "
+        "handshake (is it an OPC UA server on that port?)"
+    )

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,14 +59,6 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
         )
         async with Gateway(config, config_dir=home) as gateway:
             yield Rig(running, gateway)
-
-
-@pytest.fixture(autouse=True)
-def _asyncua_log_level() -> Iterator[None]:
-    logger = logging.getLogger("asyncua")
-    level = logger.level
-    yield
-    logger.setLevel(level)
 
 
 def _alarm_line(lines: list[str]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from asyncua import Client, ua
 from demokit import ENDPOINT, read_good_value, read_until, write_as_operator
 
 ALARM_ACTIVE = re.compile(r"^status .*; 1 active alarm\(s\): compressor_high_pressure$")
@@ -45,6 +47,14 @@ async def test_demo_serves_good_values_shows_status_and_stops_on_ctrl_c(tmp_path
         await read_until(process.stdout, ALL_OK, seen, timeout=30)
         # The banner's promise: the operator may write a setpoint, even on the open endpoint.
         await write_as_operator(url, "boiler.temperature_setpoint", 90.0)
+        # A refused login is the client's business: the gateway's WARNING, no ERROR line.
+        intruder = Client(url, timeout=10)
+        intruder.set_user("operator")
+        intruder.set_password("wrong")
+        with pytest.raises(ua.UaStatusCodeError):
+            await intruder.connect()
+        with contextlib.suppress(Exception):
+            await intruder.disconnect()
         # Within a minute an alarm trips and clears by itself (the compressor's cycle).
         await read_until(process.stdout, ALARM_ACTIVE, seen, timeout=60)
         await read_until(process.stdout, NO_ALARMS, seen, timeout=60)
@@ -61,6 +71,8 @@ async def test_demo_serves_good_values_shows_status_and_stops_on_ctrl_c(tmp_path
     assert code == 0, output + errors
     assert "gateway demo stopped" in rest
     assert "Traceback" not in output + errors
+    assert "login rejected for user 'operator'" in errors
+    assert "sending service fault response" not in output + errors
     banner = "".join(seen)
     assert "WARNING: anonymous access on an unsecured endpoint is for this demo only" in banner
     assert "operator / demo-operator" in banner

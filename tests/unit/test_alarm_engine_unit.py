@@ -145,3 +145,22 @@ async def test_no_alarms_no_subscription() -> None:
     async with AlarmEngine(config(), bus) as engine:
         assert engine.snapshots() == []
     assert bus.subscriptions == ()
+
+
+async def test_a_failing_alarm_is_logged_and_the_others_and_the_gateway_go_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = Bus()
+    engine = AlarmEngine(config(HIGH, {"name": "flag", "tag": "d.b", "equals": True}), bus)
+    broken = engine._machines["high"]
+
+    def fail(*_args: object) -> list[Any]:
+        raise ZeroDivisionError("a bug in one alarm")
+
+    monkeypatch.setattr(broken, "update", fail)
+    async with engine:
+        publish(bus, "d.t", 7.0)
+        publish(bus, "d.b", True)
+        await settle(engine, lambda: engine.snapshot("flag").active)
+        await asyncio.sleep(0.01)  # the task that entered the engine is not cancelled
+    assert "alarm high: evaluation failed" in caplog.text

@@ -231,3 +231,46 @@ def test_restore_keeps_the_state_and_the_next_value_decides() -> None:
     assert restored.snapshot.limit == "high"
     assert feed(gone, 95.0) == []
     assert machine(high=90).restore(AlarmState.NORMAL, None, value=1.0, message="", time=T0) is None
+
+
+def test_format_specs_apply_to_the_numbers_and_never_break_the_alarm() -> None:
+    m = machine(
+        DataType.FLOAT32, high=90, message="{value:.1f} {unit} > {limit:.0f} [{tag:>5}] {value:d}"
+    )
+    changes = m.update(123.45600128173828, GOOD, T0)
+    assert [c.transition for c in changes] == [Transition.QUALITY, Transition.ACTIVATED]
+    # {value:d} does not fit a float: the readable text instead of an error
+    assert m.snapshot.message == "123.5 degC > 90 [ d.t] 123.456"
+
+
+@pytest.mark.parametrize(
+    ("data_type", "equals", "value"),
+    [
+        (DataType.FLOAT64, 0.3, 3 * 0.1),  # int16 raw 3, scale 0.1: 0.30000000000000004
+        (DataType.FLOAT32, 0.3, 0.30000001192092896),  # 0.3 read as a float32
+        (DataType.FLOAT64, 0, 3 * 0.1 - 0.3),  # scale and offset leave 5.6e-17
+        (DataType.INT16, 7, 7),
+    ],
+)
+def test_equals_on_a_number_matches_within_rounding(
+    data_type: DataType, equals: float, value: float
+) -> None:
+    m = machine(data_type, equals=equals)
+    assert feed(m, value) == [(Transition.ACTIVATED, AlarmState.UNACK, None)]
+    assert feed(m, value + 1) == [(Transition.CLEARED, AlarmState.RTN_UNACK, None)]
+
+
+def test_equals_tells_neighbouring_numbers_apart() -> None:
+    assert feed(machine(DataType.FLOAT32, equals=1_000_000), 1_000_001.0) == []
+    assert feed(machine(DataType.FLOAT64, equals=0.3), 0.3000001) == []
+
+
+def test_nan_keeps_a_discrete_alarm_as_it_keeps_a_limit_alarm() -> None:
+    discrete = machine(equals=5)
+    assert feed(discrete, 5.0) == [(Transition.ACTIVATED, AlarmState.UNACK, None)]
+    assert feed(discrete, float("nan")) == []  # not comparable: no false clear
+    assert discrete.snapshot.active
+    normal = machine(equals=5)
+    assert feed(normal, float("nan")) == []
+    limit = machine(high=90)
+    assert feed(limit, 95.0, float("nan")) == [(Transition.ACTIVATED, AlarmState.UNACK, "high")]

@@ -252,6 +252,16 @@ CASES = [
         id="alarm-message-placeholder",
     ),
     pytest.param(
+        alarms("{name: a, tag: d.temp, high: 1, message: 'at {value:.1q}'}"),
+        [(11, "alarms[0].message", ("invalid format spec '.1q' in {value}",))],
+        id="alarm-message-format-spec",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, high: 1, message: 'at {value:{limit}}'}"),
+        [(11, "alarms[0].message", ("invalid format spec",))],
+        id="alarm-message-nested-spec",
+    ),
+    pytest.param(
         alarms("{name: a, tag: d.temp, high: 1, severity: 1001}"),
         [(11, "alarms[0].severity", ("at most 1000",))],
         id="severity-too-high",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from asyncua import ua
 
 from gateway.uaclient.convert import parse_value
 from gateway.uaclient.nodetext import NodeRef, format_node, parse_node
+from gateway.uaclient.uanames import format_value
 
 
 @pytest.mark.parametrize(
@@ -108,3 +110,19 @@ def test_float_accepts_nan() -> None:
 def test_values_that_do_not_fit(text: str, type_name: str, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_value(text, type_name)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (b"\x01\xab", "0x01ab"),  # an EventId, not a Python bytes literal
+        (ua.StatusCode(ua.StatusCodes.BadNoCommunication), "Bad_NoCommunication"),
+        (ua.StatusCode(0), "Good"),
+        (ua.NodeId(2782, 0), "i=2782"),
+        (ua.NodeId("boiler.water_temperature", 2), "ns=2;s=boiler.water_temperature"),
+        (ua.LocalizedText(""), '""'),
+        (ua.Argument(), "(Argument)"),
+    ],
+)
+def test_values_of_other_types_print_readably(value: object, text: str) -> None:
+    assert format_value(value) == text

@@ -1,0 +1,146 @@
+"""A real gateway for a benchmark: `python -m gateway run -c FILE` in a child process.
+
+The latency, fan-out and start-up workloads measure the product as a user
+runs it (configuration file, historian, OPC UA server, pollers), in its own
+process, so its CPU and peak RSS are read from /proc for that process alone
+and the clients and slaves cannot borrow its cycles unnoticed.
+
+The child's log (stderr) is drained for the whole run: the endpoint URL comes
+from its "OPC UA server listening on …" line, and every WARNING/ERROR line is
+kept, because the bus logs its dropped batches there (a queue overflow would
+otherwise go unseen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from gateway.bench.measure import process_cpu_seconds, process_peak_rss_mb
+from gateway.errors import GatewayError
+
+__all__ = ["NAMESPACE", "GatewayProcess", "gateway_config"]
+
+#: The namespace URI of every benchmark gateway (fixed, so clients need not ask).
+NAMESPACE = "urn:bench:gateway"
+
+_LISTENING = re.compile(r"OPC UA server listening on (opc\.tcp://\S+)")
+_MAX_KEPT_LINES = 200
+
+
+def gateway_config(devices: list[dict[str, Any]], folder: Path) -> dict[str, Any]:
+    """A complete `gateway run` configuration: OPC UA on a free port, SQLite in `folder`."""
+    return {
+        "gateway": {"name": "bench"},
+        "opcua": {
+            "endpoint": "opc.tcp://127.0.0.1:0",
+            "namespace": NAMESPACE,
+            "anonymous": True,
+            "security": {"allow_none": True, "pki_dir": str(folder / "pki")},
+        },
+        "storage": {"url": f"sqlite:///{folder / 'bench.db'}"},
+        "devices": devices,
+    }
+
+
+class GatewayProcess:
+    """`gateway run` on a generated configuration while the `async with` block runs.
+
+    `spawned` is the wall time (time.time()) just before the process was
+    created; `listening` the seconds from then to the server's listening line.
+    """
+
+    def __init__(self, config: dict[str, Any], folder: Path, *, start_timeout: float = 120) -> None:
+        self._file = folder / "gateway.yaml"  # JSON is YAML
+        self._file.write_text(json.dumps(config), encoding="utf-8")
+        self._start_timeout = start_timeout
+        self._process: asyncio.subprocess.Process | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self.spawned = 0.0
+        self.listening = 0.0
+        self.url = ""
+        self.problems: list[str] = []  # WARNING and ERROR lines of the gateway's log
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the gateway is not running"
+        return self._process.pid
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self.pid)
+
+    def peak_rss_mb(self) -> float:
+        return process_peak_rss_mb(self.pid)
+
+    async def __aenter__(self) -> Self:
+        self.spawned = time.time()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "run", "-c", str(self._file),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        self._process = process
+        group = asyncio.TaskGroup()
+        await group.__aenter__()
+        self._group = group
+        try:
+            listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            group.create_task(self._drain(process, listening), name="gateway log")
+            async with asyncio.timeout(self._start_timeout):
+                self.url = await listening
+            self.listening = time.time() - self.spawned
+        except BaseException as error:
+            await self._stop()
+            await group.__aexit__(type(error), error, error.__traceback__)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._stop()
+        group, self._group = self._group, None
+        if group is not None:
+            await group.__aexit__(exc_type, exc, traceback)
+
+    async def _drain(
+        self, process: asyncio.subprocess.Process, listening: asyncio.Future[str]
+    ) -> None:
+        """Read the log to its end: the listening line, then warnings and errors."""
+        assert process.stderr is not None
+        head: list[str] = []
+        while line := (await process.stderr.readline()).decode(errors="replace"):
+            if not listening.done():
+                head.append(line)
+                if match := _LISTENING.search(line):
+                    listening.set_result(match.group(1))
+            if (" WARNING " in line or " ERROR " in line or "Traceback" in line) and len(
+                self.problems
+            ) < _MAX_KEPT_LINES:
+                self.problems.append(line.rstrip())
+        if not listening.done():
+            tail = "".join(head[-20:])
+            listening.set_exception(GatewayError(f"the gateway exited before listening:\n{tail}"))
+
+    async def _stop(self) -> None:
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(30):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
