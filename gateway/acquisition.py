@@ -67,6 +67,9 @@ class Acquisition:
                 link=links[device.name],
                 policy=retry_policy(device),
                 start_delay=spread * index / count,
+                # …and later scans over each device's own intervals, so a hundred
+                # devices scanned every second do not all poll in one 100 ms window.
+                phase=index / count,
                 rng=random.Random(rng.random()),
             )
         self._group: asyncio.TaskGroup | None = None

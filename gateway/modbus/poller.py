@@ -44,6 +44,10 @@ __all__ = ["DevicePoller"]
 log = logging.getLogger(__name__)
 
 
+#: Slot number of the first scan after (re)connecting: read at once, off the grid.
+_FIRST_SCAN = -1
+
+
 class _ScanClass:
     """The blocks sharing one scan interval and their schedule."""
 
@@ -52,8 +56,8 @@ class _ScanClass:
     def __init__(self, interval: float, blocks: list[BlockState]) -> None:
         self.interval = interval
         self.blocks = blocks
-        self.start = 0.0
-        self.k = 0
+        self.start = 0.0  # the grid's origin: slot k is due at start + k × interval
+        self.k = _FIRST_SCAN
 
     @property
     def due(self) -> float:
@@ -72,14 +76,19 @@ class DevicePoller:
         link: Link,
         policy: RetryPolicy,
         start_delay: float = 0.0,
+        phase: float = 0.0,
         rng: random.Random | None = None,
     ) -> None:
+        """`start_delay`: seconds before the first connect; `phase` (0 ≤ phase < 1):
+        where in each scan interval this device's scans sit after the first one,
+        so devices sharing an interval do not all poll in the same instant."""
         self.device = device
         self.bus = bus
         self.link = link
         self.policy = policy
         self.health = DeviceHealth(device.name)
         self._start_delay = start_delay
+        self._phase = phase
         self._rng = rng or random.Random()
         blocks: list[ReadBlock[Tag]] = plan_device(device, tuple(tags))
         self.blocks = [BlockState(block) for block in blocks]
@@ -242,7 +251,9 @@ class DevicePoller:
         loop = asyncio.get_running_loop()
         start = loop.time()
         for scan_class in self._classes:
-            scan_class.start, scan_class.k = start, 0
+            # Slot -1 (the first scan) is due at once; the grid starts `phase` in.
+            scan_class.start = start + self._phase * scan_class.interval
+            scan_class.k = _FIRST_SCAN
         while True:
             if self._write_failure is not None:  # run() reports the write's own error
                 raise DeviceUnreachable("a write failed")
@@ -267,8 +278,11 @@ class DevicePoller:
     def _advance(self, scan_class: _ScanClass, done: float) -> None:
         """Next slot after a finished scan; slots that already passed are missed."""
         slot = math.floor((done - scan_class.start) / scan_class.interval) + 1
-        following = max(scan_class.k + 1, slot)
-        self.health.missed_scans += following - scan_class.k - 1
+        if scan_class.k == _FIRST_SCAN:
+            following = max(0, slot)  # nothing was due before the grid's first slot
+        else:
+            following = max(scan_class.k + 1, slot)
+            self.health.missed_scans += following - scan_class.k - 1
         self.health.scans += 1
         scan_class.k = following
 

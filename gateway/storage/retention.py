@@ -19,7 +19,7 @@ from gateway.storage.schema import alarm_events, readings, tags
 
 __all__ = ["TAGS_PER_TRANSACTION", "delete_expired_events", "delete_expired_readings"]
 
-#: Tags visited per transaction even when they hold nothing to delete.
+#: Tags with expired rows visited per transaction.
 TAGS_PER_TRANSACTION = 1000
 
 
@@ -46,10 +46,18 @@ def delete_expired_readings(
     resume from, or None once every tag has been visited).
     """
     with mapped_errors("deleting old readings"), engine.begin() as connection:
+        # Only tags holding expired rows: one statement whose per-tag index
+        # seeks run inside the database, instead of two statements per tag from
+        # Python (100k tags kept a core busy for half a minute on every pass).
+        expired = (
+            select(readings.c.ts)
+            .where(readings.c.tag_id == tags.c.id, readings.c.ts < cutoff)
+            .exists()
+        )
         tag_ids = (
             connection.execute(
                 select(tags.c.id)
-                .where(tags.c.id >= resume_from)
+                .where(tags.c.id >= resume_from, expired)
                 .order_by(tags.c.id)
                 .limit(TAGS_PER_TRANSACTION)
             )
