@@ -190,7 +190,12 @@ class AlarmMachine:
                 state = AlarmState.UNACK
             shown = target if self.alarm.kind is AlarmKind.LIMIT else None
         condition = target if target is not None else (old if old is not None else shown)
-        message = self._format.render(self._input, condition, active=target is not None)
+        if target is None and self.alarm.message is not None and self._snapshot.message:
+            # A configured text describes the alarm ("… above {limit}"): rendered again
+            # with a value back inside it would contradict itself, so the clear keeps it.
+            message = self._snapshot.message
+        else:
+            message = self._format.render(self._input, condition, active=target is not None)
         self._active = target
         self._snapshot = replace(
             self._snapshot,

@@ -178,7 +178,7 @@ def _usable_spec(spec: str) -> bool:
     for sample in (1.5, 1, "text"):
         try:
             format(sample, spec)
-        except ValueError:
+        except (ValueError, TypeError):
             continue
         return True
     return False

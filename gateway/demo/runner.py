@@ -111,7 +111,9 @@ def _banner(gateway: Gateway, running: RunningPlant, data_dir: Path) -> str:
         + (f" (units {', '.join(map(str, slave.unit_ids))})" if len(slave.unit_ids) > 1 else "")
         for slave in running.slaves.values()
     )
-    security = str(opcua.security).replace("; ", "\n    ")
+    summary = opcua.security
+    if summary is None:  # set when the server starts, before the banner
+        raise GatewayError("the OPC UA server did not start")
     users = []
     for user in gateway.config.opcua.users:
         password = user.password.get_secret_value()
@@ -126,8 +128,8 @@ gateway demo: the demo plant (boiler, compressor with its drive, tank farm)
   data directory: {data_dir} (history demo.db, certificates pki/, config {CONFIG_NAME})
 
 OPC UA endpoint: {url}
-  security:
-    {security}
+  security: {_endpoints_text(summary.endpoints)}
+  server certificate: thumbprint {summary.thumbprint} (SHA-1), in {summary.pki_dir}
   users: {"; ".join(users)}
   anonymous: read-only, also on the unsecured endpoint (security None)
 
@@ -137,6 +139,9 @@ WARNING: anonymous access on an unsecured endpoint is for this demo only.
 What happens:
   - compressor.discharge_pressure rises above 8.5 bar for ~15 s every minute:
     the compressor_high_pressure alarm trips and clears by itself
+  - at minute 5 (then every 15 min) the compressor's PLC drops off the network for
+    10 s: compressor and compressor_vfd go backoff, demoted, then ok again; and the
+    motor overload trips compressor_overload for ~30 s (every 10 min)
   - values move; the live status below shows a few of them
 Try:
   gateway browse {url}
@@ -181,6 +186,17 @@ def _quiet_client_faults() -> Iterator[None]:
         logger.removeFilter(quiet)
 
 
+def _endpoints_text(endpoints: tuple[str, ...]) -> str:
+    """`POLICY/MODE` names grouped: `None (unsecured); Basic256Sha256, … with Sign or …`."""
+    secured = [endpoint.partition("/") for endpoint in endpoints if endpoint != "None"]
+    policies = ", ".join(dict.fromkeys(policy for policy, _, _ in secured))
+    modes = " or ".join(dict.fromkeys(mode for _, _, mode in secured))
+    parts = ["None (unsecured)"] if "None" in endpoints else []
+    if secured:
+        parts.append(f"{policies} with {modes}")
+    return "; ".join(parts) or "no endpoints"
+
+
 @contextlib.contextmanager
 def _stop_signals() -> Iterator[asyncio.Event]:
     """An event set by SIGINT or SIGTERM while the block runs."""
@@ -218,18 +234,25 @@ async def run_demo(options: DemoOptions, out: TextIO) -> None:
     """Run the demo until SIGINT/SIGTERM or `options.duration`; errors: GatewayError."""
     _check_port(options.port)
     data_dir = _prepare(options.data_dir)
-    print(
-        "gateway demo: starting the simulated plant and the gateway "
-        "(the first start creates a certificate: a few seconds)…",
-        file=out,
-        flush=True,
-    )
+    await _run(options, data_dir, out)
+    print("gateway demo stopped", file=out, flush=True)
+
+
+async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
     with _stop_signals() as stop, _quiet_client_faults():
+        print(
+            "gateway demo: starting the simulated plant and the gateway "
+            "(the first start creates a certificate: a few seconds)…",
+            file=out,
+            flush=True,
+        )
         async with run_plant(_demo_plant()) as running:
             config = _load_config(data_dir / CONFIG_NAME, running, options.port)
             async with Gateway(config, config_dir=data_dir) as gateway:
+                if stop.is_set():  # Ctrl-C while starting: no banner, no "Press Ctrl-C"
+                    print("gateway demo: stopping…", file=out, flush=True)
+                    return
                 print(_banner(gateway, running, data_dir), file=out, flush=True)
                 output = StatusOutput(out, live=out.isatty())
                 with logs_above(output):
                     await _show_status(output, Sampler(gateway, HIGHLIGHTS), stop, options.duration)
-    print("gateway demo stopped", file=out, flush=True)

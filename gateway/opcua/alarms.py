@@ -11,7 +11,7 @@ sends the events, in order.
 The EventId of a condition's latest event identifies its current state:
 Acknowledge accepts exactly that EventId (the gateway keeps no branches for
 older states). asyncua has no acknowledge state machine, so the method calls
-come here (see calls.py): Acknowledge goes to the engine, which journals the
+come here (see alarm_calls.py): Acknowledge goes to the engine, which journals the
 session's user and the comment; ConditionRefresh replays the last event of
 every retained condition to one subscription between RefreshStart and
 RefreshEnd events.
@@ -103,7 +103,8 @@ class AlarmConditions:
         self._by_node = {c.info.nodeid: c for c in self._by_name.values()}
         self._queue: deque[tuple[_Condition, Fields, bool]] = deque()
         self._wake = asyncio.Event()
-        self.dropped = 0
+        self.dropped = 0  # events dropped from a full queue, since start
+        self._overflowing = False
 
     @classmethod
     async def build(
@@ -168,21 +169,33 @@ class AlarmConditions:
         if len(self._queue) >= QUEUE_EVENTS:
             self._queue.popleft()
             self.dropped += 1
-            log.warning("OPC UA: alarm event queue full, dropped %d event(s)", self.dropped)
+            if not self._overflowing:  # one line per burst, not one per event
+                self._overflowing = True
+                log.warning("OPC UA: alarm event queue full: dropping the oldest events")
         self._queue.append((condition, fields, send))
         self._wake.set()
 
     async def run(self) -> None:
-        """Write the nodes and send the events queued by `alarm_changed`, in order."""
+        """Write the nodes and send the events queued by `alarm_changed`, in order.
+
+        A failure with one event (a node write, a subscription's filter) is logged
+        and stays with that event: the server's TaskGroup, hence the gateway, goes on.
+        """
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
                 condition, fields, send = self._queue.popleft()
-                await self._write_members(condition.info, fields)
-                if send:
-                    condition.emitted = fields
-                    await self._send(condition.info, fields)
+                try:
+                    await self._write_members(condition.info, fields)
+                    if send:
+                        condition.emitted = fields
+                        await self._send(condition.info, fields)
+                except Exception:
+                    log.exception("OPC UA: alarm event of %s not sent", condition.info.name)
+            if self._overflowing:
+                self._overflowing = False
+                log.warning("OPC UA: alarm event queue drained; %d event(s) dropped", self.dropped)
 
     async def _write_members(self, info: ConditionInfo, fields: Fields) -> None:
         for member in info.members:

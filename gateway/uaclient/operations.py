@@ -13,6 +13,7 @@ from typing import Any
 
 from asyncua import ua
 from asyncua.common.ua_utils import data_type_to_variant_type
+from asyncua.ua.uaerrors import UaError
 
 from gateway.errors import ClientError
 from gateway.opcua.uawire import AttributeIds, StatusCodes
@@ -135,7 +136,8 @@ async def write(session: Session, node: str, text: str) -> Written:
     )
     code = int(result.value)
     if not result.is_good():
-        raise ClientError(f"{node} ← {shown}: {status_name(code)}: {_write_hint(session, code)}")
+        hint = await _write_hint(session, node_id, variant, code)
+        raise ClientError(f"{node} ← {shown}: {status_name(code)}: {hint}")
     return Written(node=node, value=shown, data_type=variant.name, status=status_name(code))
 
 
@@ -149,12 +151,32 @@ async def _variant_type(session: Session, data_type: ua.DataValue) -> ua.Variant
     return await data_type_to_variant_type(session.client.get_node(node_id))
 
 
-def _write_hint(session: Session, code: int) -> str:
+async def _write_hint(
+    session: Session, node_id: ua.NodeId, variant: ua.VariantType, code: int
+) -> str:
+    """What a refused write means for this node, in the user's terms."""
     if code == _S.BadUserAccessDenied:
         user = session.options.user
         who = "anonymous" if user is None else f"user {user}"
         return f"the user has no write right ({who}, a viewer); log in as an operator"
+    if code == _S.BadTypeMismatch and variant == ua.VariantType.String:
+        # The gateway's answer to a text that does not fit the tag's registers.
+        return "the text does not fit the tag (too long for its length, 2 bytes per register)"
+    if code == _S.BadOutOfRange:
+        limits = await _eu_range(session, node_id)
+        if limits is not None:
+            return f"the value is outside the tag's range {limits}"
     return _WRITE_HINTS.get(code, "the server refused the write")
+
+
+async def _eu_range(session: Session, node_id: ua.NodeId) -> str | None:
+    """The node's EURange property as `[low, high]`, None when it has none."""
+    try:
+        prop = await session.client.get_node(node_id).get_child("0:EURange")
+        value = await prop.read_value()
+    except (UaError, ValueError):
+        return None
+    return format_value(value) if isinstance(value, ua.Range) else None
 
 
 def unknown_node(session: Session, node: str, code: int) -> str:

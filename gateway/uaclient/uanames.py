@@ -50,7 +50,7 @@ def format_value(value: Any, variant: ua.VariantType | None = None) -> str:
     if isinstance(value, ua.EUInformation):
         return format_value(value.DisplayName)
     if isinstance(value, ua.Range):
-        return f"[{format_value(value.Low)}, {format_value(value.High)}]"
+        return f"[{value.Low:g}, {value.High:g}]"
     if isinstance(value, datetime):
         return format_time(value)
     if isinstance(value, list):

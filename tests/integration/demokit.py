@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -14,6 +16,25 @@ from asyncua import Client, ua
 #: The banner line with the endpoint clients connect to.
 ENDPOINT = re.compile(r"^OPC UA endpoint: (opc\.tcp://\S+)$")
 DEMO_NAMESPACE = "urn:example:demo-plant"
+
+
+@contextlib.asynccontextmanager
+async def killed_at_exit(process: asyncio.subprocess.Process) -> AsyncIterator[None]:
+    """Kill `process` when the block ends with it still running (a failed test)."""
+    try:
+        yield
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def rest_and_code(process: asyncio.subprocess.Process, timeout: float) -> tuple[str, int]:
+    """The rest of the process's stdout and its exit code, once it exits within `timeout`."""
+    assert process.stdout is not None
+    async with asyncio.timeout(timeout):
+        rest = (await process.stdout.read()).decode()
+        return rest, await process.wait()
 
 
 async def read_until(

@@ -221,7 +221,7 @@ async def test_viewer_write_is_refused_with_the_reason(
         ("plc.mode", "1.5", "expected a whole number (UInt16), got '1.5'"),
         ("plc.setpoint", "warm", "expected a number (Float), got 'warm'"),
         ("plc.pump", "maybe", "expected a Boolean (true/false, 1/0), got 'maybe'"),
-        ("plc.setpoint", "150", "Bad_OutOfRange"),
+        ("plc.setpoint", "150", "Bad_OutOfRange: the value is outside the tag's range [0, 100]"),
         ("plc.temp", "20", "Bad_NotWritable"),
         ("plc", "1", "plc is not a variable (NodeClass Object)"),
         ("plc.nope", "1", "unknown node plc.nope"),

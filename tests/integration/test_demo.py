@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 from asyncua import Client, ua
-from demokit import ENDPOINT, read_good_value, read_until, write_as_operator
+from demokit import (
+    ENDPOINT,
+    killed_at_exit,
+    read_good_value,
+    read_until,
+    rest_and_code,
+    write_as_operator,
+)
 
 ALARM_ACTIVE = re.compile(r"^status .*; 1 active alarm\(s\): compressor_high_pressure$")
 NO_ALARMS = re.compile(r"^status .*; 0 active alarms$")
@@ -35,7 +42,7 @@ async def test_demo_serves_good_values_shows_status_and_stops_on_ctrl_c(tmp_path
     process = await _start(tmp_path, "--port", "0")
     assert process.stdout is not None
     seen: list[str] = []
-    try:
+    async with killed_at_exit(process):
         url = (
             await read_until(
                 process.stdout, ENDPOINT, seen, timeout=60, errors=tmp_path / "stderr.txt"
@@ -59,13 +66,7 @@ async def test_demo_serves_good_values_shows_status_and_stops_on_ctrl_c(tmp_path
         await read_until(process.stdout, ALARM_ACTIVE, seen, timeout=60)
         await read_until(process.stdout, NO_ALARMS, seen, timeout=60)
         process.send_signal(signal.SIGINT)
-        async with asyncio.timeout(20):
-            rest = (await process.stdout.read()).decode()
-            code = await process.wait()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        rest, code = await rest_and_code(process, 20)
     output = "".join(seen) + rest
     errors = (tmp_path / "stderr.txt").read_text()
     assert code == 0, output + errors
@@ -93,6 +94,21 @@ async def test_demo_stops_by_itself_after_its_duration(tmp_path: Path) -> None:
     assert process.returncode == 0, text + (tmp_path / "stderr.txt").read_text()
     assert re.search(r"^OPC UA endpoint: opc\.tcp://127\.0\.0\.1:\d+$", text, re.MULTILINE)
     assert text.rstrip().endswith("gateway demo stopped")
+
+
+async def test_ctrl_c_while_starting_stops_without_the_banner(tmp_path: Path) -> None:
+    """Ctrl-C during the first start (certificate generation): no "Press Ctrl-C to stop"."""
+    process = await _start(tmp_path, "--port", "0")
+    assert process.stdout is not None
+    async with killed_at_exit(process):
+        first = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        assert first.startswith("gateway demo: starting"), first
+        process.send_signal(signal.SIGINT)
+        rest, code = await rest_and_code(process, 60)
+    errors = (tmp_path / "stderr.txt").read_text()
+    assert code == 0, rest + errors
+    assert rest == "gateway demo: stopping…\ngateway demo stopped\n", rest + errors
+    assert "Traceback" not in errors
 
 
 async def test_demo_on_a_taken_port_says_which_and_what_to_do(tmp_path: Path) -> None:

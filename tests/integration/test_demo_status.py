@@ -59,3 +59,19 @@ def test_on_a_terminal_the_block_is_redrawn_in_place_and_logs_go_above_it() -> N
     after = out.getvalue()[len(first) * 2 + len("\x1b[3F\x1b[J") :]
     assert after.startswith("\x1b[3F\x1b[J")
     assert after.endswith("device tank_farm: ok → backoff\n" + first)
+
+
+def test_the_banner_groups_the_endpoints_by_policy_and_mode() -> None:
+    from gateway.demo.runner import _endpoints_text
+
+    endpoints = (
+        "Basic256Sha256/Sign", "Basic256Sha256/SignAndEncrypt",
+        "Aes256_Sha256_RsaPss/Sign", "Aes256_Sha256_RsaPss/SignAndEncrypt", "None",
+    )  # fmt: skip
+    assert _endpoints_text(endpoints) == (
+        "None (unsecured); Basic256Sha256, Aes256_Sha256_RsaPss with Sign or SignAndEncrypt"
+    )
+    assert _endpoints_text(("None",)) == "None (unsecured)"
+    assert _endpoints_text(("Basic256Sha256/SignAndEncrypt",)) == (
+        "Basic256Sha256 with SignAndEncrypt"
+    )

@@ -216,6 +216,16 @@ async def test_conditions_are_browsable_with_their_types_and_limits(
         node = operator.get_node(rig.id(f"Alarms.temp_high.{suffix}"))
         assert await node.read_data_type() == ua.NodeId(data_type)
     assert await _read(operator, rig, "Alarms.temp_high.Severity") == 700
+    # the members' names are right, and shared between conditions (memory: 1000 alarms)
+    event_ids = [operator.get_node(rig.id(f"Alarms.{a}.EventId")) for a in children]
+    for node in event_ids:
+        assert await node.read_browse_name() == ua.QualifiedName("EventId", 0)
+        assert (await node.read_display_name()).Text == "EventId"
+    server = rig.gateway.opcua.server
+    assert server is not None
+    first, second = (server.iserver.aspace[n.nodeid].attributes for n in event_ids)
+    for attribute in (ua.AttributeIds.BrowseName, ua.AttributeIds.DisplayName):
+        assert first[attribute] is second[attribute]
 
 
 async def test_tag_has_condition_and_the_notifier_chain(rig: Rig, operator: Client) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demokit import ENDPOINT, read_good_value
+from demokit import ENDPOINT, killed_at_exit, read_good_value, rest_and_code
 
 ROOT = Path(__file__).resolve().parents[2]
 DURATION = 20
@@ -152,16 +152,10 @@ async def test_readme_install_and_demo_in_a_fresh_venv_serve_a_good_value(tmp_pa
     assert started is not None
     process, url, seen = started
     assert process.stdout is not None
-    try:
+    async with killed_at_exit(process):
         value = await read_good_value(url, "boiler.water_temperature")
         assert isinstance(value.Value.Value, float)
-        async with asyncio.timeout(DURATION + 30):  # it stops by itself
-            rest = (await process.stdout.read()).decode()
-            code = await process.wait()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        rest, code = await rest_and_code(process, DURATION + 30)  # it stops by itself
     errors = stderr.read_text()
     assert code == 0, "".join(seen) + rest + errors
     assert rest.rstrip().endswith("gateway demo stopped")

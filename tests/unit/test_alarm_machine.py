@@ -274,3 +274,16 @@ def test_nan_keeps_a_discrete_alarm_as_it_keeps_a_limit_alarm() -> None:
     assert feed(normal, float("nan")) == []
     limit = machine(high=90)
     assert feed(limit, 95.0, float("nan")) == [(Transition.ACTIVATED, AlarmState.UNACK, "high")]
+
+
+def test_a_configured_message_is_kept_when_the_alarm_clears() -> None:
+    m = machine(high=90, high_high=110, deadband=1, message="Boiler {value} {unit} above {limit}")
+    m.update(95.0, GOOD, T0)
+    assert m.snapshot.message == "Boiler 95 degC above 90"
+    m.update(112.0, GOOD, T0)
+    assert m.snapshot.message == "Boiler 112 degC above 110"
+    m.update(100.0, GOOD, T0)  # back to high: still above 90
+    assert m.snapshot.message == "Boiler 100 degC above 90"
+    m.update(85.0, GOOD, T0)  # cleared: not "Boiler 85 degC above 90"
+    assert (m.snapshot.state, m.snapshot.value) == (AlarmState.RTN_UNACK, 85.0)
+    assert m.snapshot.message == "Boiler 100 degC above 90"
