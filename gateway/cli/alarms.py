@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gateway.cli.common import Commands, add_config, load_with_warnings
+from gateway.cli.common import (
+    Commands,
+    add_config,
+    add_time_range,
+    load_with_warnings,
+    print_lines,
+    time_range,
+)
 
 __all__ = ["register"]
 
 
 def _cmd_alarms(args: argparse.Namespace) -> int:
-    import os
-    import time
-
     from gateway.storage.alarmexport import AlarmFormat, active_lines, journal_lines
-    from gateway.storage.timespec import parse_time
 
     if args.active and (args.since is not None or args.until is not None):
         print(
@@ -30,12 +33,10 @@ def _cmd_alarms(args: argparse.Namespace) -> int:
     if args.alarm is not None and args.alarm not in names:
         # Not fatal: the journal keeps alarms that have since left the configuration.
         print(f"warning: no alarm {args.alarm!r} in {args.config}", file=sys.stderr)
-    now = time.time()
     try:
-        since = None if args.since is None else parse_time(args.since, now)
-        until = None if args.until is None else parse_time(args.until, now)
+        since, until = time_range(args)
     except ValueError as error:
-        print(f"error: --since/--until: {error}", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return 2
     format = AlarmFormat(args.format)
     if args.active:
@@ -45,12 +46,7 @@ def _cmd_alarms(args: argparse.Namespace) -> int:
         lines = journal_lines(
             config.storage, since, until, alarm=args.alarm, format=format, names=names
         )
-    try:
-        for line in lines:
-            print(line)
-        sys.stdout.flush()
-    except BrokenPipeError:  # `gateway alarms … | head`: the reader has what it wanted
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes at exit
+    print_lines(lines)
     return 0
 
 
@@ -71,8 +67,7 @@ def register(commands: Commands) -> None:
     alarms.add_argument(
         "--active", action="store_true", help="only the alarms not normal now (latest state)"
     )
-    alarms.add_argument("--since", metavar="T", help="from T (inclusive); default: the first")
-    alarms.add_argument("--until", metavar="T", help="up to T (exclusive); default: the last")
+    add_time_range(alarms)
     alarms.add_argument("--alarm", metavar="NAME", help="only the alarm NAME")
     alarms.add_argument("--format", choices=["table", "csv"], default="table", help="output format")
     alarms.set_defaults(handler=_cmd_alarms)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.cli.common import Commands, positive_int
+from gateway.cli.common import Commands, positive_float, positive_int
 from gateway.errors import ClientError
 
 if TYPE_CHECKING:
@@ -235,16 +235,6 @@ def _print_notification(item: Change | Event) -> None:
 # -- registration ---------------------------------------------------------------------
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
-
-
 class _IntermixedParser(argparse.ArgumentParser):
     """Options anywhere between positionals: `watch URL --count 1 NODE` as users type it.
 
@@ -300,7 +290,7 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
         "(default: ~/.config/modbus-opcua-gateway/pki)",
     )
     group.add_argument(
-        "--timeout", type=_positive_float, default=5.0, metavar="S", help="request timeout (5 s)"
+        "--timeout", type=positive_float, default=5.0, metavar="S", help="request timeout (5 s)"
     )
     group.add_argument(
         "--namespace",
@@ -373,10 +363,10 @@ def register(commands: Commands) -> None:
         help="e.g. boiler.water_temperature (default: every tag)",
     )
     watch.add_argument(
-        "--interval", type=_positive_float, default=500.0, metavar="MS",
+        "--interval", type=positive_float, default=500.0, metavar="MS",
         help="publishing interval (500 ms)",
     )  # fmt: skip
-    watch.add_argument("--duration", type=_positive_float, metavar="S", help="stop after S s")
+    watch.add_argument("--duration", type=positive_float, metavar="S", help="stop after S s")
     watch.add_argument("--count", type=positive_int, metavar="N", help="stop after N changes")
     watch.add_argument("--no-events", dest="events", action="store_false", help="data changes only")
     watch.set_defaults(handler=lambda args: _run(args, _watch))

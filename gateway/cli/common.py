@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     from gateway.config import LoadedConfig
 
-__all__ = ["Command", "Commands", "add_config", "load_with_warnings", "positive_int"]
+__all__ = [
+    "Command",
+    "Commands",
+    "add_config",
+    "add_time_range",
+    "load_with_warnings",
+    "positive_float",
+    "positive_int",
+    "print_lines",
+    "time_range",
+]
 
 Command = Callable[[argparse.Namespace], int]
 #: The subparsers action commands are registered on.
@@ -27,6 +38,48 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number > 0 (seconds, milliseconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def add_time_range(parser: argparse.ArgumentParser) -> None:
+    """`--since T` and `--until T` (see `time_range`)."""
+    parser.add_argument("--since", metavar="T", help="from T (inclusive); default: the first")
+    parser.add_argument("--until", metavar="T", help="up to T (exclusive); default: the last")
+
+
+def time_range(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    """--since/--until as POSIX seconds; ValueError naming the option when malformed."""
+    import time
+
+    from gateway.storage.timespec import parse_time
+
+    now = time.time()
+    try:
+        since = None if args.since is None else parse_time(args.since, now)
+        until = None if args.until is None else parse_time(args.until, now)
+    except ValueError as error:
+        raise ValueError(f"--since/--until: {error}") from None
+    return since, until
+
+
+def print_lines(lines: Iterable[str]) -> None:
+    """Print streamed lines; a reader that closes the pipe (`| head`) ends it quietly."""
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader has what it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes at exit
 
 
 def add_config(parser: argparse.ArgumentParser, metavar: str) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway.cli.common import Commands
+from gateway.cli.common import Commands, positive_float
 
 __all__ = ["register"]
 
@@ -22,16 +22,6 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be 0..65535, got {value}")
-    return value
-
-
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return value
 
 
@@ -58,7 +48,7 @@ def register(commands: Commands) -> None:
         ),
     )
     demo.add_argument(
-        "--duration", type=_duration, default=None, metavar="S", help="stop after S seconds"
+        "--duration", type=positive_float, default=None, metavar="S", help="stop after S seconds"
     )
     demo.add_argument(
         "--data-dir",

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 
-from gateway.cli.common import Commands, add_config, load_with_warnings, positive_int
+from gateway.cli.common import (
+    Commands,
+    add_config,
+    add_time_range,
+    load_with_warnings,
+    positive_int,
+    print_lines,
+    time_range,
+)
 
 __all__ = ["register"]
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
-    import os
-    import time
-
     from gateway.cli.progress import Progress
     from gateway.storage.export import HistoryFormat, history_lines
-    from gateway.storage.timespec import parse_time
 
     loaded = load_with_warnings(args.config)
-    now = time.time()
     try:
-        since = None if args.since is None else parse_time(args.since, now)
-        until = None if args.until is None else parse_time(args.until, now)
+        since, until = time_range(args)
     except ValueError as error:
-        print(f"error: --since/--until: {error}", file=sys.stderr)
+        print(f"error: {error}", file=sys.stderr)
         return 2
     lines = history_lines(
         loaded.config.storage,
@@ -35,15 +38,15 @@ def _cmd_history(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     progress = Progress("values")  # on stderr, only while stdout goes to a file or pipe
-    try:
+
+    def counted(lines: Iterator[str]) -> Iterator[str]:
         for number, line in enumerate(lines):
-            print(line)
+            yield line
             if number:  # the header is no value
                 progress.advance()
-        sys.stdout.flush()
-        progress.close()
-    except BrokenPipeError:  # `gateway history … | head`: the reader has what it wanted
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes at exit
+
+    print_lines(counted(lines))
+    progress.close()
     return 0
 
 
@@ -75,8 +78,7 @@ def register(commands: Commands) -> None:
     )
     add_config(history, "FILE")
     history.add_argument("tag", metavar="TAG", help="device.tag")
-    history.add_argument("--since", metavar="T", help="from T (inclusive); default: the first")
-    history.add_argument("--until", metavar="T", help="up to T (exclusive); default: the last")
+    add_time_range(history)
     history.add_argument(
         "--format", choices=["table", "csv"], default="table", help="output format"
     )
