@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
@@ -83,15 +84,24 @@ class Gateway:
 
 
 async def run_until_signalled(
-    config: GatewayConfig, *, config_dir: Path, duration: float | None = None
+    config: GatewayConfig,
+    *,
+    config_dir: Path,
+    duration: float | None = None,
+    running: Callable[[], None] | None = None,
 ) -> None:
-    """Run the gateway until SIGINT/SIGTERM (or `duration` seconds), then stop cleanly."""
+    """Run the gateway until SIGINT/SIGTERM (or `duration` seconds), then stop cleanly.
+
+    `running` is called once every part has started.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
         async with Gateway(config, config_dir=config_dir):
+            if running is not None:
+                running()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), duration)
     finally:

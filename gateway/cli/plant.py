@@ -19,11 +19,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from gateway.app import run_until_signalled
-    from gateway.loop import run
+    from gateway.loop import collector_paused_until_running, run
 
-    loaded = load_with_warnings(args.config)
-    run(run_until_signalled(loaded.config, config_dir=loaded.path.parent, duration=args.duration))
+    with collector_paused_until_running() as running:  # the imports and the config too
+        from gateway.app import run_until_signalled
+
+        loaded = load_with_warnings(args.config)
+        run(
+            run_until_signalled(
+                loaded.config,
+                config_dir=loaded.path.parent,
+                duration=args.duration,
+                running=running,
+            )
+        )
     return 0
 
 

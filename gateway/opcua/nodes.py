@@ -58,6 +58,8 @@ class NodeFactory:
         self._templates: dict[Hashable, Template] = {}
         self._type_refs: dict[int, ua.ReferenceDescription] = {}
         self._object_refs: dict[tuple[int, object], ua.ReferenceDescription] = {}
+        #: The inverse reference to the last variable that got a child (its properties).
+        self._variable_ref: tuple[tuple[int, object], ua.ReferenceDescription] | None = None
         #: The node inserted last, with its names, class and type (see _inverse_ref).
         self._last: (
             tuple[NodeData, ua.QualifiedName, ua.LocalizedText, ua.NodeClass, ua.NodeId] | None
@@ -125,12 +127,17 @@ class NodeFactory:
         return ref
 
     def _inverse_ref(self, parent: NodeData, ref_type: ua.NodeId) -> ua.ReferenceDescription:
-        """child → parent. Shared by every child of an object; a variable's
-        properties are added right after it, so its names come from `_last`."""
+        """child → parent. Shared by every child of an object, and by the
+        properties of a variable: they are added right after it, so its names
+        come from `_last` and the second property (EngineeringUnits after
+        EURange) reuses the first one's reference instead of reading them."""
         key = (id(parent), ref_type.Identifier)  # parents live as long as the factory
         ref = self._object_refs.get(key)
         if ref is not None:
             return ref
+        variable_ref = self._variable_ref
+        if variable_ref is not None and variable_ref[0] == key:
+            return variable_ref[1]
         last = self._last
         if last is not None and last[0] is parent:
             _, browse_name, display_name, node_class, type_definition = last
@@ -157,6 +164,8 @@ class NodeFactory:
         )
         if node_class == ua.NodeClass.Object:
             self._object_refs[key] = ref
+        else:
+            self._variable_ref = (key, ref)
         return ref
 
     def _standard_names_of(self, name: str) -> tuple[ua.QualifiedName, ua.LocalizedText]:

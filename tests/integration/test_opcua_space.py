@@ -239,6 +239,13 @@ async def test_engineering_units_and_range(rig: OpcRig, client: Client) -> None:
     eu_range = await (await pressure.get_child("0:EURange")).read_value()
     assert (eu_range.Low, eu_range.High) == (0.0, 500.0)
     assert (await pressure.read_description()).Text == "Header pressure"
+    for name in ("0:EURange", "0:EngineeringUnits"):  # both browse back to their tag
+        inverse = await (await pressure.get_child(name)).get_references(
+            ua.ObjectIds.HasProperty, ua.BrowseDirection.Inverse
+        )
+        assert [(r.NodeId, r.BrowseName.Name) for r in inverse] == [
+            (rig.node_id("mix.pressure"), "pressure")
+        ]
     celsius = await (
         await client.get_node(rig.node_id("plc.temp")).get_child("0:EngineeringUnits")
     ).read_value()

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
-from storagekit import database_url, engine_for, gateway_config, unreachable_device
+from sqlalchemy.engine import Engine
+from storagekit import (
+    DIALECTS,
+    database_url,
+    engine_for,
+    fresh_database,
+    gateway_config,
+    unreachable_device,
+)
 
 from gateway.bus import Bus
 from gateway.cli import main
 from gateway.config import Synchronous
 from gateway.model import DataType
-from gateway.storage import Historian, SchemaTooNew
+from gateway.storage import Historian, SchemaTooNew, migrate
 from gateway.storage.database import Database
 from gateway.storage.engine import open_engine
-from gateway.storage.migrate import head_revision, schema_state, upgrade
+from gateway.storage.migrate import HEAD_REVISION, head_revision, schema_state, upgrade
 from gateway.storage.schema import metadata, tags
 from gateway.storage.tagsync import TagInfo
 
@@ -46,6 +58,104 @@ def test_migrations_from_empty_build_exactly_the_declared_schema(database_url: s
             differences = compare_metadata(MigrationContext.configure(connection), metadata)
         assert differences == []
         assert upgrade(engine) == (head_revision(), head_revision())  # idempotent
+
+
+def _alembic_upgrade(engine: Engine, target: str) -> None:
+    """Run the migrations themselves up to `target` (what `upgrade` skips when it can)."""
+    config = migrate._config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, target)
+
+
+def _described(engine: Engine) -> dict[str, Any]:
+    """Every table's columns, keys and indexes, comparable across two databases."""
+    inspector = inspect(engine)
+    return {
+        table: (
+            [
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                for c in inspector.get_columns(table)
+            ],
+            inspector.get_pk_constraint(table),
+            sorted(
+                (u["name"], tuple(u["column_names"]))
+                for u in inspector.get_unique_constraints(table)
+            ),
+            sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+            ),
+            inspector.get_table_options(table),
+        )
+        for table in sorted(inspector.get_table_names())
+    }
+
+
+def test_head_revision_constant_is_the_newest_migration() -> None:
+    assert head_revision() == HEAD_REVISION
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_empty_database_gets_the_schema_the_migrations_build(
+    dialect: str, tmp_path: Path
+) -> None:
+    (tmp_path / "created").mkdir()
+    (tmp_path / "migrated").mkdir()
+    with (
+        fresh_database(dialect, tmp_path / "created") as created_url,
+        fresh_database(dialect, tmp_path / "migrated") as migrated_url,
+        engine_for(created_url) as created,
+        engine_for(migrated_url) as migrated,
+    ):
+        assert upgrade(created) == (None, HEAD_REVISION)  # without Alembic
+        _alembic_upgrade(migrated, "head")  # every migration, in order
+        assert _described(created) == _described(migrated)
+        for engine in (created, migrated):
+            with engine.connect() as connection:
+                assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+            assert schema_state(engine).current == HEAD_REVISION
+        if dialect == "sqlite":  # readings is clustered by its key on both
+            for engine in (created, migrated):
+                with engine.connect() as connection:
+                    sql = connection.exec_driver_sql(
+                        "SELECT sql FROM sqlite_master WHERE name = 'readings'"
+                    ).scalar_one()
+                assert "WITHOUT ROWID" in sql
+
+
+def test_an_older_schema_is_still_migrated_by_alembic(database_url: str) -> None:
+    with engine_for(database_url) as engine:
+        _alembic_upgrade(engine, "0001")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO alarm_events (alarm, ts, transition, severity, message)"
+                    " VALUES ('a', 1, 'active', 500, 'm')"
+                )
+            )
+        assert upgrade(engine) == ("0001", HEAD_REVISION)
+        assert "state" in {c["name"] for c in inspect(engine).get_columns("alarm_events")}
+        with engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+            assert connection.execute(text("SELECT count(*) FROM alarm_events")).scalar() == 1
+
+
+def test_a_current_database_is_opened_without_importing_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    with engine_for(url) as engine:
+        upgrade(engine)
+    probe = (
+        "import sys\n"
+        "from gateway.storage.engine import open_engine\n"
+        "from gateway.storage.migrate import upgrade\n"
+        f"engine = open_engine({url!r})\n"
+        "print(upgrade(engine), 'alembic' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == f"('{HEAD_REVISION}', '{HEAD_REVISION}') False"
 
 
 async def test_a_schema_newer_than_the_code_is_refused_at_start_and_by_db_upgrade(
