@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -21,6 +20,7 @@ from gateway.acquisition import Acquisition
 from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.loop import stop_signals
 from gateway.opcua import OpcUaServer
 from gateway.storage import Historian
 
@@ -94,16 +94,9 @@ async def run_until_signalled(
 
     `running` is called once every part has started.
     """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with stop_signals() as stop:
         async with Gateway(config, config_dir=config_dir):
             if running is not None:
                 running()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), duration)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)

@@ -1,14 +1,15 @@
-"""The process around the gateway: uvloop where installed, the collector paused at start-up."""
+"""The process around the gateway: uvloop where installed, stop signals, the collector."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gc
+import signal
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["collector_paused_until_running", "run"]
+__all__ = ["collector_paused_until_running", "run", "stop_signals"]
 
 T = TypeVar("T")
 
@@ -20,6 +21,21 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
         return asyncio.run(main)
     return uvloop.run(main)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs (enter inside the loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for number in signals:
+        loop.add_signal_handler(number, stop.set)
+    try:
+        yield stop
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
 
 
 @contextlib.contextmanager

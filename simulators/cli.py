@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 from gateway.errors import ConfigError
+from gateway.loop import stop_signals
 from simulators.plant import load_plant
 from simulators.runtime import RunningPlant, run_plant
 from simulators.scale import ScalePlant, ScaleSpec, run_scale
@@ -39,7 +39,7 @@ def run_plant_file(path: Path, duration: float | None = None) -> int:
         return 1
 
     async def serve() -> None:
-        with _stop_signals() as stop:  # before printing: a caller may signal at once
+        with stop_signals() as stop:  # before printing: a caller may signal at once
             async with run_plant(plant) as running:
                 print(describe_plant(running), flush=True)
                 await _wait(stop, duration)
@@ -51,7 +51,7 @@ def run_scale_command(spec: ScaleSpec, duration: float | None = None) -> int:
     """Serve generated slaves until stopped; return the exit code."""
 
     async def serve() -> None:
-        with _stop_signals() as stop:
+        with stop_signals() as stop:
             async with run_scale(spec) as scale:
                 print(describe_scale(scale), flush=True)
                 await _wait(stop, duration)
@@ -110,21 +110,6 @@ def describe_scale(scale: ScalePlant) -> str:
         for index, port in enumerate(scale.ports)
     ]
     return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def _stop_signals() -> Iterator[asyncio.Event]:
-    """An event set by SIGINT or SIGTERM while the block runs (call inside the loop)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for number in signals:
-        loop.add_signal_handler(number, stop.set)
-    try:
-        yield stop
-    finally:
-        for number in signals:
-            loop.remove_signal_handler(number)
 
 
 async def _wait(stop: asyncio.Event, duration: float | None) -> None:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from gateway.app import Gateway
 from gateway.config import GatewayConfig, load_config
 from gateway.demo.status import Sampler, StatusOutput, logs_above
 from gateway.errors import GatewayError
+from gateway.loop import stop_signals
 from simulators.plant import Plant, load_plant
 from simulators.runtime import RunningPlant, run_plant
 
@@ -197,21 +197,6 @@ def _endpoints_text(endpoints: tuple[str, ...]) -> str:
     return "; ".join(parts) or "no endpoints"
 
 
-@contextlib.contextmanager
-def _stop_signals() -> Iterator[asyncio.Event]:
-    """An event set by SIGINT or SIGTERM while the block runs."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for number in signals:
-        loop.add_signal_handler(number, stop.set)
-    try:
-        yield stop
-    finally:
-        for number in signals:
-            loop.remove_signal_handler(number)
-
-
 async def _show_status(
     output: StatusOutput, sampler: Sampler, stop: asyncio.Event, duration: float | None
 ) -> None:
@@ -239,7 +224,7 @@ async def run_demo(options: DemoOptions, out: TextIO) -> None:
 
 
 async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
-    with _stop_signals() as stop, _quiet_client_faults():
+    with stop_signals() as stop, _quiet_client_faults():
         print(
             "gateway demo: starting the simulated plant and the gateway "
             "(the first start creates a certificate: a few seconds)…",
