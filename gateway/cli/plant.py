@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 
-from gateway.cli.common import Commands, add_config, load_with_warnings
+from gateway.cli.common import Commands, add_config, load_with_warnings, print_lines
 
 __all__ = ["register"]
+
+log = logging.getLogger("gateway.run")
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from gateway.report import format_check
 
     loaded = load_with_warnings(args.config)
-    print(format_check(loaded.config, source=str(args.config)))
+    print_lines([format_check(loaded.config, source=str(args.config))])  # `| head` is fine
     return 0
 
 
@@ -24,7 +27,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with collector_paused_until_running() as running:  # the imports and the config too
         from gateway.app import run_until_signalled
 
+        started = time.perf_counter()
+        log.info("loading %s…", args.config)  # a 100k-tag file takes seconds
         loaded = load_with_warnings(args.config)
+        config = loaded.config
+        log.info(
+            "configuration: %d device(s), %d tag(s), %d alarm(s) loaded in %.2f s",
+            len(config.devices),
+            sum(len(device.tags) for device in config.devices),
+            len(config.alarms),
+            time.perf_counter() - started,
+        )
         run(
             run_until_signalled(
                 loaded.config,

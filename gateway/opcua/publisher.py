@@ -1,10 +1,12 @@
 """Live values into the address space: tag values from the bus, device health.
 
 Values are stored straight into each node's Value attribute and the node's
-datachange callbacks (one per monitored item) are awaited only when a client
-subscribes to it, which skips asyncua's per-write type check and lookups
-(`write_attribute_value`). The type check is not lost: every value is
-converted to its node's exact VariantType here (see datatypes.py).
+monitored items are notified only when a client subscribes to it, which skips
+asyncua's per-write type check and lookups (`write_attribute_value`), and,
+for asyncua's own monitored items, its deep copy of each DataValue per item
+(datachange.py: every DataValue built here is new and never mutated). The
+type check is not lost: every value is converted to its node's exact
+VariantType here (see datatypes.py).
 
 Status rules (DESIGN.md §7): Bad values carry no value (a null Variant);
 Uncertain values keep the last usable value the poller sends with them.
@@ -18,11 +20,11 @@ import time
 from collections.abc import Callable, Iterable
 
 from asyncua import ua
-from asyncua.server.address_space import AttributeValue
 
 from gateway.bus import Subscription
 from gateway.modbus.health import DeviceHealth
 from gateway.model import Status, TagValue
+from gateway.opcua.datachange import store as _store
 from gateway.opcua.space import STATUS_FIELDS, GatewaySpace, TagBinding
 from gateway.opcua.uawire import status_code, utc
 
@@ -55,17 +57,6 @@ def data_value(binding: TagBinding, value: TagValue) -> ua.DataValue:
         SourceTimestamp=utc(value.source_time),
         ServerTimestamp=utc(value.server_time),
     )
-
-
-async def _store(attribute: AttributeValue, value: ua.DataValue) -> None:
-    attribute.value = value
-    callbacks = attribute.datachange_callbacks
-    if callbacks:
-        for handle, callback in list(callbacks.items()):
-            try:
-                await callback(handle, value)
-            except Exception:
-                log.exception("OPC UA datachange callback %s failed", handle)
 
 
 async def apply_values(space: GatewaySpace, values: Iterable[TagValue]) -> int:

@@ -33,6 +33,7 @@ from gateway.errors import GatewayError
 from gateway.model import Status
 from gateway.opcua.alarm_calls import AlarmMethods, route_calls
 from gateway.opcua.alarms import AlarmConditions, AlarmSource
+from gateway.opcua.datachange import install as install_datachanges
 from gateway.opcua.history import HistoryProvider, TagHistory
 from gateway.opcua.publisher import apply_values, consume, follow_health
 from gateway.opcua.security import SecuritySummary, secure
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 HEALTH_INTERVAL = 0.5
 #: Seconds between two progress lines while a large address space is built.
 BUILD_PROGRESS_INTERVAL = 2.0
+#: Net allocations between two young garbage collections while serving (CPython: 700).
+YOUNG_COLLECTION_THRESHOLD = 10_000
 #: Queued bus batches before the oldest is dropped (the next batch supersedes it).
 QUEUE_BATCHES = 4096
 PRODUCT_URI = "urn:modbus-opcua-gateway"
@@ -73,6 +76,23 @@ def _collector_paused() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def _fewer_collections() -> tuple[int, ...]:
+    """Young collections every YOUNG_COLLECTION_THRESHOLD allocations; the old thresholds.
+
+    Serving subscriptions allocates notifications that live one publishing
+    interval (100 ms and more). With CPython's 700, young collections ran
+    every few ms, so nearly all of them survived into the oldest generation
+    and made it due for a full collection every second or so: measured under
+    `gateway bench fanout` (40,000 notifications/s), full collections of the
+    monitored items' objects took 0.18 core and stalled the loop ~0.2 s
+    each; with 10,000, collections of all generations took 0.06 core
+    (docs/performance.md).
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], YOUNG_COLLECTION_THRESHOLD), *thresholds[1:])
+    return thresholds
 
 
 class OpcUaServer:
@@ -114,6 +134,7 @@ class OpcUaServer:
             stack.callback(gc.unfreeze)  # a stopped server's nodes may be collected again
             with _collector_paused():
                 server = await self._create()
+            stack.callback(gc.set_threshold, *_fewer_collections())
             try:
                 await server.start()  # stops what it started if binding fails
             except OSError as error:
@@ -183,6 +204,7 @@ class OpcUaServer:
         namespace_index = await server.register_namespace(config.opcua.namespace)
         self.space = space = await self._build(server, namespace_index)
         iserver = server.iserver
+        install_datachanges(iserver)  # data changes encoded once per value (datachange.py)
         iserver.attribute_service = TagWriteService(iserver.aspace, space, self.acquisition.write)
         # asyncua annotates the event as str; its CallbackService keys by the enum member.
         post_read: Any = CallbackType.PostRead

@@ -65,6 +65,7 @@ async def test_run_logs_device_states_and_stops_cleanly_on_signal(
         )  # fmt: skip
         assert process.stderr is not None
         seen: list[str] = []
+        await _read_until(process.stderr, "2 device(s), 2 tag(s), 0 alarm(s) loaded in", seen)
         await _read_until(process.stderr, "device plc: connecting → ok", seen)
         await _read_until(process.stderr, "device dead: connecting → backoff", seen)
         process.send_signal(signum)
@@ -89,3 +90,22 @@ async def test_run_with_a_bad_config_exits_1_without_traceback(tmp_path: Path) -
     text = err.decode()
     assert f"{config}:2: devices[0]: missing required key 'host'" in text
     assert "Traceback" not in text
+
+
+def test_check_into_a_closed_pipe_exits_quietly() -> None:
+    """`gateway check -c FILE | head -1`: no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    command = f"{sys.executable} -m gateway check -c examples/all-types.yaml | head -1"
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.startswith("examples/all-types.yaml: OK"), done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
