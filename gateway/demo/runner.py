@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -155,37 +153,6 @@ Press Ctrl-C to stop.
 """
 
 
-class _ClientFaults(logging.Filter):
-    """Drops asyncua's ERROR line for every fault a client caused.
-
-    A refused login or write, a client deleting a subscription that is already
-    gone: each is the client's business, answered with a status code, and the
-    gateway logs its own WARNING where it matters (a refused login, an untrusted
-    certificate). asyncua adds `ERROR … sending service fault response` to each,
-    which reads like a gateway failure in the middle of the demo's status.
-    Kept with -vv (debug), where every detail is wanted.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (
-            record.msg == SERVICE_FAULT and not logging.getLogger().isEnabledFor(logging.DEBUG)
-        )
-
-
-SERVICE_FAULT = "sending service fault response: %s (%s)"
-
-
-@contextlib.contextmanager
-def _quiet_client_faults() -> Iterator[None]:
-    logger = logging.getLogger("asyncua.server.uaprocessor")
-    quiet = _ClientFaults()
-    logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        logger.removeFilter(quiet)
-
-
 def _endpoints_text(endpoints: tuple[str, ...]) -> str:
     """`POLICY/MODE` names grouped: `None (unsecured); Basic256Sha256, … with Sign or …`."""
     secured = [endpoint.partition("/") for endpoint in endpoints if endpoint != "None"]
@@ -224,7 +191,7 @@ async def run_demo(options: DemoOptions, out: TextIO) -> None:
 
 
 async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
-    with stop_signals() as stop, _quiet_client_faults():
+    with stop_signals() as stop:
         print(
             "gateway demo: starting the simulated plant and the gateway "
             "(the first start creates a certificate: a few seconds)…",

@@ -35,6 +35,7 @@ from gateway.opcua.alarm_calls import AlarmMethods, route_calls
 from gateway.opcua.alarms import AlarmConditions, AlarmSource
 from gateway.opcua.datachange import install as install_datachanges
 from gateway.opcua.history import HistoryProvider, TagHistory
+from gateway.opcua.logfilter import quiet_client_faults
 from gateway.opcua.publisher import apply_values, consume, follow_health
 from gateway.opcua.security import SecuritySummary, secure
 from gateway.opcua.space import GatewaySpace, SpaceBuilder
@@ -132,6 +133,7 @@ class OpcUaServer:
             raise RuntimeError("the OPC UA server is already running")
         async with AsyncExitStack() as stack:
             stack.callback(gc.unfreeze)  # a stopped server's nodes may be collected again
+            stack.enter_context(quiet_client_faults())
             with _collector_paused():
                 server = await self._create()
             stack.callback(gc.set_threshold, *_fewer_collections())

@@ -185,6 +185,20 @@ async def test_bad_credentials_are_rejected(
             pass
 
 
+async def test_a_refused_login_logs_no_asyncua_error(
+    secure: SecureRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    # asyncua logs `ERROR sending service fault response` for every refused
+    # request: a client's mistake that read like a gateway failure.
+    caplog.set_level(logging.INFO)
+    with pytest.raises(ua.UaError):
+        async with secure_client(secure, secure.trusted, user="op", password="wrong"):
+            pass
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+    assert "rejected" in secure.log or "refused" in secure.log  # the gateway's own line
+
+
 async def test_untrusted_certificate_is_rejected_and_saved(secure: SecureRig) -> None:
     rejected = secure.pki / "rejected"
     with pytest.raises(ua.UaStatusCodeError) as refused:
