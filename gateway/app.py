@@ -20,7 +20,7 @@ from gateway.acquisition import Acquisition
 from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
-from gateway.loop import stop_signals
+from gateway.loop import collect_young, stop_signals
 from gateway.opcua import OpcUaServer
 from gateway.storage import Historian
 
@@ -98,5 +98,8 @@ async def run_until_signalled(
         async with Gateway(config, config_dir=config_dir):
             if running is not None:
                 running()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), duration)
+            async with asyncio.TaskGroup() as group:
+                collector = group.create_task(collect_young(), name="young collections")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), duration)
+                collector.cancel()

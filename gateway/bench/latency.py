@@ -70,8 +70,8 @@ class LatencySpec:
     load_change: float = 0.1
     load_interval: float = 1.0
     settle: float = 3.0  # warm-up once every device is Good, excluded
-    # Under load, longer: a fresh historian's first retention pass visits every tag
-    # (100k × 2 statements, about 30 s of busy storage thread on the bench machine).
+    # Under load, longer: the figure is the steady state of a 100k-tag gateway
+    # (first scans, the historian catching up, the first retention pass).
     load_settle: float = 45.0
 
 

@@ -235,7 +235,7 @@ def _register_end_to_end(workloads: Commands) -> None:
     )
     latency.add_argument(
         "--load-warmup", type=float, default=45.0, metavar="S",
-        help="the same, under load (the historian's first retention pass ends)",
+        help="the same, under load (the steady state of a 100k-tag gateway)",
     )  # fmt: skip
     latency.add_argument("--load-slaves", type=positive_int, default=100)
     latency.add_argument("--load-tags", type=positive_int, default=1000)

@@ -7,7 +7,7 @@ never overlap and the event loop never waits on the database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from gateway.config import StorageConfig
 from gateway.storage.engine import open_engine
 from gateway.storage.errors import mapped_errors
-from gateway.storage.insert import IdRow, insert_rows
+from gateway.storage.insert import IdRow, insert_sorted
 from gateway.storage.migrate import upgrade
 from gateway.storage.rows import AlarmEvent, Row, encode_value, to_us
 from gateway.storage.schema import alarm_events
@@ -56,11 +56,20 @@ class Database:
     def write(self, rows: Sequence[Row], events: Sequence[AlarmEvent] = ()) -> int:
         """Commit `rows` and `events` in one transaction; return the readings newly stored."""
         ids = self.tag_ids
-        id_rows: list[IdRow] = [
-            (ids[key], ts, number, text, status) for key, ts, number, text, status in rows
-        ]
+        # This runs on the storage thread, which shares the GIL with the event loop.
+        # Sorted by an int key (ints are not tracked by the garbage collector) and
+        # converted row by row as the driver binds them, a batch never holds tens of
+        # thousands of new tuples at once: those set off young and middle-generation
+        # collections on this thread that held the GIL for 30-130 ms each (measured
+        # under `gateway bench latency --variant load`; docs/performance.md).
+        ordered = sorted(rows, key=lambda row: ids[row[0]] << 64 | row[1])
+        id_rows: Iterator[IdRow] = (
+            (ids[key], ts, number, text, status) for key, ts, number, text, status in ordered
+        )
+        inserted = 0
         with mapped_errors("writing readings"), self.engine.begin() as connection:
-            inserted = insert_rows(connection, id_rows)
+            if ordered:
+                inserted = insert_sorted(connection, id_rows)
             if events:
                 connection.execute(insert(alarm_events), [_event_row(e) for e in events])
         return inserted

@@ -12,7 +12,7 @@ inserted (a replay inserts 0).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
@@ -22,11 +22,11 @@ from sqlalchemy.engine import Connection
 
 from gateway.storage.schema import readings
 
-__all__ = ["IdRow", "InsertRows", "insert_naive", "insert_rows"]
+__all__ = ["IdRow", "InsertRows", "insert_naive", "insert_rows", "insert_sorted"]
 
 #: (tag_id, ts µs, value_num, value_str, status code)
 IdRow = tuple[int, int, float | None, str | None, int]
-InsertRows = Callable[[Connection, Sequence[IdRow]], int]
+InsertRows = Callable[[Connection, Iterable[IdRow]], int]
 
 _COLUMNS = "tag_id, ts, value_num, value_str, status"
 _SQLITE_INSERT = f"INSERT INTO readings ({_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
@@ -42,12 +42,20 @@ _PG_MERGE = (
 )
 
 
-def _sqlite(connection: Connection, rows: Sequence[IdRow]) -> int:
-    result = connection.exec_driver_sql(_SQLITE_INSERT, list(rows))
-    return int(result.rowcount)
+def _sqlite(connection: Connection, rows: Iterable[IdRow]) -> int:
+    # The driver's cursor takes an iterator: each row's tuple is built just before it is
+    # bound and freed just after (see insert_sorted).
+    driver: Any = connection.connection.driver_connection
+    with _as_sqlalchemy_errors(connection, _SQLITE_INSERT):
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(_SQLITE_INSERT, rows)
+            return max(int(cursor.rowcount), 0)
+        finally:
+            cursor.close()
 
 
-def _postgresql(connection: Connection, rows: Sequence[IdRow]) -> int:
+def _postgresql(connection: Connection, rows: Iterable[IdRow]) -> int:
     driver: Any = connection.connection.driver_connection
     with _as_sqlalchemy_errors(connection, _PG_COPY), driver.cursor() as cursor:
         # Every time: cheap, and a rolled-back first batch would have undone a one-off CREATE.
@@ -88,6 +96,17 @@ def insert_rows(connection: Connection, rows: Sequence[IdRow]) -> int:
     if not rows:
         return 0
     return _BY_DIALECT[connection.dialect.name](connection, sorted(rows, key=_KEY))
+
+
+def insert_sorted(connection: Connection, rows: Iterable[IdRow]) -> int:
+    """Insert `rows`, already in key order, in the caller's transaction; return how many were new.
+
+    `rows` may be a generator, and should be one for big batches: this runs on the
+    storage thread, and rows built all at once (tens of thousands of tuples alive
+    together) set off the garbage collector there, which holds the GIL, and so stalls
+    the event loop, for tens of ms (see Database.write).
+    """
+    return _BY_DIALECT[connection.dialect.name](connection, rows)
 
 
 def insert_naive(connection: Connection, rows: Sequence[IdRow]) -> int:

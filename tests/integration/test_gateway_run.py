@@ -65,13 +65,18 @@ async def test_run_logs_device_states_and_stops_cleanly_on_signal(
         )  # fmt: skip
         assert process.stderr is not None
         seen: list[str] = []
-        await _read_until(process.stderr, "2 device(s), 2 tag(s), 0 alarm(s) loaded in", seen)
-        await _read_until(process.stderr, "device plc: connecting → ok", seen)
-        await _read_until(process.stderr, "device dead: connecting → backoff", seen)
-        process.send_signal(signum)
-        async with asyncio.timeout(10):
-            rest = (await process.stderr.read()).decode()
-            code = await process.wait()
+        try:
+            await _read_until(process.stderr, "2 device(s), 2 tag(s), 0 alarm(s) loaded in", seen)
+            await _read_until(process.stderr, "device plc: connecting → ok", seen)
+            await _read_until(process.stderr, "device dead: connecting → backoff", seen)
+            process.send_signal(signum)
+            async with asyncio.timeout(10):
+                rest = (await process.stderr.read()).decode()
+                code = await process.wait()
+        finally:
+            if process.returncode is None:  # a failed test leaves no gateway running
+                process.kill()
+                await process.wait()
     assert code == 0, "".join(seen) + rest
     assert "gateway run-test stopped" in rest
     assert "Traceback" not in "".join(seen) + rest

@@ -17,6 +17,7 @@ from storagekit import (
 )
 
 from gateway.bus import Bus
+from gateway.errors import StorageError
 from gateway.model import Status, TagValue
 from gateway.storage import AlarmEvent, Historian
 from gateway.storage.database import Database
@@ -245,3 +246,30 @@ async def test_retention_runs_on_its_timer(database_url: str) -> None:
         await wait_until(lambda: historian.counters.rows_written == 55, message="rows")
         await wait_until(lambda: historian.rows_expired == 50, message="expired rows deleted")
     assert count_readings(database_url) == 5
+
+
+def test_a_batch_streamed_row_by_row_is_still_committed_whole_or_not_at_all(
+    database_url: str,
+) -> None:
+    """Database.write binds rows one at a time (no list of converted tuples); one commit."""
+    config = gateway_config(database_url, devices=[unreachable_device("a", "b")])
+    database = Database(config.storage, tag_infos(config))
+    start = to_us(time.time())
+    # Out of key order, two tags interleaved: written sorted, all counted.
+    rows = [
+        (key, start + i, float(i), None, 0) for i in range(2000, 0, -1) for key in ("d.b", "d.a")
+    ]
+    try:
+        database.prepare()
+        assert database.write(rows) == 4000
+        assert database.write(rows) == 0
+        # A row that cannot be bound, after 1,000 good new ones: the whole batch rolls back.
+        fresh = [("d.a", start + 10_000 + i, 1.0, None, 0) for i in range(1000)]
+        bad = ("d.b", start + 20_000, object(), None, 0)
+        with pytest.raises(StorageError):
+            database.write([*fresh, bad])  # type: ignore[list-item]
+        assert count_readings(database_url) == 4000
+        assert database.write(fresh) == 1000
+    finally:
+        database.dispose()
+    assert count_readings(database_url) == 5000
