@@ -28,11 +28,7 @@ def _cmd_bench_poll(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         duration=args.duration,
     )
-    report = run(bench_poll(spec, runs=args.runs, baseline_slaves=args.baseline_slaves))
-    print(report.table())
-    if args.json is not None:
-        report.write_json(args.json)
-        print(f"wrote {args.json}")
+    _output(run(bench_poll(spec, runs=args.runs, baseline_slaves=args.baseline_slaves)), args.json)
     return 0
 
 
@@ -48,13 +44,9 @@ def _cmd_bench_storage(args: argparse.Namespace) -> int:
         naive_rows=args.naive_rows,
         synchronous=Synchronous(args.synchronous),
     )
-    report = bench_storage(spec, postgres_url=args.postgres)
-    print(report.table())
+    _output(bench_storage(spec, postgres_url=args.postgres), args.json)
     if args.postgres is None:
         print("PostgreSQL not measured: pass --postgres postgresql+psycopg://USER@HOST/DB")
-    if args.json is not None:
-        report.write_json(args.json)
-        print(f"wrote {args.json}")
     return 0
 
 
