@@ -1,20 +1,22 @@
-"""The OPC UA server (the only place asyncua is imported).
+"""The OPC UA server (asyncua's server only behind the adapter in stack/).
 
 server.py     OpcUaServer: the async context manager app.py runs
-space.py      the address space of DESIGN.md §6, built in bulk (nodes.py)
-nodes.py      NodeData records written straight into asyncua's AddressSpace
+security.py   endpoints, users and the trust list applied to the server
+space.py      the address space of DESIGN.md §6, built in bulk (stack's NodeFactory)
 datatypes.py  tag data type → VariantType / DataType and value conversion
 units.py      engineering units → UNECE codes (EUInformation)
 publisher.py  bus values and device health → node values and subscriptions
-writes.py     client writes → Acquisition.write (async), per-user access level
-history.py    HistoryRead raw from a HistoryProvider (the storage layer)
+writes.py     the write hook: client writes → Acquisition.write, per-user access level
+history.py    the history hook: HistoryRead raw and at-time from a HistoryProvider
 alarms.py     alarm engine → condition events and nodes, Acknowledge, ConditionRefresh
-conditions.py a condition per alarm (conditions_tree.py writes the nodes)
+conditions.py a condition per alarm (stack's NodeTree writes the nodes)
 condition_events.py  alarm snapshot → condition event fields
-alarm_calls.py  method calls with the calling session (Acknowledge, ConditionRefresh)
-users.py      configured users and roles, anonymous
+alarm_calls.py  the call hook: Acknowledge and ConditionRefresh with the caller
+users.py      configured users and roles, anonymous: identities (pure)
 pki.py        own certificate, trusted and rejected client certificates
-security.py   policies, endpoints, limits: secure defaults for asyncua
+uawire.py     typed constructors for asyncua's wire values
+guards/       the bounds and rules that keep hostile clients in check (pure)
+stack/        the adapter: asyncua's server behind our transport, sessions and guards
 """
 
 from gateway.opcua.history import HistoryPage, HistoryProvider

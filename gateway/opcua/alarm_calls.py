@@ -1,11 +1,8 @@
 """Acknowledge and ConditionRefresh calls, answered with the calling session at hand.
 
-asyncua's method service calls a method's callback with the object and the
-arguments only: who calls is not passed, and the acknowledge permission and
-the journal need the user, ConditionRefresh the session that owns the
-subscription. So the server's `create_session` makes `_CallingSession`s,
-whose `call` routes these methods to `AlarmMethods` with the session and
-sends every other call to asyncua as before.
+`AlarmMethods` is the server's call hook: the acknowledge permission and the
+journal need the caller's identity, ConditionRefresh the session that owns
+the subscription. Every other call goes to asyncua's method service.
 
 Routed here: AcknowledgeableConditionType.Acknowledge (i=9111) on any object,
 any method on a condition object, ConditionType.ConditionRefresh (i=3875) and
@@ -18,15 +15,12 @@ import logging
 from typing import Any
 
 from asyncua import ua
-from asyncua.crypto.permission_rules import User, UserRole
-from asyncua.server.internal_server import InternalServer
-from asyncua.server.internal_session import InternalSession
 
 from gateway.opcua.alarms import AlarmConditions
+from gateway.opcua.stack import Caller, StackServer
 from gateway.opcua.uawire import ObjectIds, StatusCodes, node_id, status_code
-from gateway.opcua.users import can_write
 
-__all__ = ["AlarmMethods", "route_calls"]
+__all__ = ["AlarmMethods"]
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +29,6 @@ _REFRESH = node_id(ObjectIds.ConditionType_ConditionRefresh)
 _REFRESH2 = node_id(ObjectIds.ConditionType_ConditionRefresh2)
 _CONDITION_TYPE = node_id(ObjectIds.ConditionType)
 _V = ua.VariantType
-#: asyncua's default user of a session not yet activated.
-_ANONYMOUS = User(role=UserRole.Anonymous)
 
 
 def _result(code: int, arguments: list[int] | None = None) -> ua.CallMethodResult:
@@ -68,9 +60,9 @@ def _arguments(
 class AlarmMethods:
     """Answers the alarm method calls of one server's sessions."""
 
-    def __init__(self, conditions: AlarmConditions, iserver: InternalServer) -> None:
+    def __init__(self, conditions: AlarmConditions, stack: StackServer) -> None:
         self._conditions = conditions
-        self._aspace = iserver.aspace
+        self._stack = stack
 
     def handles(self, request: ua.CallMethodRequest) -> bool:
         return request.MethodId in (
@@ -79,26 +71,30 @@ class AlarmMethods:
             _REFRESH2,
         ) or self._conditions.is_condition(request.ObjectId)
 
-    async def call(
-        self, session: InternalSession, request: ua.CallMethodRequest
-    ) -> ua.CallMethodResult:
+    async def __call__(
+        self, caller: Caller, request: ua.CallMethodRequest
+    ) -> ua.CallMethodResult | None:
+        """The call hook: the result of an alarm method call, None for any other method."""
+        if not self.handles(request):
+            return None
         try:
             if request.MethodId in (_REFRESH, _REFRESH2):
-                return await self._refresh(session, request)
+                return await self._refresh(caller, request)
             if request.MethodId == _ACKNOWLEDGE:
-                return self._acknowledge(session.user, request)
+                return self._acknowledge(caller, request)
             return _result(StatusCodes.BadMethodInvalid)  # Enable, Disable, AddComment...
         except Exception:
             log.exception("OPC UA: alarm method call failed: %s", request)
             return _result(StatusCodes.BadInternalError)
 
-    def _acknowledge(self, user: User, request: ua.CallMethodRequest) -> ua.CallMethodResult:
+    def _acknowledge(self, caller: Caller, request: ua.CallMethodRequest) -> ua.CallMethodResult:
         target = request.ObjectId
         if not self._conditions.is_condition(target):
-            known = target in self._aspace
+            known = self._stack.has_node(target)
             return _result(StatusCodes.BadNodeIdInvalid if known else StatusCodes.BadNodeIdUnknown)
-        name = getattr(user, "name", None) or "anonymous"
-        if not can_write(user):  # operators and admins acknowledge (DESIGN.md §4)
+        identity = caller.identity
+        name = identity.name
+        if not identity.can_write:  # operators and admins acknowledge (DESIGN.md §4)
             log.info("OPC UA: %s may not acknowledge %s", name, target.to_string())
             return _result(StatusCodes.BadUserAccessDenied)
         given = list(request.InputArguments or [])
@@ -113,9 +109,7 @@ class AlarmMethods:
         code = self._conditions.acknowledge(target, bytes(event_id or b""), text or "", name)
         return _result(code)
 
-    async def _refresh(
-        self, session: InternalSession, request: ua.CallMethodRequest
-    ) -> ua.CallMethodResult:
+    async def _refresh(self, caller: Caller, request: ua.CallMethodRequest) -> ua.CallMethodResult:
         if request.ObjectId != _CONDITION_TYPE:
             return _result(StatusCodes.BadMethodInvalid)
         refresh2 = request.MethodId == _REFRESH2
@@ -123,41 +117,5 @@ class AlarmMethods:
         if isinstance(values, ua.CallMethodResult):
             return values
         item = int(values[1]) if refresh2 else None
-        code = await self._conditions.refresh(session.session_id, int(values[0]), item)
+        code = await self._conditions.refresh(caller.session_id, int(values[0]), item)
         return _result(code)
-
-
-class _CallingSession(InternalSession):
-    """A client session whose alarm method calls go to `AlarmMethods`."""
-
-    def __init__(self, methods: AlarmMethods, *args: Any, **kwargs: Any) -> None:
-        self._alarm_methods = methods
-        super().__init__(*args, **kwargs)
-
-    async def call(self, params: list[ua.CallMethodRequest]) -> list[ua.CallMethodResult]:
-        results: list[ua.CallMethodResult] = []
-        for request in params:
-            if self._alarm_methods.handles(request):
-                results.append(await self._alarm_methods.call(self, request))
-            else:
-                results += await super().call([request])
-        return results
-
-
-def route_calls(iserver: InternalServer, methods: AlarmMethods) -> None:
-    """Make every new client session of `iserver` route alarm calls to `methods`."""
-
-    def create_session(
-        name: str, user: User = _ANONYMOUS, external: bool = False
-    ) -> InternalSession:
-        return _CallingSession(
-            methods,
-            iserver,
-            iserver.aspace,
-            iserver.subscription_service,
-            name,
-            user=user,
-            external=external,
-        )
-
-    iserver.create_session = create_session  # type: ignore[method-assign]

@@ -27,9 +27,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from asyncua import ua
-from asyncua.server.address_space import AddressSpace
-from asyncua.server.internal_server import InternalServer
-from asyncua.server.subscription_service import SubscriptionService
 
 from gateway.alarms.model import AlarmListener, AlarmSnapshot, Transition
 from gateway.config import AlarmConfig
@@ -39,12 +36,11 @@ from gateway.opcua.condition_events import (
     Fields,
     condition_fields,
     new_event_id,
-    reemit,
     refresh_event,
-    to_event,
 )
 from gateway.opcua.conditions import ConditionInfo, build_conditions
-from gateway.opcua.uawire import AttributeIds, ObjectIds, StatusCodes, node_id
+from gateway.opcua.stack import StackServer
+from gateway.opcua.uawire import ObjectIds, StatusCodes, node_id
 
 __all__ = ["QUEUE_EVENTS", "AlarmConditions", "AlarmSource"]
 
@@ -92,13 +88,11 @@ class AlarmConditions:
     def __init__(
         self,
         engine: AlarmSource,
-        aspace: AddressSpace,
-        subscriptions: SubscriptionService,
+        stack: StackServer,
         infos: Sequence[ConditionInfo],
     ) -> None:
         self._engine = engine
-        self._aspace = aspace
-        self._subscriptions = subscriptions
+        self._stack = stack
         self._by_name = {info.name: _Condition(info) for info in infos}
         self._by_node = {c.info.nodeid: c for c in self._by_name.values()}
         self._queue: deque[tuple[_Condition, Fields, bool]] = deque()
@@ -110,17 +104,17 @@ class AlarmConditions:
     async def build(
         cls,
         engine: AlarmSource,
-        iserver: InternalServer,
+        stack: StackServer,
         alarms: Sequence[AlarmConfig],
         *,
         folder: ua.NodeId,
         namespace_index: int,
     ) -> AlarmConditions:
-        """Add the condition nodes to asyncua's InternalServer `iserver`."""
+        """Add the condition nodes to the server `stack`."""
         infos = await build_conditions(
-            iserver.aspace, alarms, folder=folder, namespace_index=namespace_index
+            stack.node_tree(), alarms, folder=folder, namespace_index=namespace_index
         )
-        return cls(engine, iserver.aspace, iserver.subscription_service, infos)
+        return cls(engine, stack, infos)
 
     # -- the engine side ----------------------------------------------------------------
 
@@ -205,16 +199,12 @@ class AlarmConditions:
             value = variant.Value
             if member.variant is _V.String and isinstance(value, ua.LocalizedText):
                 value = value.Text or ""
-            await self._aspace.write_attribute_value(
-                info.member_id(member.path),
-                AttributeIds.Value,
-                ua.DataValue(ua.Variant(value, member.variant)),
+            await self._stack.write_value(
+                info.member_id(member.path), ua.DataValue(ua.Variant(value, member.variant))
             )
 
     async def _send(self, info: ConditionInfo, fields: Fields) -> None:
-        event = to_event(fields, _SERVER)
-        await self._subscriptions.trigger_event(event)
-        await self._subscriptions.trigger_event(reemit(event, info.device))
+        await self._stack.events.broadcast(fields, (_SERVER, info.device))
 
     # -- methods ------------------------------------------------------------------------
 
@@ -239,26 +229,20 @@ class AlarmConditions:
 
     async def refresh(self, session_id: ua.NodeId, subscription_id: int, item: int | None) -> int:
         """ConditionRefresh(2): replay retained conditions to one subscription's event items."""
-        subscription = self._subscriptions.subscriptions.get(subscription_id)
-        if subscription is None or subscription.session_id != session_id:
-            return StatusCodes.BadSubscriptionIdInvalid
-        items = subscription.monitored_item_srv
-        notifiers = list(items._monitored_events)
-        if item is not None:
-            notifiers = [n for n in notifiers if item in items._monitored_events[n]]
-            if not notifiers:
-                return StatusCodes.BadMonitoredItemIdInvalid
-        start = to_event(refresh_event(ObjectIds.RefreshStartEventType, "Refresh start"), _SERVER)
+        target = self._stack.events.target(session_id, subscription_id, item)
+        if isinstance(target, int):
+            return target
+        notifiers = target.notifiers
+        start = refresh_event(ObjectIds.RefreshStartEventType, "Refresh start")
         for notifier in notifiers:
-            await items.trigger_event(reemit(start, notifier), item)
+            await target.send(start, notifier)
         for condition in self._by_name.values():
             if not condition.retained:
                 continue
-            event = to_event(condition.emitted, _SERVER)
             for notifier in (_SERVER, condition.info.device):
                 if notifier in notifiers:
-                    await items.trigger_event(reemit(event, notifier), item)
-        end = to_event(refresh_event(ObjectIds.RefreshEndEventType, "Refresh end"), _SERVER)
+                    await target.send(condition.emitted, notifier)
+        end = refresh_event(ObjectIds.RefreshEndEventType, "Refresh end")
         for notifier in notifiers:
-            await items.trigger_event(reemit(end, notifier), item)
+            await target.send(end, notifier)
         return StatusCodes.Good

@@ -1,7 +1,7 @@
 """Alarm snapshots → OPC UA condition event fields, and the refresh marker events.
 
 One `fields` mapping (event field path → Variant) per transition serves twice:
-as the event sent to subscribers (`to_event`) and as the values written into
+as the event sent to subscribers (the adapter's EventSink) and as the values written into
 the condition's member nodes (conditions.py names them by the same paths).
 asyncua's generated event classes declare some field types as NodeIds, which
 it cannot put in a Variant, so events are built here from plain `Event`s with
@@ -11,26 +11,22 @@ back as a null Variant.
 
 from __future__ import annotations
 
-import copy
 import time
 import uuid
 from dataclasses import dataclass
 
 from asyncua import ua
-from asyncua.common.events import Event
 
 from gateway.alarms.model import AlarmSnapshot
 from gateway.opcua.conditions import LIMIT_PROPERTIES, ConditionInfo
-from gateway.opcua.uawire import ObjectIds, node_id, status_code, utc
+from gateway.opcua.uawire import DATETIME_NULL, ObjectIds, node_id, status_code, utc
 
 __all__ = [
     "ConditionHistory",
     "Fields",
     "condition_fields",
     "new_event_id",
-    "reemit",
     "refresh_event",
-    "to_event",
 ]
 
 _V = ua.VariantType
@@ -122,7 +118,11 @@ def condition_fields(
         "LastSeverity": ua.Variant(last_severity, _V.UInt16),
         "LastSeverity/SourceTimestamp": ua.Variant(at, _V.DateTime),
         "Comment": ua.Variant(ua.LocalizedText(history.comment), _V.LocalizedText),
-        "Comment/SourceTimestamp": ua.Variant(utc(history.comment_time), _V.DateTime),
+        # Never commented: OPC UA's null DateTime (a null datetime cannot be encoded).
+        "Comment/SourceTimestamp": ua.Variant(
+            utc(history.comment_time) if history.comment_time is not None else DATETIME_NULL,
+            _V.DateTime,
+        ),
         "ClientUserId": ua.Variant(history.user, _V.String),
         "AckedState": ua.Variant(
             ua.LocalizedText("Acknowledged" if acked else "Unacknowledged"), _V.LocalizedText
@@ -169,21 +169,6 @@ def _kind_fields(info: ConditionInfo, snapshot: AlarmSnapshot) -> Fields:
         fields["LimitState/CurrentState"] = ua.Variant(ua.LocalizedText(), _V.LocalizedText)
         fields["LimitState/CurrentState/Id"] = ua.Variant(_NULL_ID, _V.NodeId)
     return fields
-
-
-def to_event(fields: Fields, emitting_node: ua.NodeId) -> Event:
-    """An asyncua Event with these fields, reported through `emitting_node`."""
-    event = Event(emitting_node)
-    for path, variant in fields.items():
-        event.add_property(path, variant.Value, variant.VariantType)
-    return event
-
-
-def reemit(event: Event, emitting_node: ua.NodeId) -> Event:
-    """The same event (same EventId) reported through another notifier."""
-    other = copy.copy(event)
-    other.emitting_node = emitting_node
-    return other
 
 
 def refresh_event(type_id: int, message: str) -> Fields:

@@ -21,7 +21,7 @@ the plain `.Message` (String) and `.Severity` variables of the contract.
 
 The references make events findable: Server HasNotifier → device,
 device HasEventSource → tag, tag HasCondition → condition. Nodes are written
-straight into the AddressSpace (conditions_tree.py), as nodes.py does for tags.
+straight into the address space (the adapter's NodeTree), as for the tags.
 """
 
 from __future__ import annotations
@@ -33,11 +33,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from asyncua import ua
-from asyncua.server.address_space import AddressSpace
 
 from gateway.config import AlarmConfig, AlarmKind
 from gateway.errors import GatewayError
-from gateway.opcua.conditions_tree import OBJECT, Constant, NodeTree
+from gateway.opcua.stack import OBJECT, Constant, NodeTree
 from gateway.opcua.uawire import AttributeIds, ObjectIds, node_id
 
 __all__ = ["LIMIT_PROPERTIES", "ConditionInfo", "Member", "build_conditions"]
@@ -177,7 +176,7 @@ def _variable(member: Member) -> tuple[Constant, ...]:
 
 
 async def build_conditions(
-    aspace: AddressSpace,
+    tree: NodeTree,
     alarms: Sequence[AlarmConfig],
     *,
     folder: ua.NodeId,
@@ -188,7 +187,7 @@ async def build_conditions(
     Yields to the event loop between alarms, so the pollers keep their scans.
     """
     try:
-        return await _build(NodeTree(aspace), alarms, folder, namespace_index)
+        return await _build(tree, alarms, folder, namespace_index)
     except KeyError as missing:  # a source tag or device not in the address space
         raise GatewayError(f"cannot build the OPC UA alarm conditions: no node {missing}") from None
 
@@ -199,7 +198,7 @@ async def _build(
     infos: list[ConditionInfo] = []
     notifiers: dict[ua.NodeId, None] = {}
     sources: dict[tuple[ua.NodeId, ua.NodeId], None] = {}
-    parent_node = tree.aspace[folder]
+    parent_node = tree.node(folder)
     for alarm in alarms:
         limit = alarm.kind is AlarmKind.LIMIT
         type_id = _O.ExclusiveLimitAlarmType if limit else _O.OffNormalAlarmType

@@ -27,16 +27,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from asyncua import ua
-from asyncua.common.utils import ServiceError
-from asyncua.server.history import HistoryManager
 
 from gateway.errors import GatewayError
 from gateway.model import TagValue
 from gateway.opcua.publisher import data_value
 from gateway.opcua.space import GatewaySpace, TagBinding
+from gateway.opcua.stack import Caller, ServiceFault
 from gateway.opcua.uawire import StatusCodes, status_code, utc
 
 __all__ = [
@@ -189,18 +188,19 @@ class _Position:
         return cls(stage, token)
 
 
-class TagHistory(HistoryManager):
-    """asyncua's history manager, answering reads of tags from a HistoryProvider."""
+class TagHistory:
+    """The HistoryRead hook of the server: reads of tags from a HistoryProvider."""
 
-    def __init__(self, iserver: Any, space: GatewaySpace, provider: HistoryProvider) -> None:
-        super().__init__(iserver)
+    def __init__(self, space: GatewaySpace, provider: HistoryProvider) -> None:
         self._space = space
         self._provider = provider
 
-    async def read_history(self, params: ua.HistoryReadParameters) -> list[ua.HistoryReadResult]:
+    async def __call__(
+        self, _caller: Caller, params: ua.HistoryReadParameters
+    ) -> list[ua.HistoryReadResult]:
         details = params.HistoryReadDetails
         if params.TimestampsToReturn not in _TIMESTAMPS:  # Part 4: Neither is invalid here
-            raise ServiceError(StatusCodes.BadTimestampsToReturnInvalid)
+            raise ServiceFault(StatusCodes.BadTimestampsToReturnInvalid)
         results: list[ua.HistoryReadResult] = []
         for item in params.NodesToRead:
             if params.ReleaseContinuationPoints:

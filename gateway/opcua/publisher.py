@@ -4,7 +4,7 @@ Values are stored straight into each node's Value attribute and the node's
 monitored items are notified only when a client subscribes to it, which skips
 asyncua's per-write type check and lookups (`write_attribute_value`), and,
 for asyncua's own monitored items, its deep copy of each DataValue per item
-(datachange.py: every DataValue built here is new and never mutated). The
+(the adapter's fast path: every DataValue built here is new and never mutated). The
 type check is not lost: every value is converted to its node's exact
 VariantType here (see datatypes.py).
 
@@ -24,9 +24,9 @@ from asyncua import ua
 from gateway.bus import Subscription
 from gateway.modbus.health import DeviceHealth
 from gateway.model import Status, TagValue
-from gateway.opcua.datachange import store as _store
 from gateway.opcua.space import STATUS_FIELDS, GatewaySpace, TagBinding
-from gateway.opcua.uawire import status_code, utc
+from gateway.opcua.stack import store as _store
+from gateway.opcua.uawire import DATETIME_NULL, status_code, utc
 
 __all__ = ["apply_health", "apply_values", "consume", "data_value", "follow_health"]
 
@@ -89,7 +89,9 @@ def _health_fields(health: DeviceHealth) -> dict[str, object]:
         "Connected": health.connected,
         "State": str(health.state),
         "LastError": health.last_error,
-        "LastPollTime": utc(health.last_poll_time),
+        "LastPollTime": (
+            utc(health.last_poll_time) if health.last_poll_time is not None else DATETIME_NULL
+        ),
         "ResponseTime": float(health.response_time_ms),
         "Requests": health.requests,
         "Errors": health.errors,

@@ -19,11 +19,8 @@ from contextlib import AsyncExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 from urllib.parse import urlsplit
-
-from asyncua.common.callback import CallbackType
-from asyncua.server.server import Server
 
 from gateway import __version__
 from gateway.acquisition import Acquisition
@@ -31,16 +28,16 @@ from gateway.bus import Bus
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
 from gateway.model import Status
-from gateway.opcua.alarm_calls import AlarmMethods, route_calls
+from gateway.opcua.alarm_calls import AlarmMethods
 from gateway.opcua.alarms import AlarmConditions, AlarmSource
-from gateway.opcua.datachange import install as install_datachanges
+from gateway.opcua.guards import ServerLimits
 from gateway.opcua.history import HistoryProvider, TagHistory
-from gateway.opcua.logfilter import quiet_client_faults
 from gateway.opcua.publisher import apply_values, consume, follow_health
 from gateway.opcua.security import SecuritySummary, secure
 from gateway.opcua.space import GatewaySpace, SpaceBuilder
+from gateway.opcua.stack import StackServer
 from gateway.opcua.uawire import node_id
-from gateway.opcua.writes import TagWriteService, user_access_listener
+from gateway.opcua.writes import TagWrites
 from gateway.tags import Tag
 
 __all__ = ["HEALTH_INTERVAL", "OpcUaServer"]
@@ -56,6 +53,8 @@ YOUNG_COLLECTION_THRESHOLD = 10_000
 #: Queued bus batches before the oldest is dropped (the next batch supersedes it).
 QUEUE_BATCHES = 4096
 PRODUCT_URI = "urn:modbus-opcua-gateway"
+#: The IANA port of opc.tcp, for an endpoint URL without one.
+DEFAULT_PORT = 4840
 _BUILT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -121,7 +120,7 @@ class OpcUaServer:
         self.application_uri = (
             f"urn:{socket.gethostname()}:modbus-opcua-gateway:{config.gateway.name}"
         )
-        self.server: Server | None = None
+        self.server: StackServer | None = None
         self.space: GatewaySpace | None = None
         self.security: SecuritySummary | None = None
         self._stack: AsyncExitStack | None = None
@@ -133,16 +132,18 @@ class OpcUaServer:
             raise RuntimeError("the OPC UA server is already running")
         async with AsyncExitStack() as stack:
             stack.callback(gc.unfreeze)  # a stopped server's nodes may be collected again
-            stack.enter_context(quiet_client_faults())
             with _collector_paused():
                 server = await self._create()
             stack.callback(gc.set_threshold, *_fewer_collections())
+            endpoint = urlsplit(self.config.opcua.endpoint)
+            host = endpoint.hostname or None
+            port = endpoint.port if endpoint.port is not None else DEFAULT_PORT
             try:
-                await server.start()  # stops what it started if binding fails
-            except OSError as error:
-                endpoint = self.config.opcua.endpoint
-                raise GatewayError(f"OPC UA: cannot listen on {endpoint}: {error}") from error
-            stack.push_async_callback(server.stop)
+                await stack.enter_async_context(server.serving(host, port))
+            except GatewayError as error:
+                reason = error.__cause__ or error
+                where = self.config.opcua.endpoint
+                raise GatewayError(f"OPC UA: cannot listen on {where}: {reason}") from error
             self.server = server
             space = self.space
             assert space is not None
@@ -189,43 +190,47 @@ class OpcUaServer:
 
     # -- building ---------------------------------------------------------------------
 
-    async def _create(self) -> Server:
+    async def _create(self) -> StackServer:
         config = self.config
-        server = Server()
-        server.name = f"Modbus OPC UA gateway {config.gateway.name}"
-        server.product_uri = PRODUCT_URI
-        server.manufacturer_name = "modbus-opcua-gateway"
-        await server.init()
-        await server.set_application_uri(self.application_uri)
-        await server.set_build_info(
-            PRODUCT_URI, server.manufacturer_name, server.name, __version__, __version__, _BUILT
+        limits = ServerLimits().for_nodes(self._node_count())
+        server = StackServer(limits=limits)
+        await server.init(
+            name=f"Modbus OPC UA gateway {config.gateway.name}",
+            application_uri=self.application_uri,
+            product_uri=PRODUCT_URI,
+            manufacturer="modbus-opcua-gateway",
+            version=__version__,
+            built=_BUILT,
         )
         self.security = await secure(
             server, config.opcua, self.pki_dir, self.application_uri, config.gateway.name
         )
         namespace_index = await server.register_namespace(config.opcua.namespace)
         self.space = space = await self._build(server, namespace_index)
-        iserver = server.iserver
-        install_datachanges(iserver)  # data changes encoded once per value (datachange.py)
-        iserver.attribute_service = TagWriteService(iserver.aspace, space, self.acquisition.write)
-        # asyncua annotates the event as str; its CallbackService keys by the enum member.
-        post_read: Any = CallbackType.PostRead
-        iserver.subscribe_server_callback(post_read, user_access_listener(space))
+        writes = TagWrites(space, self.acquisition.write)
+        server.hooks.write = writes
+        server.hooks.user_access = writes.user_access
         if self.history is not None:
-            iserver.history_manager = TagHistory(iserver, space, self.history)
+            server.hooks.history = TagHistory(space, self.history)
         if self.alarms is not None:
             self.conditions = await AlarmConditions.build(
                 self.alarms,
-                iserver,
+                server,
                 config.alarms,
                 folder=node_id("Alarms", namespace_index),
                 namespace_index=namespace_index,
             )
-            route_calls(iserver, AlarmMethods(self.conditions, iserver))
+            server.hooks.call = AlarmMethods(self.conditions, server)
         server.set_endpoint(config.opcua.endpoint)
         return server
 
-    async def _build(self, server: Server, namespace_index: int) -> GatewaySpace:
+    def _node_count(self) -> int:
+        """Nodes a client may monitor: tags, device status fields, alarm conditions."""
+        return (
+            len(self.acquisition.tags) + 8 * len(self.config.devices) + 40 * len(self.config.alarms)
+        )
+
+    async def _build(self, server: StackServer, namespace_index: int) -> GatewaySpace:
         """Add every device's nodes, yielding to the loop between devices (pollers run)."""
         name = self.config.gateway.name
         started = shown = time.perf_counter()
@@ -233,7 +238,7 @@ class OpcUaServer:
         log.info("building the OPC UA address space: %d tags…", total)
         try:
             builder = SpaceBuilder(
-                server.iserver.aspace, namespace_index, name, history=self.history is not None
+                server.node_factory(), namespace_index, name, history=self.history is not None
             )
             by_device: dict[str, list[Tag]] = {}
             for tag in self.acquisition.tags.values():
@@ -269,9 +274,9 @@ class OpcUaServer:
     @property
     def port(self) -> int:
         """The port actually listened on (the configured one, or the one chosen for 0)."""
-        if self.server is None or self.server.bserver is None:
+        if self.server is None:
             raise RuntimeError("the OPC UA server is not running")
-        return int(self.server.bserver.port)
+        return self.server.port
 
     @property
     def endpoint_url(self) -> str:

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from asyncua import ua
-from asyncua.server.address_space import AddressSpace, AttributeValue, NodeData
 
 from gateway.model import Status
 from gateway.opcua.datatypes import UaType, ua_type
-from gateway.opcua.nodes import NodeFactory, Ref
-from gateway.opcua.uawire import ObjectIds, node_id, status_code
+from gateway.opcua.stack import Node, NodeFactory, Ref, ValueSlot
+from gateway.opcua.uawire import DATETIME_NULL, ObjectIds, node_id, status_code
 from gateway.opcua.units import UNECE_NAMESPACE, lookup_unit
 from gateway.tags import Tag
 
@@ -51,7 +50,7 @@ _STATUS_INITIAL: dict[str, object] = {
     "Connected": False,
     "State": "connecting",
     "LastError": "",
-    "LastPollTime": None,
+    "LastPollTime": DATETIME_NULL,  # never polled: OPC UA's null DateTime, not a null Variant
     "ResponseTime": 0.0,
     "Requests": 0,
     "Errors": 0,
@@ -64,7 +63,7 @@ class TagBinding:
 
     tag: Tag
     ua_type: UaType
-    attribute: AttributeValue
+    attribute: ValueSlot
 
 
 @dataclass(slots=True)
@@ -73,7 +72,7 @@ class GatewaySpace:
 
     namespace_index: int
     tags: dict[str, TagBinding] = field(default_factory=dict)
-    status: dict[str, dict[str, AttributeValue]] = field(default_factory=dict)
+    status: dict[str, dict[str, ValueSlot]] = field(default_factory=dict)
 
     def tag_of(self, nodeid: ua.NodeId) -> TagBinding | None:
         """The tag served at `nodeid`, or None for any other node."""
@@ -100,17 +99,17 @@ class SpaceBuilder:
     """Adds the gateway tree to an AddressSpace; one `add_device` call per device."""
 
     def __init__(
-        self, aspace: AddressSpace, namespace_index: int, gateway: str, *, history: bool
+        self, nodes: NodeFactory, namespace_index: int, gateway: str, *, history: bool
     ) -> None:
         self.space = GatewaySpace(namespace_index)
         self._history = history
         self._ns = namespace_index
-        self._nodes = NodeFactory(aspace)
+        self._nodes = nodes
         self._waiting = ua.DataValue(
             ua.Variant(None, _V.Null),
             StatusCode=status_code(Status.BAD_WAITING_FOR_INITIAL_DATA),
         )
-        objects = aspace[node_id(ObjectIds.ObjectsFolder)]
+        objects = nodes.node(node_id(ObjectIds.ObjectsFolder))
         nodes = self._nodes
         self.root = nodes.add_object(objects, self._id(gateway), ref_type=Ref.ORGANIZES)
         folder = ObjectIds.FolderType
@@ -135,7 +134,7 @@ class SpaceBuilder:
             self._add_tag(device, tag)
         self._add_status(device, name)
 
-    def _add_tag(self, device: NodeData, tag: Tag) -> None:
+    def _add_tag(self, device: Node, tag: Tag) -> None:
         kind = ua_type(tag)
         if kind.is_numeric:
             type_id = ObjectIds.AnalogItemType if tag.range else ObjectIds.BaseAnalogType
@@ -180,10 +179,10 @@ class SpaceBuilder:
             access |= ua.AccessLevel.CurrentWrite.mask
         return access
 
-    def _add_status(self, device: NodeData, name: str) -> None:
+    def _add_status(self, device: Node, name: str) -> None:
         status_id = f"{name}._Status"
         status = self._nodes.add_object(device, self._id(status_id), ref_type=Ref.HAS_COMPONENT)
-        fields: dict[str, AttributeValue] = {}
+        fields: dict[str, ValueSlot] = {}
         for field_name, variant in STATUS_FIELDS.items():
             _, fields[field_name] = self._nodes.add_variable(
                 status,

@@ -16,7 +16,16 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 
-__all__ = ["AttributeIds", "ObjectIds", "StatusCodes", "node_id", "status_code", "utc"]
+__all__ = [
+    "DATETIME_NULL",
+    "AttributeIds",
+    "ObjectIds",
+    "StatusCodes",
+    "node_id",
+    "status_code",
+    "token_id",
+    "utc",
+]
 
 _NodeId: Any = ua.NodeId
 _StatusCode: Any = ua.StatusCode
@@ -30,8 +39,17 @@ def node_id(identifier: int | str, namespace: int = 0) -> ua.NodeId:
     return _NodeId(identifier, namespace)  # type: ignore[no-any-return]
 
 
+def token_id(token: bytes) -> ua.NodeId:
+    """A ByteString NodeId in namespace 0 (AuthenticationTokens)."""
+    return _NodeId(token, 0, ua.NodeIdType.ByteString)  # type: ignore[no-any-return]
+
+
 def status_code(code: int) -> ua.StatusCode:
     return _StatusCode(int(code))  # type: ignore[no-any-return]
+
+
+#: OPC UA's null DateTime (encoded as 0): "never", e.g. a poll time before the first answer.
+DATETIME_NULL = datetime(1601, 1, 1, tzinfo=UTC)
 
 
 def utc(seconds: float | None) -> Any:

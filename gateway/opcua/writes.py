@@ -1,15 +1,12 @@
 """Client writes to tags, forwarded to the PLC asynchronously (DESIGN.md §7).
 
-asyncua's value setter hook (`set_attribute_value_setter`) is synchronous, so
-it cannot wait for the PLC. The async hook is the server's AttributeService:
-every Write request of every session goes through its `write(params, user)`
-coroutine. `TagWriteService` replaces it: items that address a tag's Value
-are validated here and awaited through `Acquisition.write` (the PLC round
-trip, then an immediate re-read that publishes the new value on the bus);
-other nodes of the gateway's namespace are not writable, and items for
-other namespaces go to asyncua's own implementation, as do writes from the
-server's internal (admin) session. The items of one request run
-concurrently, so writes to different devices overlap.
+`TagWrites` is the server's write hook: every Write of every session comes
+here with its `Caller`. Items that address a tag's Value are validated and
+awaited through `Acquisition.write` (the PLC round trip, then an immediate
+re-read that publishes the new value on the bus); every other node is not
+writable (the gateway serves no other writable node, whatever asyncua's
+attributes say). The items of one request run concurrently, so writes to
+different devices overlap.
 
 The node's value is not set by the write: it changes when the PLC's answer
 comes back through the bus, so clients always see what the PLC holds.
@@ -19,20 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from asyncua import ua
-from asyncua.common.callback import ServerItemCallback
-from asyncua.crypto.permission_rules import User, UserRole
-from asyncua.server.address_space import AddressSpace, AttributeService
 
 from gateway.errors import DeviceError, WriteRejected
 from gateway.model import Status, Value
 from gateway.opcua.space import GatewaySpace, TagBinding
+from gateway.opcua.stack import Caller
 from gateway.opcua.uawire import AttributeIds, StatusCodes, status_code
-from gateway.opcua.users import can_write
 
-__all__ = ["TagWriteService", "WriteTag", "user_access_listener"]
+__all__ = ["TagWrites", "WriteTag"]
 
 log = logging.getLogger(__name__)
 
@@ -40,66 +34,46 @@ log = logging.getLogger(__name__)
 WriteTag = Callable[[str, Value], Awaitable[None]]
 
 
-#: asyncua's default caller: the server itself.
-_INTERNAL = User(role=UserRole.Admin)
-
-
 def _code(status: Status | int) -> ua.StatusCode:
     return status_code(int(status))
 
 
-class TagWriteService(AttributeService):
-    """The attribute service with an async write path for tag nodes."""
+class TagWrites:
+    """The write hook (results for every item) and the per-user access hook."""
 
-    def __init__(self, aspace: AddressSpace, space: GatewaySpace, write_tag: WriteTag) -> None:
-        super().__init__(aspace)
+    def __init__(self, space: GatewaySpace, write_tag: WriteTag) -> None:
         self._space = space
         self._write_tag = write_tag
 
-    async def write(
-        self, params: ua.WriteParameters, user: User = _INTERNAL
-    ) -> list[ua.StatusCode]:
-        if user.role == UserRole.Admin:  # the server's own session, never a client
-            return await super().write(params, user)
-        items = params.NodesToWrite
-        results: list[ua.StatusCode | None] = [None] * len(items)
-        others: list[int] = []
+    async def __call__(self, caller: Caller, items: Sequence[ua.WriteValue]) -> list[ua.StatusCode]:
+        results: list[ua.StatusCode] = [_code(Status.BAD_NOT_WRITABLE)] * len(items)
         async with asyncio.TaskGroup() as group:
             for index, item in enumerate(items):
                 binding = self._space.tag_of(item.NodeId)
-                if binding is None and item.NodeId.NamespaceIndex == self._space.namespace_index:
-                    results[index] = _code(Status.BAD_NOT_WRITABLE)  # folders, _Status...
-                elif binding is None:
-                    others.append(index)
-                else:
-                    group.create_task(self._write_into(results, index, binding, item, user))
-            if others:
-                rest = ua.WriteParameters(NodesToWrite=[items[i] for i in others])
-                for index, code in zip(others, await super().write(rest, user), strict=True):
-                    results[index] = code
-        return [
-            code if code is not None else _code(StatusCodes.BadInternalError) for code in results
-        ]
+                if binding is not None:
+                    group.create_task(self._write_into(results, index, binding, item, caller))
+        return results
 
     async def _write_into(
         self,
-        results: list[ua.StatusCode | None],
+        results: list[ua.StatusCode],
         index: int,
         binding: TagBinding,
         item: ua.WriteValue,
-        user: User,
+        caller: Caller,
     ) -> None:
-        results[index] = await self.write_tag(binding, item, user)
+        results[index] = await self.write_tag(binding, item, caller)
 
     async def write_tag(
-        self, binding: TagBinding, item: ua.WriteValue, user: User
+        self, binding: TagBinding, item: ua.WriteValue, caller: Caller
     ) -> ua.StatusCode:
         """The result of one write to a tag node; never raises."""
         tag = binding.tag
         if item.AttributeId != AttributeIds.Value or not tag.writable:
             return _code(Status.BAD_NOT_WRITABLE)
-        if not can_write(user):
-            log.info("OPC UA: %s may not write %s", getattr(user, "name", None), tag.key)
+        who = caller.identity
+        if not who.can_write:
+            log.info("OPC UA: %s from %s may not write %s", who, caller.peer, tag.key)
             return _code(Status.BAD_USER_ACCESS_DENIED)
         if item.IndexRange:
             return _code(StatusCodes.BadIndexRangeInvalid)
@@ -112,39 +86,26 @@ class TagWriteService(AttributeService):
             or variant.Value is None
         ):
             return _code(Status.BAD_TYPE_MISMATCH)
-        value = kind.convert(variant.Value)
         try:
+            value = kind.convert(variant.Value)
             await self._write_tag(tag.key, value)
         except (WriteRejected, DeviceError) as error:
             log.info("OPC UA: write to %s failed: %s", tag.key, error)
             return _code(error.status)
+        except (TypeError, ValueError, OverflowError):
+            return _code(Status.BAD_TYPE_MISMATCH)
         except Exception:
             log.exception("OPC UA: write to %s failed unexpectedly", tag.key)
             return _code(StatusCodes.BadInternalError)
-        log.info("OPC UA: %s wrote %s = %r", getattr(user, "name", None), tag.key, value)
+        log.info("OPC UA: %s wrote %s = %r", who, tag.key, value)
         return _code(Status.GOOD)
 
-
-def user_access_listener(space: GatewaySpace) -> Callable[[ServerItemCallback, object], None]:
-    """A PostRead hook: a writable tag's UserAccessLevel lacks CurrentWrite for viewers.
-
-    asyncua serves one static UserAccessLevel to everyone; this corrects it per
-    session, so a viewer's client shows writable tags as read-only.
-    """
-    write_bit = ua.AccessLevel.CurrentWrite.mask
-
-    def listener(event: ServerItemCallback, _service: object) -> None:
-        if not event.is_external or can_write(event.user):
-            return
-        results = event.response_params
-        for index, item in enumerate(event.request_params.NodesToRead):
-            if item.AttributeId != AttributeIds.UserAccessLevel:
-                continue
-            binding = space.tag_of(item.NodeId)
-            current = results[index].Value
-            if binding is None or current is None or not binding.tag.writable:
-                continue
-            level = int(current.Value) & ~write_bit
-            results[index] = ua.DataValue(ua.Variant(level, ua.VariantType.Byte))
-
-    return listener
+    def user_access(self, caller: Caller, nodeid: ua.NodeId, level: int) -> int | None:
+        """A writable tag's UserAccessLevel lacks CurrentWrite for those who may not write,
+        so a viewer's client shows it read-only."""
+        if caller.identity.can_write:
+            return None
+        binding = self._space.tag_of(nodeid)
+        if binding is None or not binding.tag.writable:
+            return None
+        return level & ~ua.AccessLevel.CurrentWrite.mask

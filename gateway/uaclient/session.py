@@ -56,6 +56,11 @@ _LOGIN_REFUSED = frozenset(
         StatusCodes.BadUserSignatureInvalid,
     }
 )
+#: A secured channel refused over the client's certificate: the gateway answers an
+#: untrusted one with Bad_SecurityChecksFailed (OPC 10000-6 §6.7.6), others may say so.
+_CERTIFICATE_REFUSED = frozenset(
+    {StatusCodes.BadCertificateUntrusted, StatusCodes.BadSecurityChecksFailed}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -311,11 +316,11 @@ def _connect_error(
     if isinstance(error, OSError):
         return ClientError(f"cannot connect to {url}: {error.strerror or error}")
     code = getattr(error, "code", None)
-    if code == StatusCodes.BadCertificateUntrusted and identity is not None:
+    if code in _CERTIFICATE_REFUSED and identity is not None:
         return ClientError(_untrusted_message(identity))
     if code in _LOGIN_REFUSED:
-        # A gateway that also offers the None endpoint can only refuse an untrusted
-        # certificate at activation, with the same code as a wrong password.
+        # Some servers (the gateway before issue 14) refuse an untrusted certificate
+        # only at activation, with the same code as a wrong password.
         if identity is not None and trusted is False:
             return ClientError(_untrusted_message(identity))
         who = "anonymous access" if options.user is None else "user or password"

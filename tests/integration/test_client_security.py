@@ -130,8 +130,9 @@ async def mixed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OpcRi
 async def test_untrusted_certificate_refused_at_activation_is_still_explained(
     mixed: OpcRig, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    # With a None endpoint the gateway refuses an untrusted certificate only at
-    # ActivateSession, with the code of a wrong password (docs/security.md).
+    # With a None endpoint too, the gateway refuses an untrusted certificate when the
+    # secured channel opens (Bad_SecurityChecksFailed, docs/security.md); the client
+    # tells that apart from a wrong password.
     argv = [
         "read", mixed.url, "-u", "op", "-p", "op-secret", "--pki-dir", str(tmp_path),
         "--security", "Basic256Sha256,SignAndEncrypt", "plc.temp",

@@ -223,7 +223,7 @@ async def test_conditions_are_browsable_with_their_types_and_limits(
         assert (await node.read_display_name()).Text == "EventId"
     server = rig.gateway.opcua.server
     assert server is not None
-    first, second = (server.iserver.aspace[n.nodeid].attributes for n in event_ids)
+    first, second = (server.node_tree().node(n.nodeid).attributes for n in event_ids)
     for attribute in (ua.AttributeIds.BrowseName, ua.AttributeIds.DisplayName):
         assert first[attribute] is second[attribute]
 

@@ -204,7 +204,10 @@ async def test_untrusted_certificate_is_rejected_and_saved(secure: SecureRig) ->
     with pytest.raises(ua.UaStatusCodeError) as refused:
         async with secure_client(secure, secure.untrusted):
             pass
-    assert refused.value.code == ua.StatusCodes.BadCertificateUntrusted
+    # Refused at OpenSecureChannel with the code OPC 10000-6 §6.7.6 prescribes (the
+    # client does not learn what the trust list holds); the log says why.
+    assert refused.value.code == ua.StatusCodes.BadSecurityChecksFailed
+    assert "untrusted client certificate from 127.0.0.1:" in secure.log
     saved = list(rejected.glob("untrusted*.der"))
     assert len(saved) == 1
     assert saved[0].read_bytes() == secure.untrusted.certificate.read_bytes()
@@ -229,7 +232,9 @@ async def test_unsecured_session_refused_even_if_the_client_skips_the_endpoint_c
     with pytest.raises(ua.UaStatusCodeError) as refused:
         async with client:
             pass
-    assert refused.value.code == ua.StatusCodes.BadUserAccessDenied
+    # Refused at CreateSession already: no session exists on an unsecured channel.
+    assert refused.value.code == ua.StatusCodes.BadSecurityPolicyRejected
+    assert "session on an unsecured channel from 127.0.0.1:" in secure.log
 
 
 async def test_start_logs_endpoint_and_security_but_no_password(secure: SecureRig) -> None:

@@ -23,7 +23,6 @@ INFO = ConditionInfo(
     device=node_id("d", 2),
     members=(),  # no member nodes: nothing is written to an address space
 )
-NO_ADDRESS_SPACE: Any = None
 
 
 def snapshot(state: AlarmState, time: float) -> AlarmSnapshot:
@@ -56,27 +55,29 @@ class Engine:
 
 
 class Subscriptions:
-    """Records the events sent; `fail_first`: the first delivery fails, as a bug in a
-    filter or a closing session might make it."""
+    """The server's EventSink: records the events sent, one per notifier; `fail_first`:
+    the first delivery fails, as a bug in a filter or a closing session might make it."""
 
     def __init__(self, *, fail_first: bool = False) -> None:
-        self.delivered: list[Any] = []
+        self.delivered: list[dict[str, Any]] = []
         self._fail = fail_first
 
-    async def trigger_event(self, event: Any) -> None:
+    async def broadcast(self, fields: dict[str, Any], notifiers: tuple[Any, ...]) -> None:
         if self._fail:
             self._fail = False
             raise RuntimeError("delivery failed")
-        self.delivered.append(event)
+        self.delivered += [{k: v.Value for k, v in fields.items()} for _ in notifiers]
+
+
+class Stack:
+    """The server as far as the conditions' event loop uses it (no member nodes here)."""
+
+    def __init__(self, events: Subscriptions) -> None:
+        self.events = events
 
 
 def conditions_on(subscriptions: Subscriptions) -> AlarmConditions:
-    conditions = AlarmConditions(
-        Engine(),
-        NO_ADDRESS_SPACE,
-        subscriptions,  # type: ignore[arg-type]
-        [INFO],
-    )
+    conditions = AlarmConditions(Engine(), Stack(subscriptions), [INFO])  # type: ignore[arg-type]
     conditions.start()
     return conditions
 
@@ -104,7 +105,7 @@ async def test_a_failed_event_delivery_is_logged_and_later_events_still_go_out(
         task.cancel()
     # the activation's Server delivery failed (its device delivery with it);
     # the clear went out through both notifiers
-    assert [e.ActiveState.Text for e in subscriptions.delivered] == ["Inactive", "Inactive"]
+    assert [e["ActiveState"].Text for e in subscriptions.delivered] == ["Inactive", "Inactive"]
     assert "alarm event of hot not sent" in caplog.text
 
 
@@ -122,5 +123,5 @@ async def test_a_full_queue_drops_the_oldest_and_logs_once_per_burst(
     task = await run_until(conditions, lambda: len(subscriptions.delivered) >= 4)
     task.cancel()
     # the newest two went out, each through the Server and the device
-    assert [e.Time.timestamp() for e in subscriptions.delivered] == [9.0, 9.0, 10.0, 10.0]
+    assert [e["Time"].timestamp() for e in subscriptions.delivered] == [9.0, 9.0, 10.0, 10.0]
     assert "queue drained; 8 event(s) dropped" in caplog.text

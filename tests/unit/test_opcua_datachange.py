@@ -1,58 +1,44 @@
-"""The data-change fast path (gateway/opcua/datachange.py) against asyncua's own code.
+"""The data-change fast path (gateway/opcua/stack/monitored.py) against asyncua's own code.
 
-The fast path reproduces asyncua 2.1 internals without the deep copy and
-with notifications encoded once per value: these tests fail when asyncua
-changes those internals, and check that for the same values it queues and
-sends exactly what asyncua's own `datachange_callback` does.
+The fast path reproduces asyncua 2.1's `datachange_callback` without the
+deep copy and with notifications encoded once per value; the adapter's
+`Subscription._pop_triggered_datachanges` sends them pre-encoded. These
+tests check that for the same values it queues and sends exactly what
+asyncua's own `datachange_callback` and `_pop_triggered_datachanges` do.
+(That the asyncua internals it reproduces are unchanged is checked by
+test_opcua_stack_gate.py, which fingerprints stack/gate.INTERNALS.)
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import inspect
-from collections.abc import AsyncIterator, Callable
+import logging
+import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import Any
 
 import pytest
 from asyncua import Server, ua
-from asyncua.server.address_space import AttributeValue
 from asyncua.server.internal_server import InternalServer
 from asyncua.server.internal_subscription import InternalSubscription
-from asyncua.server.monitored_item_service import (
-    MonitoredItemData,
-    MonitoredItemService,
-    MonitoredItemValues,
-)
-from asyncua.server.subscription_service import SubscriptionService
 from asyncua.ua.ua_binary import struct_to_binary
 
-from gateway.opcua import datachange
-from gateway.opcua.datachange import notify, pop_datachanges
-
-#: sha256 (first 16 hex digits) of the asyncua 2.1.0 code the fast path reproduces
-#: or relies on. A mismatch means asyncua changed: re-read the method, update
-#: datachange.py to match, then the digest here.
-ASYNCUA_SOURCES: dict[Callable[..., Any], str] = {
-    MonitoredItemService.datachange_callback: "d4468698f4d16058",
-    MonitoredItemService._is_data_changed: "57a0bdefa822c5a7",
-    MonitoredItemService._is_deadband_exceeded: "fb9fddc7656a226a",
-    MonitoredItemValues.set_current_datavalue: "df9d5e87226514b2",
-    MonitoredItemData.__init__: "fdb383c82ecbe4d6",
-    InternalSubscription._enqueue_event: "e69c7f033b26833b",
-    InternalSubscription.enqueue_datachange_event: "83acd6e086d9b1c9",
-    InternalSubscription._trigger_publish: "ef1353aab64eccc0",
-    InternalSubscription._pop_triggered_datachanges: "a80b640757b67c29",
-    InternalSubscription._pop_publish_result: "69f19425a51ca326",
-    SubscriptionService.create_subscription: "284f2d45908fcafe",
-}
+from gateway.config import Role
+from gateway.opcua.guards import ServerLimits
+from gateway.opcua.stack import Node, ValueSlot, gate
+from gateway.opcua.stack.monitored import Items, _Notification, encode_datachanges, notify, store
+from gateway.opcua.stack.sessions import Session, SessionState
+from gateway.opcua.stack.subscriptions import Subscription, Subscriptions
+from gateway.opcua.uawire import token_id
+from gateway.opcua.users import Identity
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 GOOD = ua.StatusCode(ua.StatusCodes.Good)
 UNCERTAIN = ua.StatusCode(ua.StatusCodes.UncertainNoCommunicationLastUsableValue)
 BAD = ua.StatusCode(ua.StatusCodes.BadNoCommunication)
+NODE = ua.NodeId("x", 1)
+LIMITS = ServerLimits()
 
 
 def _value(value: float | None, code: ua.StatusCode, second: int) -> ua.DataValue:
@@ -87,10 +73,14 @@ SEQUENCE = [
 PUBLISH_AFTER = {1, 4, 5, 9}
 
 StatusValue = ua.DataChangeTrigger.StatusValue
+ABSOLUTE = ua.DeadbandType.Absolute
+#: (filter, requested queue size, mode). The adapter revises 0 to 1 (OPC 10000-4 §7.21);
+#: the reference item is given the queue size the adapter granted.
 CONFIGS: list[tuple[ua.DataChangeFilter | None, int, ua.MonitoringMode]] = [
     (None, 1, ua.MonitoringMode.Reporting),
     (None, 3, ua.MonitoringMode.Reporting),
     (None, 0, ua.MonitoringMode.Reporting),
+    (None, 100, ua.MonitoringMode.Reporting),  # every change of SEQUENCE stays queued
     (ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.Status), 1, ua.MonitoringMode.Reporting),
     (
         ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp),
@@ -98,7 +88,7 @@ CONFIGS: list[tuple[ua.DataChangeFilter | None, int, ua.MonitoringMode]] = [
         ua.MonitoringMode.Reporting,
     ),
     (
-        ua.DataChangeFilter(Trigger=StatusValue, DeadbandType=1, DeadbandValue=0.5),
+        ua.DataChangeFilter(Trigger=StatusValue, DeadbandType=ABSOLUTE, DeadbandValue=0.5),
         2,
         ua.MonitoringMode.Reporting,
     ),
@@ -106,68 +96,147 @@ CONFIGS: list[tuple[ua.DataChangeFilter | None, int, ua.MonitoringMode]] = [
 ]
 
 
-def _digest(function: Callable[..., Any]) -> str:
-    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
-
-
 def test_fast_path_is_on_for_the_pinned_asyncua() -> None:
-    assert version("asyncua").startswith(datachange.ASYNCUA_SERIES)
-    assert datachange.FAST
-
-
-@pytest.mark.parametrize("function", list(ASYNCUA_SOURCES), ids=lambda f: f.__qualname__)
-def test_asyncua_internals_are_unchanged(function: Callable[..., Any]) -> None:
-    assert _digest(function) == ASYNCUA_SOURCES[function], (
-        f"asyncua's {function.__qualname__} changed: check gateway/opcua/datachange.py"
-    )
+    assert version("asyncua").startswith(gate.ASYNCUA_SERIES)
+    assert gate.SUPPORTED
+    assert gate.FAST
 
 
 @pytest.fixture
 async def iserver() -> AsyncIterator[InternalServer]:
+    """asyncua's internal server with just the monitored node (no standard address
+    space: nothing here needs it, and loading it takes seconds)."""
     server = Server()
-    await server.init()
+    _add_variable(server.iserver, NODE)
     yield server.iserver
     service = server.iserver.subscription_service
     await service.delete_subscriptions(list(service.subscriptions))
 
 
-async def _subscription(
-    iserver: InternalServer,
-    node: ua.NodeId,
-    flt: ua.DataChangeFilter | None,
-    queue_size: int,
-    mode: ua.MonitoringMode,
-) -> tuple[InternalSubscription, int]:
-    """A client-like subscription (never handed a Publish request) and its item's handle."""
+@pytest.fixture
+async def adapter(iserver: InternalServer) -> AsyncIterator[Subscriptions]:
+    """The adapter's subscriptions on the same address space (what StackServer builds)."""
+    subscriptions = Subscriptions(iserver.subscription_service, iserver.aspace, LIMITS)
+    yield subscriptions
+    await subscriptions.stop_all()
 
-    async def published(*_: Any) -> None:
-        raise AssertionError("nothing publishes without a Publish request")
 
-    params = ua.CreateSubscriptionParameters(
-        RequestedPublishingInterval=60_000,
-        RequestedLifetimeCount=1000,
-        RequestedMaxKeepAliveCount=100,
-        PublishingEnabled=True,
+def _session() -> Session:
+    """An activated session without a connection: its subscriptions never get a Publish
+    request, so nothing is published unless a test pops the queue itself."""
+    return Session(
+        session_id=ua.NodeId(1_000_000, 1),
+        auth_token=token_id(b"\x01" * 32),
+        name="test",
+        peer="127.0.0.1:1",
+        timeout=60.0,
+        channel_certificate=None,
+        nonce=b"\x00" * 32,
+        last_activity=time.monotonic(),
+        identity=Identity("op", Role.OPERATOR),
+        state=SessionState.ACTIVATED,
     )
-    service = iserver.subscription_service
-    created = await service.create_subscription(
-        params, published, ua.NodeId(1), request_callback=lambda _: None
-    )
-    isub = service.subscriptions[created.SubscriptionId]
-    item = ua.MonitoredItemCreateRequest(
-        ItemToMonitor=ua.ReadValueId(NodeId=node, AttributeId=ua.AttributeIds.Value),
+
+
+PARAMS = ua.CreateSubscriptionParameters(
+    RequestedPublishingInterval=60_000,
+    RequestedLifetimeCount=1000,
+    RequestedMaxKeepAliveCount=100,
+    PublishingEnabled=True,
+)
+
+
+def _item_request(
+    flt: ua.DataChangeFilter | None, queue_size: int, mode: ua.MonitoringMode
+) -> ua.MonitoredItemCreateRequest:
+    return ua.MonitoredItemCreateRequest(
+        ItemToMonitor=ua.ReadValueId(NodeId=NODE, AttributeId=ua.AttributeIds.Value),
         MonitoringMode=mode,
         RequestedParameters=ua.MonitoringParameters(
             ClientHandle=7, SamplingInterval=0.0, QueueSize=queue_size, Filter=flt
         ),
     )
+
+
+def _callbacks(iserver: InternalServer, service: object) -> dict[int, Any]:
+    """The node's datachange callbacks that belong to `service` (a subscription's items)."""
+    slot = iserver.aspace[NODE].attributes[ua.AttributeIds.Value]
+    return {
+        handle: callback
+        for handle, callback in slot.datachange_callbacks.items()
+        if getattr(callback, "__self__", None) is service
+    }
+
+
+async def _fast(
+    iserver: InternalServer,
+    adapter: Subscriptions,
+    flt: ua.DataChangeFilter | None,
+    queue_size: int,
+    mode: ua.MonitoringMode,
+) -> tuple[Subscription, ValueSlot, int]:
+    """The adapter's subscription with one item, alone on its own attribute (so `notify`
+    calls only its callback), and the queue size the adapter granted."""
+    session = _session()
+    created = await adapter.create(session, PARAMS)
+    subscription = adapter.owned(session, created.SubscriptionId)
+    assert isinstance(subscription, Subscription)
+    items = adapter.items_of(session, created.SubscriptionId)
+    assert type(items) is Items
     request = ua.CreateMonitoredItemsParameters(
-        SubscriptionId=created.SubscriptionId, ItemsToCreate=[item]
+        SubscriptionId=created.SubscriptionId,
+        ItemsToCreate=[_item_request(flt, queue_size, mode)],
+    )
+    [result] = await items.create_monitored_items(request)
+    assert result.StatusCode.is_good()
+    attribute = ValueSlot(ua.DataValue())
+    attribute.datachange_callbacks.update(_callbacks(iserver, items))
+    [callback] = attribute.datachange_callbacks.values()
+    assert callback.__func__ is Items.datachange_callback  # what `notify` short-cuts
+    return subscription, attribute, result.RevisedQueueSize
+
+
+async def _reference(
+    iserver: InternalServer,
+    flt: ua.DataChangeFilter | None,
+    queue_size: int,
+    mode: ua.MonitoringMode,
+) -> tuple[InternalSubscription, int, Any]:
+    """asyncua's own subscription (never handed a Publish request), its item's handle and
+    datachange callback."""
+
+    async def published(*_: Any) -> None:
+        raise AssertionError("nothing publishes without a Publish request")
+
+    service = iserver.subscription_service
+    created = await service.create_subscription(
+        PARAMS, published, ua.NodeId(1), request_callback=lambda _: None
+    )
+    isub = service.subscriptions[created.SubscriptionId]
+    request = ua.CreateMonitoredItemsParameters(
+        SubscriptionId=created.SubscriptionId,
+        ItemsToCreate=[_item_request(flt, queue_size, mode)],
     )
     [result] = await service.create_monitored_items(request)
     assert result.StatusCode.is_good()
-    [handle] = isub.monitored_item_srv._monitored_datachange
-    return isub, handle
+    [(handle, callback)] = _callbacks(iserver, isub.monitored_item_srv).items()
+    _report_null_changes(isub.monitored_item_srv)
+    return isub, handle, callback
+
+
+def _report_null_changes(service: Any) -> None:
+    """asyncua's deadband subtracts a null (Bad) value and loses the notification; the
+    adapter reports a change to or from a null value (see the test below). The reference
+    gets the same rule, so everything else is compared with asyncua's own code."""
+    original = service._is_deadband_exceeded
+
+    def deadband(values: Any, flt: Any) -> bool:
+        pair = (values.current_dvalue, values.old_dvalue)
+        if any(v is None or v.Value is None or v.Value.Value is None for v in pair):
+            return True
+        return bool(original(values, flt))
+
+    service._is_deadband_exceeded = deadband
 
 
 def _queued(isub: InternalSubscription) -> list[tuple[int, ua.DataValue]]:
@@ -178,53 +247,80 @@ def _queued(isub: InternalSubscription) -> list[tuple[int, ua.DataValue]]:
 @pytest.mark.parametrize(("flt", "queue_size", "mode"), CONFIGS)
 async def test_fast_path_queues_and_sends_what_asyncua_does(
     iserver: InternalServer,
+    adapter: Subscriptions,
     flt: ua.DataChangeFilter | None,
     queue_size: int,
     mode: ua.MonitoringMode,
 ) -> None:
-    node = ua.NodeId("x", 1)
-    await _add_variable(iserver, node)
-    reference, ref_handle = await _subscription(iserver, node, flt, queue_size, mode)
-    fast, fast_handle = await _subscription(iserver, node, flt, queue_size, mode)
-    # The fast path's item alone on an attribute: `notify` calls only its callback.
-    attribute = AttributeValue(ua.DataValue())
-    attribute.datachange_callbacks[fast_handle] = fast.monitored_item_srv.datachange_callback
+    fast, attribute, granted = await _fast(iserver, adapter, flt, queue_size, mode)
+    assert granted == max(1, queue_size)
+    reference, ref_handle, ref_callback = await _reference(iserver, flt, granted, mode)
+    assert _queued(fast) == _queued(reference), "the initial value"
     published = 0
     for index, value in enumerate(SEQUENCE):
-        # asyncua's deadband subtracts from a null value: a TypeError, which its
-        # write_attribute_value (and the fast path) log and go on.
-        with contextlib.suppress(TypeError):
-            await reference.monitored_item_srv.datachange_callback(ref_handle, value)
+        await ref_callback(ref_handle, value)
         await notify(attribute, value)
         assert _queued(fast) == _queued(reference), f"after value {index}"
         if index in PUBLISH_AFTER:
             expected = ua.PublishResult()
             reference._pop_triggered_datachanges(expected)
             sent = ua.PublishResult()
-            pop_datachanges(fast, sent)
+            fast._pop_triggered_datachanges(sent)
+            assert fast._triggered_datachanges == {}
             sent.NotificationMessage.PublishTime = expected.NotificationMessage.PublishTime
             assert struct_to_binary(sent) == struct_to_binary(expected), f"after value {index}"
             published += len(expected.NotificationMessage.NotificationData)
     assert published or mode == ua.MonitoringMode.Disabled
 
 
-async def _add_variable(iserver: InternalServer, node: ua.NodeId) -> None:
-    attributes = ua.VariableAttributes(
-        DisplayName=ua.LocalizedText("x"),
-        Value=ua.Variant(0.0, ua.VariantType.Double),
-        DataType=ua.NodeId(ua.ObjectIds.Double),
+async def test_store_sets_the_value_and_notifies_every_item_of_the_node(
+    iserver: InternalServer, adapter: Subscriptions
+) -> None:
+    """`store` on the node's own Value: the adapter's items take the fast path, asyncua's
+    the generic one, and both queue the stored DataValue."""
+    fast, _, _ = await _fast(iserver, adapter, None, 10, ua.MonitoringMode.Reporting)
+    reference, _, _ = await _reference(iserver, None, 10, ua.MonitoringMode.Reporting)
+    slot = iserver.aspace[NODE].attributes[ua.AttributeIds.Value]
+    value = _value(42.0, GOOD, 1)
+    await store(slot, value)
+    assert slot.value is value
+    assert _queued(fast)[-1] == (7, value)
+    assert _queued(fast)[-1][1] is value  # shared, not copied
+    [[*_, last]] = fast._triggered_datachanges.values()
+    assert type(last) is _Notification  # queued with its binary form
+    assert _queued(reference)[-1] == (7, value)
+
+
+async def test_a_deadband_item_still_reports_the_status_going_bad_and_back(
+    iserver: InternalServer, adapter: Subscriptions, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Bad value carries no value (DESIGN.md §7). A deadband applies to value changes
+    only; a status change is always reported (OPC 10000-4 §7.22.2). A client with an
+    absolute deadband must see the tag go Bad and come back, and the log gets no
+    traceback for it."""
+    flt = ua.DataChangeFilter(Trigger=StatusValue, DeadbandType=ABSOLUTE, DeadbandValue=0.5)
+    fast, attribute, _ = await _fast(iserver, adapter, flt, 10, ua.MonitoringMode.Reporting)
+    caplog.set_level(logging.INFO)
+    good, bad, back = _value(2.0, GOOD, 1), _value(None, BAD, 2), _value(3.0, GOOD, 3)
+    for value in (good, bad, back):
+        await notify(attribute, value)
+    queued = [value for _, value in _queued(fast)][1:]  # after the initial value
+    assert [v.StatusCode for v in queued] == [GOOD, BAD, GOOD]
+    assert queued == [good, bad, back]
+    tracebacks = [r for r in caplog.records if r.exc_info is not None]
+    assert not tracebacks, [r.getMessage() for r in tracebacks]
+
+
+def _add_variable(iserver: InternalServer, nodeid: ua.NodeId) -> None:
+    """A Double variable, as the adapter's NodeFactory makes them (Value and DataType)."""
+    node = Node(nodeid)
+    node.attributes[ua.AttributeIds.Value] = ValueSlot(
+        ua.DataValue(ua.Variant(0.0, ua.VariantType.Double))
     )
-    item = ua.AddNodesItem(
-        RequestedNewNodeId=node,
-        BrowseName=ua.QualifiedName("x", 1),
-        NodeClass=ua.NodeClass.Variable,
-        ParentNodeId=ua.NodeId(ua.ObjectIds.ObjectsFolder),
-        ReferenceTypeId=ua.NodeId(ua.ObjectIds.HasComponent),
-        TypeDefinition=ua.NodeId(ua.ObjectIds.BaseDataVariableType),
-        NodeAttributes=attributes,
+    node.attributes[ua.AttributeIds.DataType] = ValueSlot(
+        ua.DataValue(ua.Variant(ua.NodeId(ua.ObjectIds.Double), ua.VariantType.NodeId))
     )
-    [result] = iserver.node_mgt_service.add_nodes([item])
-    assert result.StatusCode.is_good()
+    iserver.aspace[nodeid] = node
 
 
 def test_pre_encoded_notification_is_byte_for_byte_asyncuas() -> None:
@@ -235,15 +331,17 @@ def test_pre_encoded_notification_is_byte_for_byte_asyncuas() -> None:
         ua.DataValue(ua.Variant(True, ua.VariantType.Boolean), StatusCode=UNCERTAIN),
     ]
     notifications = [ua.MonitoredItemNotification(n, v) for n, v in enumerate(values)]
-    encoded = [datachange._Notification(n, v) for n, v in enumerate(values)]
+    encoded = [_Notification(n, v) for n, v in enumerate(values)]
     for item in encoded:
         item.binary = struct_to_binary(ua.MonitoredItemNotification(item.ClientHandle, item.Value))
-    isub = InternalSubscription.__new__(InternalSubscription)
     # Pre-encoded and plain notifications mixed, as after an item is created.
-    isub._triggered_datachanges = {1: encoded[:2], 2: notifications[2:3], 3: encoded[3:]}
+    queued: dict[int, list[ua.MonitoredItemNotification]] = {
+        1: list(encoded[:2]),
+        2: notifications[2:3],
+        3: list(encoded[3:]),
+    }
     sent = ua.PublishResult()
-    pop_datachanges(isub, sent)
-    assert isub._triggered_datachanges == {}
+    encode_datachanges(queued, sent)
     expected = ua.PublishResult()
     mixed = [*notifications[:2], notifications[2], notifications[3]]
     expected.NotificationMessage.NotificationData.append(

@@ -1,21 +1,39 @@
-"""The PKI folder and the user manager, without a server."""
+"""The PKI folder, the trust list, and the channel's certificate check, without a server.
+
+A client certificate is checked when the secure channel opens: the adapter
+calls `StackContext.trusted`, which asks the `TrustList` (trusted/) and
+saves a refused certificate to rejected/. The end-to-end path (a real client
+refused, then accepted once its certificate is moved) is in
+tests/integration/test_opcua_security.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
+import pytest
+from asyncua import Server
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from pydantic import SecretStr
 
-from gateway.config import Role, UserConfig
+from gateway.opcua.guards import ConnectionTable, FaultLog, LoginThrottle, ServerLimits
 from gateway.opcua.pki import Pki, TrustList, make_certificate, thumbprint
-from gateway.opcua.users import GatewayUser, GatewayUserManager, can_write
+from gateway.opcua.stack.context import StackContext
+from gateway.opcua.stack.hooks import Hooks
+from gateway.opcua.stack.sessions import SessionRegistry
+from gateway.opcua.stack.subscriptions import Subscriptions
+from gateway.opcua.users import Users
 
 URI = "urn:host:modbus-opcua-gateway:test"
+PEER = "192.0.2.7:50123"
+
+
+def _der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
 
 
 def test_certificate_made_once_then_reused(tmp_path: Path) -> None:
@@ -82,32 +100,121 @@ def test_trust_list_accepts_listed_and_ca_issued_certificates(tmp_path: Path) ->
     assert not trust.is_trusted(stranger)
 
 
-USERS = [
-    UserConfig(name="op", password=SecretStr("op-pass"), role=Role.OPERATOR),
-    UserConfig(name="view", password=SecretStr("view-pass"), role=Role.VIEWER),
-]
-CHANNEL = b"client certificate"
+def _expired() -> x509.Certificate:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old")])
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=30))
+        .not_valid_after(now - dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
 
 
-def test_users_roles_and_anonymous() -> None:
-    manager = GatewayUserManager(USERS, anonymous=False, allow_none=False)
-    op = manager.get_user(None, "op", "op-pass", CHANNEL)
-    assert isinstance(op, GatewayUser)
-    assert (op.name, op.gateway_role, can_write(op)) == ("op", Role.OPERATOR, True)
-    view = manager.get_user(None, "view", "view-pass", CHANNEL)
-    assert view is not None
-    assert not can_write(view)
-    assert manager.get_user(None, "op", "view-pass", CHANNEL) is None
-    assert manager.get_user(None, "ghost", "op-pass", CHANNEL) is None
-    assert manager.get_user(None, None, None, CHANNEL) is None
-    open_manager = GatewayUserManager(USERS, anonymous=True, allow_none=False)
-    anonymous = open_manager.get_user(None, None, None, CHANNEL)
-    assert anonymous is not None
-    assert not can_write(anonymous)
+def test_an_expired_certificate_is_not_trusted_even_in_trusted(tmp_path: Path) -> None:
+    pki = Pki(tmp_path)
+    pki.ensure(URI, "test")
+    expired = _expired()
+    (pki.trusted / "old.der").write_bytes(_der(expired))
+    assert TrustList(pki).is_trusted(expired) is False
 
 
-def test_unsecured_channel_only_with_allow_none() -> None:
-    strict = GatewayUserManager(USERS, anonymous=True, allow_none=False)
-    assert strict.get_user(None, "op", "op-pass", b"") is None
-    relaxed = GatewayUserManager(USERS, anonymous=True, allow_none=True)
-    assert relaxed.get_user(None, "op", "op-pass", b"") is not None
+def test_files_in_trusted_that_are_no_certificates_are_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pki = Pki(tmp_path)
+    pki.ensure(URI, "test")
+    client, _ = make_certificate("urn:client", "client", client=True)
+    (pki.trusted / "broken.der").write_bytes(b"not a certificate")
+    (pki.trusted / "notes.txt").write_bytes(_der(client))  # not a certificate suffix
+    (pki.trusted / "client.pem").write_bytes(client.public_bytes(serialization.Encoding.PEM))
+    with caplog.at_level(logging.WARNING):
+        assert TrustList(pki).is_trusted(client)
+    assert "broken.der is not a certificate" in caplog.text
+
+
+# -- the channel's certificate check (StackContext.trusted) -----------------------------
+
+
+def _context(trust: TrustList | None) -> StackContext:
+    """A StackContext of real parts; `trusted` uses only the trust list and the fault log."""
+    limits = ServerLimits()
+    iserver = Server().iserver
+    subscriptions = Subscriptions(iserver.subscription_service, iserver.aspace, limits)
+
+    def spawn(coroutine: object, name: str) -> object:
+        raise AssertionError(f"nothing is spawned here ({name})")
+
+    return StackContext(
+        iserver=iserver,
+        limits=limits,
+        policies=[],
+        users=Users((), anonymous=False),
+        trust=trust,
+        allow_none=False,
+        plaintext_passwords=False,
+        hooks=Hooks(),
+        connections=ConnectionTable(limits),
+        sessions=SessionRegistry(limits, subscriptions.close_session),
+        subscriptions=subscriptions,
+        throttle=LoginThrottle(limits),
+        faults=FaultLog(logging.getLogger("test.opcua.pki")),
+        spawn=spawn,
+    )
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    pki = Pki(tmp_path / "pki")
+    pki.ensure(URI, "test")
+    return pki
+
+
+def test_a_trusted_channel_certificate_is_accepted(pki: Pki) -> None:
+    certificate, _ = make_certificate("urn:client", "client", client=True)
+    (pki.trusted / "client.der").write_bytes(_der(certificate))
+    assert _context(TrustList(pki)).trusted(_der(certificate), PEER) is True
+    assert list(pki.rejected.iterdir()) == []
+
+
+def test_an_untrusted_channel_certificate_is_refused_saved_and_logged(
+    pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    certificate, _ = make_certificate("urn:intruder", "intruder", client=True)
+    with caplog.at_level(logging.WARNING, logger="test.opcua.pki"):
+        assert _context(TrustList(pki)).trusted(_der(certificate), PEER) is False
+    saved = list(pki.rejected.iterdir())
+    assert len(saved) == 1
+    assert "intruder" in saved[0].name
+    assert saved[0].read_bytes() == _der(certificate)
+    assert PEER in caplog.text
+    assert str(saved[0]) in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+def test_an_expired_channel_certificate_is_refused_even_in_trusted(pki: Pki) -> None:
+    expired = _expired()
+    (pki.trusted / "old.der").write_bytes(_der(expired))
+    assert _context(TrustList(pki)).trusted(_der(expired), PEER) is False
+
+
+def test_a_garbage_channel_certificate_is_refused_with_one_line(
+    pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="test.opcua.pki"):
+        assert _context(TrustList(pki)).trusted(b"not a certificate", PEER) is False
+    assert list(pki.rejected.iterdir()) == []
+    [record] = [r for r in caplog.records if r.name == "test.opcua.pki"]
+    assert PEER in record.getMessage()
+    assert "unreadable certificate" in record.getMessage()
+    assert record.exc_info is None
+
+
+def test_without_a_trust_list_every_certificate_passes_the_channel_check() -> None:
+    """StackServer.secure always sets one; a context without it checks nothing."""
+    assert _context(None).trusted(b"anything", PEER) is True

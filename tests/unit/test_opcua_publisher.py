@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from asyncua import ua
-from asyncua.server.address_space import AttributeValue
+from asyncua.ua.ua_binary import struct_to_binary
 
 from gateway.codec import Encoding
+from gateway.modbus.health import DeviceHealth
 from gateway.model import DataType, Status, Table, TagValue
 from gateway.opcua.datatypes import ua_type
-from gateway.opcua.publisher import apply_values, data_value
-from gateway.opcua.space import GatewaySpace, TagBinding
+from gateway.opcua.publisher import apply_health, apply_values, data_value
+from gateway.opcua.space import STATUS_FIELDS, GatewaySpace, TagBinding
+from gateway.opcua.stack import ValueSlot
+from gateway.opcua.uawire import DATETIME_NULL
 from gateway.tags import Tag
 
 T = 1_700_000_000.25
@@ -19,7 +22,7 @@ T = 1_700_000_000.25
 
 def _binding(data_type: DataType = DataType.INT16, scale: float = 1.0) -> TagBinding:
     tag = Tag("d", "t", Table.HOLDING_REGISTER, 0, Encoding(data_type=data_type, scale=scale), 1.0)
-    return TagBinding(tag, ua_type(tag), AttributeValue(ua.DataValue()))
+    return TagBinding(tag, ua_type(tag), ValueSlot(ua.DataValue()))
 
 
 def test_good_value_in_the_node_type_with_both_timestamps() -> None:
@@ -57,3 +60,45 @@ async def test_apply_values_updates_nodes_and_calls_subscribers() -> None:
     assert binding.attribute.value is not None
     assert binding.attribute.value.Value == ua.Variant(5, ua.VariantType.Int16)
     assert seen == [(7, binding.attribute.value)]
+
+
+def _status_space() -> GatewaySpace:
+    space = GatewaySpace(2)
+    space.status["plc"] = {name: ValueSlot(ua.DataValue()) for name in STATUS_FIELDS}
+    return space
+
+
+async def test_health_of_a_device_that_never_answered_is_encodable() -> None:
+    """Issue 14, finding 8: a null LastPollTime made every Read including it fail."""
+    space = _status_space()
+    await apply_health(space, DeviceHealth("plc"), T)
+    fields = space.status["plc"]
+    for name, variant in STATUS_FIELDS.items():
+        value = fields[name].value
+        assert value is not None
+        assert value.Value is not None
+        assert value.Value.VariantType == variant, name
+        struct_to_binary(value)  # raises if the value cannot be sent
+    poll = fields["LastPollTime"].value
+    assert poll is not None
+    assert poll.Value == ua.Variant(DATETIME_NULL, ua.VariantType.DateTime)
+
+
+async def test_health_stores_only_the_fields_that_changed() -> None:
+    space = _status_space()
+    health = DeviceHealth("plc")
+    await apply_health(space, health, T)
+    before = {name: slot.value for name, slot in space.status["plc"].items()}
+    health.requests = 5
+    health.last_poll_time = T + 1
+    await apply_health(space, health, T + 2)
+    after = space.status["plc"]
+    changed = {name for name, slot in after.items() if slot.value is not before[name]}
+    assert changed == {"Requests", "LastPollTime"}
+    requests = after["Requests"].value
+    assert requests is not None
+    assert requests.Value == ua.Variant(5, ua.VariantType.UInt64)
+    assert requests.SourceTimestamp == datetime.fromtimestamp(T + 2, UTC)
+    poll = after["LastPollTime"].value
+    assert poll is not None
+    assert poll.Value == ua.Variant(datetime.fromtimestamp(T + 1, UTC), ua.VariantType.DateTime)

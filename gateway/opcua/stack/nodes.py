@@ -23,7 +23,7 @@ from typing import Any
 from asyncua import ua
 from asyncua.server.address_space import AddressSpace, AttributeValue, NodeData
 
-from gateway.opcua.attributes import (
+from gateway.opcua.stack.attributes import (
     DISPLAY_NAME,
     NODE_ID,
     OWN_BROWSE_NAME,
@@ -66,6 +66,10 @@ class NodeFactory:
         ) = None
         self._type_ids: dict[int, ua.NodeId] = {}
         self._standard_names: dict[str, tuple[ua.QualifiedName, ua.LocalizedText]] = {}
+
+    def node(self, nodeid: ua.NodeId) -> NodeData:
+        """An existing node (KeyError if there is none)."""
+        return self.aspace[nodeid]
 
     # -- shared pieces ----------------------------------------------------------------
 
