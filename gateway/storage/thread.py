@@ -167,7 +167,7 @@ class StorageThread:
 
     def _release(self, call: _Call) -> None:
         """A cut call that did not come back: its caller goes on without it."""
-        self._fail(call, f"{call.late}, and did not return after its connection was cut")
+        self._fail(call, f"{call.late}: the call did not return after its connection was cut")
 
     def _settle(self, call: _Call, result: Any, error: Exception | None) -> None:
         for timer in call.timers:
