@@ -23,7 +23,7 @@ to hear us. So each call gets a deadline of its own, kept on the event loop:
   caller, the shutdown included, waits a bounded time. The thread is a
   daemon: a call that never returns cannot keep the process from exiting.
 
-The deadline is kept by the thread, not by the caller: a caller that is
+The deadline is kept here, on the event loop, not by the caller: a caller that is
 cancelled (a stop, an OPC UA client that went away) leaves its call running,
 and the call is still cut when its time is up. A stop brings every pending
 call's deadline forward (`hurry`), so `shutdown_timeout` holds for a call
@@ -91,7 +91,8 @@ class StorageThread:
     ) -> None:
         self._cut = cut
         self._name = name
-        self._call_later = call_later
+        self._given_call_later = call_later
+        self._call_later: CallLater | None = None
         self._lock = threading.Lock()  # the stage of every call
         self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -106,10 +107,14 @@ class StorageThread:
         """Start the thread (inside the event loop that will await the calls)."""
         if self._thread is not None:
             raise RuntimeError("the storage thread is already running")
-        self._loop = asyncio.get_running_loop()
-        if self._call_later is None:
-            self._call_later = self._loop.call_later
-        self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._call_later = self._given_call_later or loop.call_later
+        # A queue per thread: a thread left behind by a stop never takes a later call.
+        self._queue = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._work, args=(self._queue, loop), name=self._name, daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -197,8 +202,10 @@ class StorageThread:
 
     # -- on the storage thread --------------------------------------------------------------
 
-    def _work(self) -> None:
-        while (call := self._queue.get()) is not None:
+    def _work(
+        self, calls: queue.SimpleQueue[_Call | None], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        while (call := calls.get()) is not None:
             with self._lock:
                 if call.stage is not _Stage.QUEUED:
                     continue  # withdrawn at its deadline
@@ -211,7 +218,5 @@ class StorageThread:
                 error = raised
             with self._lock:
                 call.stage = _Stage.DONE
-            loop = self._loop
-            assert loop is not None
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
                 loop.call_soon_threadsafe(self._settle, call, result, error)

@@ -69,9 +69,16 @@ def _freeze_mid_write(db: Outage) -> None:
     db.freeze_at(b"COPY readings_in")  # the batch's COPY never reaches the server
 
 
+def _stored(historian: Historian) -> int:
+    """Rows committed so far; a batch whose commit answered too late is written again,
+    and then counts as duplicates (the database holds it once: checked at the end)."""
+    counters = historian.counters
+    return counters.rows_written + counters.rows_duplicate
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize(
-    ("freeze", "retried"),
+    ("freeze", "must_retry"),
     [(_freeze_idle, False), (_freeze_mid_write, True)],
     ids=["idle-connection", "mid-transaction"],
 )
@@ -79,10 +86,11 @@ async def test_a_frozen_postgresql_connection_is_cut_and_replaced_nothing_lost(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     freeze: Callable[[Outage], None],
-    retried: bool,
+    must_retry: bool,
 ) -> None:
     """Idle: the pool's ping on checkout hangs, is cut, and the pool connects anew within
-    the same call. Mid-transaction: the call fails, and the writer retries it."""
+    the same call (on a very slow machine the call may instead be released and retried).
+    Mid-transaction: the call fails, and the writer retries it on a new connection."""
     with fresh_database("postgresql", tmp_path) as url:
         async with outage(url) as db:
             config = gateway_config(
@@ -101,21 +109,26 @@ async def test_a_frozen_postgresql_connection_is_cut_and_replaced_nothing_lost(
                         freeze(db)
                         _publish(bus, _values("d.a", 1000, start + 1))
                         await wait_for(
-                            lambda: historian.counters.rows_written == 1100,
+                            lambda: _stored(historian) == 1100,
                             timeout=20,
                             message="every row written after the stuck call was cut",
                         )
                     finally:
                         await db.up()  # else a writer stuck for good would hang the stop
                     counters = historian.counters
-                    assert (counters.retries >= 1) is retried
+                    retried = counters.retries >= 1
+                    assert retried or not must_retry
+                    assert counters.retries <= 1
                     assert counters.rows_dropped == 0
                     assert db.connections > connections  # a new connection took over
         assert count_readings(url) == 1100
     warnings = _storage_lines(caplog, logging.WARNING)
     assert len(warnings) == 1, warnings  # one line for the one stuck call
-    assert "the database did not answer within 1 s" in warnings[0]
-    assert ("retrying" in warnings[0]) is retried
+    assert warnings[0].startswith("storage: the database did not answer within 1 s")
+    if retried:
+        assert "row(s) buffered, retrying (attempt 1)" in warnings[0]
+    else:
+        assert warnings[0].endswith("cut the connection; the call went on over a new one")
     assert not any(r.exc_info for r in caplog.records)
 
 

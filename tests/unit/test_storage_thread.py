@@ -213,3 +213,10 @@ async def test_a_call_needs_a_started_thread() -> None:
     thread = StorageThread(lambda: None)
     with pytest.raises(RuntimeError, match="not running"):
         await thread.call(1.0, lambda: None)
+
+
+async def test_a_stopped_thread_starts_again_with_a_fresh_queue(rig: Rig) -> None:
+    rig.thread.stop()
+    assert not rig.thread.running
+    rig.thread.start()
+    assert await rig.thread.call(1.0, lambda: "again") == "again"
