@@ -1,15 +1,18 @@
 """Storage workload: batch insert rows/s into SQLite and PostgreSQL, and the naive baseline.
 
 Rows look like the writer's: scans of T float32 tags in time order, each
-batch mapped to tag ids, sorted and inserted through `Database.write` (the
-path the running gateway uses), one transaction per batch. Every run
-inserts into the same, growing table after an unmeasured warm-up run, so
-later runs pay for a larger index. The baseline sends one INSERT statement
-per row (committed per batch, which flatters it), as many gateways do.
+batch mapped to tag ids, sorted and inserted through `Database.write` on the
+storage thread with a deadline per call (the path the running gateway uses:
+`StorageThread.call`, the connection cutter armed), one transaction per
+batch. Every run inserts into the same, growing table after an unmeasured
+warm-up run, so later runs pay for a larger index. The baseline sends one
+INSERT statement per row (committed per batch, which flatters it), as many
+gateways do, on the same thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import random
 import threading
@@ -24,6 +27,7 @@ from gateway.storage.database import Database
 from gateway.storage.rows import Row, to_us
 from gateway.storage.scratch import naive_write, scratch_url
 from gateway.storage.tagsync import TagInfo
+from gateway.storage.thread import StorageThread
 
 __all__ = ["StorageSpec", "bench_storage", "insert_until"]
 
@@ -57,31 +61,52 @@ class _Rows:
         return rows[:count]
 
 
-def _rate(write: Callable[[Sequence[Row]], int], rows: list[Row], batch: int) -> float:
+#: Deadline of each call in the benchmark: generous, as a slow baseline batch must not be
+#: cut; what a deadline costs (two timers per call) does not depend on its length.
+_CALL_TIMEOUT = 600.0
+
+
+async def _rate(
+    thread: StorageThread,
+    write: Callable[[Sequence[Row]], int],
+    rows: list[Row],
+    batch: int,
+) -> float:
     started = time.perf_counter()
     for index in range(0, len(rows), batch):
-        write(rows[index : index + batch])
+        await thread.call(_CALL_TIMEOUT, write, rows[index : index + batch])
     return len(rows) / (time.perf_counter() - started)
 
 
 def _measure(url: str, spec: StorageSpec) -> tuple[list[float], list[float]]:
     """(batch rows/s per run, naive rows/s per run) on one fresh database."""
+    return asyncio.run(_measure_on_the_storage_thread(url, spec))
+
+
+async def _measure_on_the_storage_thread(
+    url: str, spec: StorageSpec
+) -> tuple[list[float], list[float]]:
     source = _Rows(spec.tags)
     infos = [TagInfo("bench", key.partition(".")[2], DataType.FLOAT32) for key in source.keys]
     storage = StorageConfig(url=url, synchronous=spec.synchronous)
     database = Database(storage, infos)
+    thread = StorageThread(database.cutter.cut)
+    thread.start()
     try:
-        database.prepare()
-        _rate(database.write, source.take(spec.rows), spec.batch)  # warm-up
+        await thread.call(_CALL_TIMEOUT, database.prepare)
+        await _rate(thread, database.write, source.take(spec.rows), spec.batch)  # warm-up
         batch = [
-            _rate(database.write, source.take(spec.rows), spec.batch) for _ in range(spec.runs)
+            await _rate(thread, database.write, source.take(spec.rows), spec.batch)
+            for _ in range(spec.runs)
         ]
         naive_rows = functools.partial(naive_write, database)
         naive = [
-            _rate(naive_rows, source.take(spec.naive_rows), spec.batch) for _ in range(spec.runs)
+            await _rate(thread, naive_rows, source.take(spec.naive_rows), spec.batch)
+            for _ in range(spec.runs)
         ]
     finally:
-        database.dispose()
+        await thread.call(_CALL_TIMEOUT, database.dispose)
+        thread.stop()
     return batch, naive
 
 

@@ -235,6 +235,13 @@ class StorageConfig(ConfigModel):
         description="How long a stop keeps retrying a database that is down before the "
         "remaining rows are dropped (and counted).",
     )
+    timeout: Duration = Field(
+        default=10.0,
+        description="Longest one database call may take (a batch's transaction, a retention "
+        "chunk, a history page, the migration at start) before the gateway cuts its "
+        "connection and fails it; a write is then retried on a new connection. Catches a "
+        "database that stops answering without closing the connection.",
+    )
     retention_interval: Duration = Field(
         default=3600.0, description="How often old rows are deleted (also once at start)."
     )

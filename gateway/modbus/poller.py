@@ -9,6 +9,14 @@ safely with polling. Failures close the connection and wait per the
 `RetryPolicy` (backoff, then demotion); tag statuses follow DESIGN.md §7
 through `BlockState`. A scan's values, including those read before a failure
 cut it short, are published as one batch.
+
+States (`DeviceHealth.state`, served as `_Status.State`): connecting from the
+connect until the device's first answer (data or a Modbus exception) on the
+new connection, only then ok (and Connected); a failure before that answer
+goes from connecting to backoff or demoted, never through ok. The `Link`'s
+free reopen of a connection the peer closed while idle (allowed once per
+answer) keeps the state ok: the device answered, and a PLC that drops idle
+connections would otherwise flap between ok and connecting at every scan.
 """
 
 from __future__ import annotations
@@ -203,9 +211,17 @@ class DevicePoller:
         await asyncio.Event().wait()  # until cancelled
 
     async def _connect(self) -> None:
+        """Open the link (at once when another device on it connected it already).
+
+        The state stays connecting until the device answers (`_record_answer`):
+        a TCP connect proves only that something listens, and a Modbus TCP
+        gateway whose serial device is dead accepts connections all day. A
+        device with nothing to read has only the connection to show.
+        """
         self._set_state(DeviceState.CONNECTING)
-        await self.link.connect()  # at once when another device on the link connected it
-        self._set_state(DeviceState.OK)
+        await self.link.connect()
+        if not self._classes:
+            self._set_state(DeviceState.OK, "connected (no tags to read)")
 
     async def _fail(self, error: DeviceError, *, link_level: bool) -> None:
         """Mark tags, record the error, then wait out the backoff or demotion period.
@@ -317,11 +333,17 @@ class DevicePoller:
         block.on_payload(payload, now, out)
 
     def _record_answer(self, started: float) -> float:
-        """A well-formed answer (data or a Modbus exception): the device is reachable."""
+        """A well-formed answer (data or a Modbus exception): the device is reachable.
+
+        The first answer since connecting is what makes the device ok.
+        """
         now = time.time()
-        self.health.record_response(now, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        self.health.record_response(now, elapsed)
         self.health.consecutive_failures = 0
         self.link.answered()
+        if self.health.state is not DeviceState.OK:
+            self._set_state(DeviceState.OK, f"answered in {elapsed * 1000:.1f} ms")
         return now
 
     # -- waiting ----------------------------------------------------------------------

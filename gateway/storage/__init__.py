@@ -8,6 +8,8 @@ rows.py        values ⇄ columns (pure); AlarmEvent
 tagsync.py     the tags table follows the configuration
 insert.py      the batch insert fast path per dialect, and the naive baseline
 database.py    blocking operations for the single storage thread
+thread.py      that thread: calls in order, each with a deadline (`storage.timeout`)
+cutter.py      ends a call blocked on a connection, from another thread (the deadline's cut)
 modes.py       storage modes per tag: on_change, every_scan, sampled (pure)
 buffer.py      the bounded row buffer: drop oldest-first, counted
 writer.py      bus → rows → buffer → batched commits with retry

@@ -1,8 +1,9 @@
 """The historian's blocking database operations, for one worker thread.
 
 Every method blocks and raises StorageError (StorageUnavailable when a retry
-may help); the async side runs them on its single storage thread, so calls
-never overlap and the event loop never waits on the database.
+may help); the async side runs them on its single storage thread (thread.py),
+so calls never overlap and the event loop never waits on the database, and
+cuts a call that overruns its deadline through `cutter`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from gateway.config import StorageConfig
+from gateway.storage.cutter import ConnectionCutter
 from gateway.storage.engine import open_engine
 from gateway.storage.errors import mapped_errors
 from gateway.storage.insert import IdRow, insert_sorted
@@ -28,7 +30,11 @@ class Database:
     """An engine plus the tag ids of this configuration, once `prepare` ran."""
 
     def __init__(self, storage: StorageConfig, tags: Sequence[TagInfo]) -> None:
-        self.engine: Engine = open_engine(storage.url, synchronous=storage.synchronous)
+        self.engine: Engine = open_engine(
+            storage.url, synchronous=storage.synchronous, timeout=storage.timeout
+        )
+        #: Ends a call blocked on this engine's connections, from another thread.
+        self.cutter = ConnectionCutter(self.engine)
         self._infos = list(tags)
         self._ids: dict[str, int] | None = None
 

@@ -6,10 +6,15 @@ failed, and transactions that SQLAlchemy begins explicitly (the sqlite3
 module's own implicit BEGIN would leave DDL outside them). PostgreSQL:
 psycopg 3, a connect timeout so an unreachable server fails fast, and a
 pre-ping so a restarted server is reconnected transparently.
+
+Both stay below the per-call deadline (`storage.timeout`, given as `timeout`):
+a lock or a connect that fails on its own says more than a call cut at its
+deadline (thread.py).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +36,23 @@ SQLITE_CACHE_KIB = 32 * 1024
 SQLITE_WAL_AUTOCHECKPOINT = 4000
 #: Seconds to establish a PostgreSQL connection before the attempt counts as failed.
 POSTGRES_CONNECT_TIMEOUT = 5
+#: psycopg (like libpq) takes whole seconds and treats anything below 2 as 2.
+_POSTGRES_CONNECT_TIMEOUT_MIN = 2
 
 _DIALECTS = ("sqlite", "postgresql")
 
 
 def open_engine(
-    url: str, *, synchronous: Synchronous = Synchronous.NORMAL, create: bool = True
+    url: str,
+    *,
+    synchronous: Synchronous = Synchronous.NORMAL,
+    create: bool = True,
+    timeout: float | None = None,
 ) -> Engine:
     """An engine for `url` (sqlite:/// or postgresql+psycopg://), or StorageError.
 
     With `create` false a missing SQLite file is an error instead of a new database.
+    `timeout`: the deadline of each call on it; the busy and connect timeouts stay below.
     """
     try:
         parsed = make_url(url)
@@ -54,11 +66,19 @@ def open_engine(
         )
     try:
         if dialect == "sqlite":
-            return _sqlite_engine(url, parsed.database, synchronous, create=create)
+            busy_ms = SQLITE_BUSY_TIMEOUT_MS
+            if timeout is not None:
+                busy_ms = min(busy_ms, max(1, int(timeout * 1000 / 2)))
+            return _sqlite_engine(url, parsed.database, synchronous, busy_ms, create=create)
+        connect_timeout = POSTGRES_CONNECT_TIMEOUT
+        if timeout is not None:
+            connect_timeout = max(
+                _POSTGRES_CONNECT_TIMEOUT_MIN, min(connect_timeout, math.ceil(timeout))
+            )
         return create_engine(
             url,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT},
+            connect_args={"connect_timeout": connect_timeout},
         )
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         raise StorageError(f"cannot use {parsed.render_as_string()}: {error}") from error
@@ -73,7 +93,7 @@ def describe_url(url: str) -> str:
 
 
 def _sqlite_engine(
-    url: str, database: str | None, synchronous: Synchronous, *, create: bool
+    url: str, database: str | None, synchronous: Synchronous, busy_ms: int, *, create: bool
 ) -> Engine:
     if not database or database == ":memory:" or database.startswith("file:"):
         raise StorageError("SQLite storage needs a database file: sqlite:///gateway.db")
@@ -83,14 +103,14 @@ def _sqlite_engine(
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StorageError(f"cannot create the folder of {database}: {error}") from error
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(url, connect_args={"timeout": busy_ms / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous.value.upper()}")
             cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")

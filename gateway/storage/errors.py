@@ -31,6 +31,12 @@ def _describe(error: exc.SQLAlchemyError) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def _sqlite_busy(error: exc.DBAPIError) -> bool:
+    """SQLITE_BUSY (and its extended codes): another connection holds the lock."""
+    name = getattr(error.orig, "sqlite_errorname", None)
+    return isinstance(name, str) and name.startswith("SQLITE_BUSY")
+
+
 @contextmanager
 def mapped_errors(action: str) -> Iterator[None]:
     """Raise SQLAlchemy errors as StorageError ("<action>: <first line of the cause>").
@@ -40,7 +46,15 @@ def mapped_errors(action: str) -> Iterator[None]:
     """
     try:
         yield
-    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
+    except exc.OperationalError as error:
+        if _sqlite_busy(error):
+            # sqlite3's "database is locked" does not say by whom, nor that we waited.
+            raise StorageUnavailable(
+                f"{action}: the database file stayed locked by another connection "
+                "beyond the busy timeout"
+            ) from error
+        raise StorageUnavailable(f"{action}: {_describe(error)}") from error
+    except (exc.InterfaceError, exc.TimeoutError) as error:
         raise StorageUnavailable(f"{action}: {_describe(error)}") from error
     except exc.DBAPIError as error:
         if error.connection_invalidated:

@@ -1,12 +1,14 @@
 """The Historian: the storage side of a running gateway, as one async context manager.
 
 Entering it opens the database on a single dedicated thread (every blocking
-call goes there, in order), migrates the schema and syncs the tags table,
-then starts the writer loops and the retention timer in one TaskGroup.
-A database that is down at start is not fatal: readings are buffered and the
-writer prepares the database once it answers. A schema newer than this code
-is fatal (SchemaTooNew). Leaving closes the bus subscription, lets the
-writer flush what is queued, then closes the connections.
+call goes there, in order, each with the `storage.timeout` deadline:
+thread.py), migrates the schema and syncs the tags table, then starts the
+writer loops and the retention timer in one TaskGroup. A database that is
+down (or does not answer) at start is not fatal: readings are buffered and
+the writer prepares the database once it answers. A schema newer than this
+code is fatal (SchemaTooNew). Leaving closes the bus subscription, lets the
+writer flush what is queued (within `shutdown_timeout`, whatever the
+database does), then closes the connections (within `CLOSE_TIMEOUT`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
 
@@ -31,15 +32,18 @@ from gateway.storage.modes import Recorder, tag_policies
 from gateway.storage.retention import delete_expired_events, delete_expired_readings
 from gateway.storage.rows import AlarmEvent, to_us
 from gateway.storage.tagsync import tag_infos
+from gateway.storage.thread import StorageThread
 from gateway.storage.writer import StorageCounters, StorageWriter
 
-__all__ = ["SUBSCRIPTION_BATCHES", "Historian"]
+__all__ = ["CLOSE_TIMEOUT", "SUBSCRIPTION_BATCHES", "Historian"]
 
 log = logging.getLogger("gateway.storage")
 
 #: Bus batches queued for the writer's intake, which drains them at once; only
 #: a starved event loop fills it (then the oldest go, as in the row buffer).
 SUBSCRIPTION_BATCHES = 10_000
+#: Seconds to close the connections when stopping (a frozen one was cut already).
+CLOSE_TIMEOUT = 1.0
 
 
 class Historian:
@@ -54,19 +58,19 @@ class Historian:
             "storage", maxsize=SUBSCRIPTION_BATCHES, policy=OverflowPolicy.DROP_OLDEST
         )
         recorder = Recorder(tag_policies(config), clock())
+        self._thread = StorageThread(self.database.cutter.cut)
         self.writer = StorageWriter(
-            self.database, subscription, recorder, config.storage, self._call, clock=clock
+            self.database, subscription, recorder, config.storage, self._thread, clock=clock
         )
         self._clock = clock
-        self._executor: ThreadPoolExecutor | None = None
         self._group: asyncio.TaskGroup | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self.rows_expired = 0
 
     async def __aenter__(self) -> Self:
-        if self._executor is not None:
+        if self._thread.running:
             raise RuntimeError("the historian is already running")
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage")
+        self._thread.start()
         try:
             await self._call(self.database.prepare)
             log.info(
@@ -200,18 +204,20 @@ class Historian:
 
     # -- the storage thread -----------------------------------------------------------------
 
-    async def _call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Run a blocking database call on the storage thread."""
-        if self._executor is None:
-            raise RuntimeError("the historian is not running")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+    async def _call(
+        self, function: Callable[..., Any], *args: Any, timeout: float | None = None
+    ) -> Any:
+        """Run a blocking database call on the storage thread, within `timeout` seconds
+        (default `storage.timeout`); StorageUnavailable when it does not answer in time."""
+        limit = self.settings.timeout if timeout is None else timeout
+        return await self._thread.call(limit, function, *args)
 
     async def _close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is None:
+        if not self._thread.running:
             return
         try:
-            await asyncio.get_running_loop().run_in_executor(executor, self.database.dispose)
+            await self._call(self.database.dispose, timeout=CLOSE_TIMEOUT)
+        except StorageUnavailable as error:
+            log.warning("storage: closing the database connections: %s", error)
         finally:
-            executor.shutdown(wait=False)
+            self._thread.stop()

@@ -12,9 +12,13 @@ Three loops, run by the Historian's TaskGroup:
 Delivery is at least once: a batch leaves the buffer only after its commit
 returned; a failed or unknown commit is put back and retried with capped,
 jittered exponential backoff, and the (tag, ts) key turns a replayed row
-into a no-op. When the subscription closes (shutdown) everything buffered
-is flushed; if the database stays down longer than `shutdown_timeout`, the
-rest is dropped, counted and logged.
+into a no-op. Every commit has a deadline (`storage.timeout`, kept by the
+storage thread): a database that stops answering without closing the
+connection fails the commit in bounded time, and the retry runs on a new
+connection. When the subscription closes (shutdown) everything buffered
+is flushed; if the database stays down (or silent) longer than
+`shutdown_timeout`, the rest is dropped, counted and logged: each commit
+then gets at most the time left until that deadline.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.bus import Subscription
 from gateway.config import StorageConfig
@@ -40,8 +44,18 @@ __all__ = ["ALARM_EVENT_LIMIT", "StorageCounters", "StorageWriter"]
 
 log = logging.getLogger("gateway.storage")
 
-#: Runs a blocking call on the storage thread.
-RunBlocking = Callable[..., Awaitable[Any]]
+
+class BlockingCalls(Protocol):
+    """The storage thread, as the writer uses it (gateway.storage.thread.StorageThread)."""
+
+    async def call(
+        self, timeout: float, function: Callable[..., Any], *args: Any, late: str | None = None
+    ) -> Any:
+        """`function(*args)` on the thread; StorageUnavailable (`late`: …) after `timeout` s."""
+
+    def hurry(self, within: float, reason: str) -> None:
+        """Calls pending now end within `within` seconds at the latest."""
+
 
 #: Alarm events held while the database is down (oldest dropped beyond it).
 ALARM_EVENT_LIMIT = 100_000
@@ -77,7 +91,7 @@ class StorageWriter:
         subscription: Subscription,
         recorder: Recorder,
         settings: StorageConfig,
-        run_blocking: RunBlocking,
+        storage: BlockingCalls,
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -87,7 +101,8 @@ class StorageWriter:
         self.recorder = recorder
         self.settings = settings
         self.buffer = RowBuffer(settings.buffer_limit)
-        self._run = run_blocking
+        self._storage = storage
+        self._stop_by: float | None = None  # loop time the flush at a stop must end by
         self._clock = clock
         self._rng = rng or random.Random()
         self._events: deque[AlarmEvent] = deque()
@@ -124,6 +139,11 @@ class StorageWriter:
                     self.recorder.accept(batch, rows)
                 self._add(rows)
         finally:
+            # From here on a stop is under way: every call, the one running included,
+            # ends by the same deadline, so shutdown_timeout holds whatever the database does.
+            timeout = self.settings.shutdown_timeout
+            self._stop_by = asyncio.get_running_loop().time() + timeout
+            self._storage.hurry(timeout, f"shutdown_timeout ({timeout:g} s) is over")
             self._closed.set()
             self._ready.set()
 
@@ -145,8 +165,7 @@ class StorageWriter:
         deadline: float | None = None
         while True:
             if self._closed.is_set():
-                if deadline is None:
-                    deadline = loop.time() + self.settings.shutdown_timeout
+                deadline = self._stop_by
                 if not self.buffer and not self._events:
                     return
             elif len(self.buffer) < self.settings.batch_size:
@@ -157,7 +176,7 @@ class StorageWriter:
             events = list(self._events)
             self._events.clear()
             try:
-                await self._commit(batch, events)
+                await self._commit(batch, events, deadline)
             except StorageUnavailable as error:
                 self.buffer.put_back(batch)
                 self._events.extendleft(reversed(events))
@@ -194,12 +213,29 @@ class StorageWriter:
         else:
             await _wait(self._closed, seconds)
 
-    async def _commit(self, batch: list[Row], events: list[AlarmEvent]) -> None:
+    async def _call(self, deadline: float | None, function: Callable[..., Any], *args: Any) -> Any:
+        """A call on the storage thread, within `timeout`, or less when a stop's deadline
+        comes sooner (and its error then says so)."""
+        timeout = self.settings.timeout
+        if deadline is None:
+            return await self._storage.call(timeout, function, *args)
+        over = f"shutdown_timeout ({self.settings.shutdown_timeout:g} s) is over"
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise StorageUnavailable(over)
+        if left >= timeout:
+            return await self._storage.call(timeout, function, *args)
+        return await self._storage.call(left, function, *args, late=over)
+
+    async def _commit(
+        self, batch: list[Row], events: list[AlarmEvent], deadline: float | None
+    ) -> None:
+        """Write one batch; at a stop (`deadline` set) no call runs past the deadline."""
         database = self.database
         if not database.ready:
-            await self._run(database.prepare)
+            await self._call(deadline, database.prepare)
             log.info("storage: database ready (%s)", database.dialect)
-        inserted: int = await self._run(database.write, batch, events)
+        inserted: int = await self._call(deadline, database.write, batch, events)
         counters = self._counters
         counters.batches += 1
         counters.rows_written += inserted

@@ -9,6 +9,13 @@ server fails the test. Without it that half is skipped, saying why.
 the write lock (the writer's commits fail with "database is locked"); on
 PostgreSQL the gateway connects through a TCP proxy that is stopped (every
 connection cut, the port refusing) and started again on the same port.
+
+`Outage.freeze` makes the nastier PostgreSQL outage: the proxy stops
+forwarding on its open connections, in both directions, without closing
+them (a NAT or firewall that dropped its state, a database host gone without
+a RST). Its kernel still acknowledges what the gateway sends, so neither TCP
+keepalives nor the server's statement timeout notice anything. With
+`new_connections=True` new connections are accepted and frozen as well.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import os
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,13 +127,41 @@ def unreachable_device(*names: str, kind: str = "float32") -> dict[str, Any]:
 
 
 class _Proxy:
-    """A TCP forwarder to PostgreSQL that can be cut and restored on the same port."""
+    """A TCP forwarder to PostgreSQL that can be cut, frozen and restored on the same port."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.port = 0
+        #: Connections accepted over the proxy's life.
+        self.accepted = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flows: set[asyncio.Event] = set()  # set: forwarding; clear: frozen
+        self._freeze_new = False
+        self._freeze_marker: bytes | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    def freeze(self, *, new_connections: bool = False) -> None:
+        """Stop forwarding on every open connection (and on new ones too) without closing."""
+        for flow in self._flows:
+            flow.clear()
+        self._freeze_new = new_connections
+
+    def freeze_at(self, marker: bytes) -> None:
+        """Freeze the next connection whose client sends `marker`, before forwarding it."""
+        self._freeze_marker = marker
+
+    def _watch(self, data: bytes, flow: asyncio.Event) -> None:
+        marker = self._freeze_marker
+        if marker is not None and marker in data:
+            self._freeze_marker = None
+            flow.clear()
+
+    def thaw(self) -> None:
+        """Forward again on every connection still open, and on new ones."""
+        for flow in self._flows:
+            flow.set()
+        self._freeze_new = False
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -139,30 +174,55 @@ class _Proxy:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+        handlers = list(self._handlers)
+        for handler in handlers:  # a frozen pipe would wait forever
+            handler.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
         if server is not None:
             await server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        self.accepted += 1
+        flow = asyncio.Event()
+        if not self._freeze_new:
+            flow.set()
+        self._flows.add(flow)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
+            self._handlers.discard(task)
             return
         self._writers |= {writer, up_writer}
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(_pipe(reader, up_writer))
-                group.create_task(_pipe(up_reader, writer))
+                group.create_task(_pipe(reader, up_writer, flow, self._watch))
+                group.create_task(_pipe(up_reader, writer, flow))
         except* OSError:
             pass
+        except* asyncio.CancelledError:
+            pass  # stopped: asyncio 3.11's stream server would log a cancelled handler
         finally:
+            self._flows.discard(flow)
+            self._handlers.discard(task)
             for end in (writer, up_writer):
                 self._writers.discard(end)
                 end.transport.abort()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    flow: asyncio.Event,
+    watch: Callable[[bytes, asyncio.Event], None] | None = None,
+) -> None:
     while data := await reader.read(65536):
+        if watch is not None:
+            watch(data, flow)
+        await flow.wait()  # frozen: hold the data, read no more, close nothing
         writer.write(data)
         await writer.drain()
     writer.transport.abort()
@@ -201,8 +261,26 @@ class Outage:
         lock.execute("BEGIN EXCLUSIVE")
         self._lock = lock
 
+    def freeze(self, *, new_connections: bool = False) -> None:
+        """PostgreSQL only: the proxy's open connections (and new ones too) stop forwarding."""
+        if self._proxy is None:
+            raise RuntimeError("only a PostgreSQL outage freezes connections")
+        self._proxy.freeze(new_connections=new_connections)
+
+    def freeze_at(self, marker: bytes) -> None:
+        """PostgreSQL only: the next connection to send `marker` freezes before forwarding it."""
+        if self._proxy is None:
+            raise RuntimeError("only a PostgreSQL outage freezes connections")
+        self._proxy.freeze_at(marker)
+
+    @property
+    def connections(self) -> int:
+        """Connections the PostgreSQL proxy accepted so far."""
+        return 0 if self._proxy is None else self._proxy.accepted
+
     async def up(self) -> None:
         if self._proxy is not None:
+            self._proxy.thaw()
             if self._proxy._server is None:
                 await self._proxy.start()
             return
