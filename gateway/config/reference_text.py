@@ -263,6 +263,9 @@ the same wherever it is started.
   `yes`/`no`/`on`/`off`.
 - Numbers with leading zeros are decimal text, so `ref: 00001` survives.
 - Duplicate keys are errors, not "the last one wins".
+- Aliases (`*name`) may add at most 1,000,000 values to a file, and
+  mappings and lists nest at most 64 levels deep: a file beyond either (a
+  "billion laughs") is refused at once, naming the line, before it is built.
 - Keys starting with `x-` are ignored at every level: a place for anchors,
   merged with `<<`:
 
