@@ -6,6 +6,7 @@ the loader can show it next to the file, line and key path unchanged.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ __all__ = [
     "none_as_empty_mapping",
     "parse_duration",
     "parse_modicon_ref",
+    "validate_host",
     "validate_name",
 ]
 
@@ -117,6 +119,46 @@ def validate_name(value: str) -> str:
 
 
 Name = Annotated[str, AfterValidator(validate_name)]
+
+_HOST_AND_PORT = re.compile(r"\[(?P<v6>[^\]]*)\]:(?P<v6port>\d+)|(?P<host>[^:]*):(?P<port>\d+)")
+
+
+def validate_host(value: str) -> str:
+    """A host name or IP address as the resolver takes it, without a port or a scheme.
+
+    `127.0.0.1:502` passes a resolver's syntax but never resolves: refused here
+    with the fix, instead of a device that retries "Name or service not known"
+    forever. Other misspellings are left to the resolver, which names them.
+    """
+    if any(char.isspace() for char in value):
+        raise ValueError(f"{value!r} is not a host name: it contains a space")
+    _, separator, rest = value.partition("://")
+    if separator:
+        host = rest.split("/", 1)[0]
+        raise ValueError(
+            f"{value!r} is a URL, not a host name: write the host alone ({_host_and_port(host)})"
+        )
+    try:
+        ipaddress.ip_address(value)  # IPv6 addresses have colons of their own
+    except ValueError:
+        pass
+    else:
+        return value
+    if _HOST_AND_PORT.fullmatch(value):
+        raise ValueError(f"{value!r} has a port in it: write {_host_and_port(value)}")
+    if value.startswith("[") and value.endswith("]"):
+        raise ValueError(f"{value!r}: write an IPv6 address without brackets: host: {value[1:-1]}")
+    return value
+
+
+def _host_and_port(text: str) -> str:
+    match = _HOST_AND_PORT.fullmatch(text)
+    if match is None:
+        return f"host: {text}"
+    host = match["v6"] if match["v6"] is not None else match["host"]
+    port = match["v6port"] or match["port"]
+    return f"host: {host} and port: {port}"
+
 
 _REF_TABLES = {
     "0": Table.COIL,

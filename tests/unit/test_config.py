@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -189,6 +190,26 @@ def test_models_are_frozen_and_hashable(full: GatewayConfig) -> None:
         full.storage.url = "x"  # type: ignore[misc]
     assert isinstance(full.devices, tuple)
     assert hash(tag) == hash(tag.model_copy())
+
+
+@pytest.mark.parametrize("host", ["plc-3", "plc.example.com", "10.0.0.7", "::1", "fe80::1%eth0"])
+def test_a_host_without_a_port_is_kept_as_written(host: str) -> None:
+    assert DeviceConfig(name="d", host=host).host == host
+
+
+@pytest.mark.parametrize(
+    ("host", "fix"),
+    [
+        ("10.0.0.7:502", "write host: 10.0.0.7 and port: 502"),
+        ("[fe80::1]:1502", "write host: fe80::1 and port: 1502"),
+        ("modbus://plc-3", "a URL, not a host name: write the host alone (host: plc-3)"),
+        ("[::1]", "without brackets: host: ::1"),
+        ("plc 3", "contains a space"),
+    ],
+)
+def test_a_host_with_a_port_or_a_scheme_is_refused_with_the_fix(host: str, fix: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(fix)):
+        DeviceConfig(name="d", host=host)
 
 
 def test_models_reject_unknown_fields() -> None:

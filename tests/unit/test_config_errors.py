@@ -111,6 +111,16 @@ CASES = [
         id="zero-duration",
     ),
     pytest.param(
+        HEAD.replace("host: h", "host: 127.0.0.1:502") + "      []\n",
+        [(5, "devices[0].host", ("has a port in it", "write host: 127.0.0.1 and port: 502"))],
+        id="port-in-host",
+    ),
+    pytest.param(
+        HEAD.replace("host: h", "host: 'tcp://plc.local:1502'") + "      []\n",
+        [(5, "devices[0].host", ("is a URL", "host: plc.local and port: 1502"))],
+        id="url-as-host",
+    ),
+    pytest.param(
         "gateway: {name: g}\nopcua:\n  users:\n    - {name: op, password: '${GW_UNSET_VAR}'}\n",
         [(4, "opcua.users[0].password", ("GW_UNSET_VAR is not set",))],
         id="unset-env-var",
