@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.config.checks import check_config
 from gateway.config.models import GatewayConfig
+from gateway.config.types import FILE_CONTEXT
 from gateway.config.validation import Finding, issues_from_validation
 from gateway.config.yamlbuild import gc_paused
 from gateway.config.yamlsource import read_yaml
@@ -47,7 +48,7 @@ def load_model(
     value: M | None = None
     try:
         with gc_paused():
-            value = model.model_validate(document.data)
+            value = model.model_validate(document.data, context=FILE_CONTEXT)
     except ValidationError as exc:
         # A path already blamed by the YAML layer (an unset ${VAR}) needs no second issue.
         blamed = {issue.path for issue in issues}

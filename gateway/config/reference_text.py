@@ -177,9 +177,16 @@ names are unique in the file, tag names in their device.
 ### Durations
 
 A number with a unit: `250ms`, `1s`, `5m`, `2h`, `30d`, or combined as
-`1h30m`. A plain number is seconds (`0.5` is 500 ms), which suits values read
-from the environment. Scan intervals, timeouts and the other durations must
-be longer than 0; alarm `delay` and `off_delay` may be 0 (at once).
+`1h30m`. Scan intervals, timeouts and the other durations must be longer
+than 0; alarm `delay` and `off_delay` may be 0 (at once).
+
+A number without a unit is refused, `0` excepted:
+`plant.yaml:9: devices[0].scan_interval: a duration needs its unit: write 500ms or 500s, got 500`.
+The same holds for a value read from the environment (`${SCAN}` set to
+`500`). *Changed:* earlier versions read a plain number as seconds, so
+`scan_interval: 500` meant to be milliseconds polled every 500 s without a
+word; a file that relied on plain seconds now gets this error at
+`gateway check` and needs an `s` added.
 
 ### Environment variables
 

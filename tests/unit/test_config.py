@@ -271,6 +271,23 @@ def test_parse_duration_rejects(text: object) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize(
+    ("value", "fix"), [(500, "500ms or 500s"), (0.5, "0.5ms or 0.5s"), ("2", "2ms or 2s")]
+)
+def test_a_duration_without_a_unit_is_refused_where_units_are_required(
+    value: object, fix: str
+) -> None:
+    with pytest.raises(ValueError, match=f"a duration needs its unit: write {fix}"):
+        parse_duration(value, unit_required=True)
+    assert parse_duration(0, unit_required=True) == 0.0  # no unit makes 0 ambiguous
+    assert parse_duration("500ms", unit_required=True) == 0.5
+
+
+def test_python_callers_still_give_durations_as_seconds() -> None:
+    device = DeviceConfig(name="d", host="h", scan_interval=0.25, timeout=2)
+    assert (device.scan_interval, device.timeout) == (0.25, 2.0)
+
+
 @given(st.integers(min_value=1, max_value=10**9))
 def test_duration_milliseconds_round_trip(milliseconds: int) -> None:
     assert parse_duration(f"{milliseconds}ms") == pytest.approx(milliseconds / 1000)
