@@ -27,7 +27,7 @@ def _cmd_alarms(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    loaded = load_with_warnings(args.config)
+    loaded = load_with_warnings(args.config, serve_opcua=False)
     config = loaded.config
     names = [alarm.name for alarm in config.alarms]
     if args.alarm is not None and args.alarm not in names:

@@ -203,6 +203,11 @@ users:
 The expanded text is then read as the key's type, so `port: ${PLC_PORT:-502}`
 and `scan_interval: ${SCAN:-1s}` work.
 
+`gateway history`, `gateway alarms` and `gateway db upgrade` never serve OPC
+UA, so they do not need its secrets: an unset variable in the `opcua` section
+is no error for them (nor are the section's checks and warnings shown), and
+they run in a shell without the users' password variables.
+
 ### Modicon references
 
 `ref:` replaces `table` + `address`. The first digit is the table, the rest
@@ -294,5 +299,6 @@ After each key is valid, `gateway check` and `gateway run` also check:
   bool tag;
 - warnings: tags reading the same addresses (bool tags on different bits of
   one register do not overlap); a device without tags; an alarm limit outside
-  its tag's `range`; no users while `anonymous` is false.
+  its tag's `range`; no users while `anonymous` is false (`check` and `run`
+  only: the commands that read the database do not serve OPC UA).
 """

@@ -149,9 +149,14 @@ class DataBuilder:
     Raises NestedTooDeep past MAX_DEPTH levels (through aliases and merges too).
     """
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self, environ: Mapping[str, str], *, deferred: frozenset[str] = frozenset()
+    ) -> None:
         self.problems: list[tuple[int, KeyPath, str]] = []
         self._environ = environ
+        #: Top-level sections whose unset ${VAR}s are left as written, not problems:
+        #: a command that does not use a section must not need its secrets.
+        self._deferred = deferred
         self._constructor = SafeConstructor()
         self._active: set[int] = set()
         self._scalars: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = dict(
@@ -185,6 +190,8 @@ class DataBuilder:
             if "$" not in value:
                 return value
             text, missing = expand_env(value, self._environ)
+            if missing and path and path[0] in self._deferred:
+                return value  # never used by this command: unresolved, and no error
             for name in missing:
                 self._report(
                     node, path, f"environment variable {name} is not set (use ${{{name}:-default}})"

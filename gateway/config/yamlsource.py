@@ -94,11 +94,14 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
     return None
 
 
-def read_yaml(path: Path, environ: Mapping[str, str] | None = None) -> YamlDocument:
+def read_yaml(
+    path: Path, environ: Mapping[str, str] | None = None, *, deferred: frozenset[str] = frozenset()
+) -> YamlDocument:
     """Parse `path`; raise ConfigError for unreadable files and YAML syntax errors.
 
     Content issues (duplicate keys, unset variables, unknown tags) are collected
     in `YamlDocument.issues` so they are reported together with schema errors.
+    Unset variables in the top-level sections `deferred` stay as written (`${VAR}`).
     """
     file = str(path)
     try:
@@ -120,7 +123,7 @@ def read_yaml(path: Path, environ: Mapping[str, str] | None = None) -> YamlDocum
     overrun = find_overrun(root, text)  # before building: a hostile file must not get that far
     if overrun is not None:
         raise ConfigError([_located(file, overrun.node, overrun.path, overrun.message)])
-    builder = DataBuilder(os.environ if environ is None else environ)
+    builder = DataBuilder(os.environ if environ is None else environ, deferred=deferred)
     try:
         with gc_paused():
             data = builder.build(root, ())
