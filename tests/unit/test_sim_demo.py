@@ -28,7 +28,7 @@ def unit_of(plant: Plant, device: DeviceConfig) -> UnitConfig:
 
 
 def test_every_gateway_tag_matches_its_simulated_point(plant: Plant) -> None:
-    config = load_config(DEMO_CONFIG).config
+    config = load_config(DEMO_CONFIG, serve_opcua=False).config
     covered: set[tuple[int, int, str]] = set()
     for device in config.devices:
         unit = unit_of(plant, device)
@@ -79,7 +79,7 @@ def test_the_demo_has_the_promised_variety(plant: Plant) -> None:
 async def test_compressor_pressure_crosses_its_alarm_limit_and_returns_within_a_minute(
     plant: Plant,
 ) -> None:
-    config = load_config(DEMO_CONFIG).config
+    config = load_config(DEMO_CONFIG, serve_opcua=False).config
     alarm = next(a for a in config.alarms if a.name == "compressor_high_pressure")
     assert alarm.high is not None
     running = RunningPlant(plant)  # not serving: only plant time moves
