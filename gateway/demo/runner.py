@@ -24,6 +24,7 @@ from gateway.app import Gateway
 from gateway.config import GatewayConfig, load_config
 from gateway.demo.status import Sampler, StatusOutput, logs_above
 from gateway.errors import GatewayError
+from gateway.filemodes import make_private_dirs, write_private_text
 from gateway.loop import stop_signals
 from simulators.plant import Plant, load_plant
 from simulators.runtime import RunningPlant, run_plant
@@ -65,9 +66,9 @@ def _prepare(data_dir: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise GatewayError(f"{path} is not a directory: choose another with --data-dir DIR")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path)  # history, certificates, passwords: the owner's alone
         text = (files("gateway.demo") / CONFIG_NAME).read_text(encoding="utf-8")
-        (path / CONFIG_NAME).write_text(text, encoding="utf-8")
+        write_private_text(path / CONFIG_NAME, text)
     except OSError as error:
         raise GatewayError(
             f"cannot use {path} as the demo's data directory ({error.strerror}): "
