@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from gateway.config.models import OpcUaConfig
 
-__all__ = ["PUBLISHED_PASSWORDS", "published_password_warning"]
+__all__ = ["DEMO_PASSWORDS", "PUBLISHED_PASSWORDS", "published_password_warning"]
 
-#: Every password the bundled demo files give (gateway/demo/gateway.yaml; a test
-#: keeps this equal to them).
-PUBLISHED_PASSWORDS = frozenset({"demo-operator", "demo-viewer"})
+#: The demo's users and the passwords the bundled demo files give them
+#: (gateway/demo/gateway.yaml; a test keeps the two equal).
+DEMO_PASSWORDS = {"operator": "demo-operator", "viewer": "demo-viewer"}
+PUBLISHED_PASSWORDS = frozenset(DEMO_PASSWORDS.values())
 
 
 def published_password_warning(opcua: OpcUaConfig) -> str | None:
