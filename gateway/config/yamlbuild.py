@@ -143,6 +143,13 @@ class NestedTooDeep(Exception):
 _SHOWN_LEVELS = 6  # of a too-deep key path: sixty-four `[0]`s say nothing more
 
 
+def _unset(name: str, *, secret: bool) -> str:
+    """Why a variable is missing, and the way out (a password gets no default)."""
+    if secret:
+        return f"environment variable {name} is not set: export it (a password has no default)"
+    return f"environment variable {name} is not set (use ${{{name}:-default}})"
+
+
 class DataBuilder:
     """Builds plain data from nodes; `problems` collects (line, key path, message).
 
@@ -193,9 +200,7 @@ class DataBuilder:
             if missing and path and path[0] in self._deferred:
                 return value  # never used by this command: unresolved, and no error
             for name in missing:
-                self._report(
-                    node, path, f"environment variable {name} is not set (use ${{{name}:-default}})"
-                )
+                self._report(node, path, _unset(name, secret=bool(path) and path[-1] == "password"))
             return text
         if tag == _INT_TAG and not node.style:
             if value.isdigit() and (value[0] != "0" or len(value) == 1):

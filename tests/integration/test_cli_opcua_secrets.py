@@ -73,8 +73,8 @@ def test_check_still_needs_the_passwords_run_will_serve(
     assert main(["check", "-c", config]) == 1
     err = capsys.readouterr().err
     assert (
-        "opcua.users[0].password: environment variable GW_TEST_UNSET_OPERATOR_PASSWORD is not set"
-        in err
+        "opcua.users[0].password: environment variable GW_TEST_UNSET_OPERATOR_PASSWORD is not set:"
+        " export it (a password has no default)" in err
     )
     assert "opcua.users[1].password: environment variable GW_TEST_UNSET_VIEWER_PASSWORD" in err
 
