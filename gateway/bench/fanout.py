@@ -35,7 +35,7 @@ from typing import Any, Self
 from asyncua.client.client import Client
 
 from gateway.bench.fleet import ScaleFleet
-from gateway.bench.gatewayproc import GatewayProcess, gateway_config
+from gateway.bench.gatewayproc import GatewayProcess, duration, gateway_config
 from gateway.bench.measure import ProcessCpuWindow, process_cpu_seconds
 from gateway.bench.report import Report
 from gateway.bench.uaclient import tag_nodes, wait_good
@@ -203,7 +203,7 @@ async def measure_fanout(spec: FanoutSpec) -> tuple[list[_Run], float]:
             ]
             devices = [
                 {"name": f"d{i:03d}", "host": host, "port": port,
-                 "scan_interval": spec.interval, "tags": tags}
+                 "scan_interval": duration(spec.interval), "tags": tags}
                 for i, (host, port) in enumerate(fleet.addresses)
             ]  # fmt: skip
             gateway = await stack.enter_async_context(

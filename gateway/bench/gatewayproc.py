@@ -26,13 +26,18 @@ from typing import Any, Self
 from gateway.bench.measure import process_cpu_seconds, process_peak_rss_mb
 from gateway.errors import GatewayError
 
-__all__ = ["NAMESPACE", "GatewayProcess", "gateway_config"]
+__all__ = ["NAMESPACE", "GatewayProcess", "duration", "gateway_config"]
 
 #: The namespace URI of every benchmark gateway (fixed, so clients need not ask).
 NAMESPACE = "urn:bench:gateway"
 
 _LISTENING = re.compile(r"OPC UA server listening on (opc\.tcp://\S+)")
 _MAX_KEPT_LINES = 200
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a configuration file writes a duration (with its unit: `100ms`)."""
+    return f"{seconds * 1000:g}ms"
 
 
 def gateway_config(devices: list[dict[str, Any]], folder: Path) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from asyncua import ua
 from asyncua.client.client import Client
 
 from gateway.bench.fleet import ScaleFleet
-from gateway.bench.gatewayproc import GatewayProcess, gateway_config
+from gateway.bench.gatewayproc import GatewayProcess, duration, gateway_config
 from gateway.bench.measure import ProcessCpuWindow
 from gateway.bench.report import Report, percentile
 from gateway.bench.timing import Delays, Sample, analyse, grid_spread
@@ -184,7 +184,7 @@ def _devices(
             "name": "lat",
             "host": host,
             "port": port,
-            "scan_interval": spec.scan,
+            "scan_interval": duration(spec.scan),
             "tags": [{"name": "v", "table": "holding_register", "address": 0, "type": "float32"}],
         }
     ]
@@ -198,7 +198,7 @@ def _devices(
                 "name": f"s{i:03d}",
                 "host": h,
                 "port": p,
-                "scan_interval": spec.load_interval,
+                "scan_interval": duration(spec.load_interval),
                 "tags": tags,
             }
             for i, (h, p) in enumerate(load.addresses)

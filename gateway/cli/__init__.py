@@ -6,7 +6,7 @@ Commands live in modules by concern, each with a `register(commands)`:
 
     plant.py     check, run, simulate
     storage.py   history, db upgrade
-    alarms.py    alarms (journal, active alarms)
+    alarms.py    alarms (journal, alarms not normal)
     bench.py     bench WORKLOAD
     demo.py      demo
     client.py    browse, read, write, watch (an OPC UA client)

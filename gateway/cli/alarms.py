@@ -27,7 +27,7 @@ def _cmd_alarms(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    loaded = load_with_warnings(args.config)
+    loaded = load_with_warnings(args.config, serve_opcua=False)
     config = loaded.config
     names = [alarm.name for alarm in config.alarms]
     if args.alarm is not None and args.alarm not in names:
@@ -54,18 +54,21 @@ def register(commands: Commands) -> None:
     """Add `alarms`."""
     alarms = commands.add_parser(
         "alarms",
-        help="print the alarm journal, or the alarms active now",
+        help="print the alarm journal, or the alarms not normal now",
         description=(
             "Print the alarm journal stored by the gateway (every activation, limit change, "
             "clear and acknowledgement), oldest first, streamed from the database page by "
             "page; or with --active, the configured alarms that are not normal according "
-            "to their latest journal entry. Times: ISO 8601 (local time unless it carries Z "
+            "to their latest journal entry: active, or cleared and not yet acknowledged. "
+            "Times: ISO 8601 (local time unless it carries Z "
             "or an offset), relative like -1h, -30m, -7d, or now. Output times are UTC."
         ),
     )
     add_config(alarms, "FILE")
     alarms.add_argument(
-        "--active", action="store_true", help="only the alarms not normal now (latest state)"
+        "--active",
+        action="store_true",
+        help="only the alarms not normal now: active, or cleared and unacknowledged",
     )
     add_time_range(alarms)
     alarms.add_argument("--alarm", metavar="NAME", help="only the alarm NAME")

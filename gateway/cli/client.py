@@ -137,8 +137,10 @@ async def _read(args: argparse.Namespace, options: ClientOptions) -> int:
 
 
 def _table(readings: list[Reading]) -> str:
-    rows = [("NODE", "VALUE", "STATUS", "SOURCE TIME", "TYPE")]
-    rows += [(r.node, r.value, r.status, r.source_time, r.data_type) for r in readings]
+    rows = [("NODE", "VALUE", "UNIT", "STATUS", "SOURCE TIME", "TYPE")]
+    rows += [
+        (r.node, r.value, r.unit or "-", r.status, r.source_time, r.data_type) for r in readings
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -223,6 +225,7 @@ def _print_notification(item: Change | Event) -> None:
                 item.time,
                 f"EVENT {item.source}",
                 item.condition,
+                item.transition,
                 f"severity {item.severity}",
                 item.message,
                 *states,

@@ -87,11 +87,15 @@ def add_config(parser: argparse.ArgumentParser, metavar: str) -> None:
     parser.add_argument("-c", "--config", type=Path, required=True, metavar=metavar)
 
 
-def load_with_warnings(path: Path) -> LoadedConfig:
-    """Load a gateway config, printing its warnings (errors raise ConfigError)."""
+def load_with_warnings(path: Path, *, serve_opcua: bool = True) -> LoadedConfig:
+    """Load a gateway config, printing its warnings (errors raise ConfigError).
+
+    `serve_opcua=False` for commands that only read the database: they need
+    neither the OPC UA users' secrets nor the warnings about them.
+    """
     from gateway.config import load_config
 
-    loaded = load_config(path)
+    loaded = load_config(path, serve_opcua=serve_opcua)
     for warning in loaded.warnings:
         print(warning, file=sys.stderr)
     return loaded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 
 from gateway.cli.common import Commands, add_config, load_with_warnings, print_lines
@@ -14,9 +15,13 @@ log = logging.getLogger("gateway.run")
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    from gateway.config.published import published_password_warning
     from gateway.report import format_check
 
     loaded = load_with_warnings(args.config)
+    published = published_password_warning(loaded.config.opcua)
+    if published is not None:
+        print(f"{args.config}: warning: {published}", file=sys.stderr)
     print_lines([format_check(loaded.config, source=str(args.config))])  # `| head` is fine
     return 0
 
@@ -26,11 +31,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     with collector_paused_until_running() as running:  # the imports and the config too
         from gateway.app import run_until_signalled
+        from gateway.config.published import published_password_warning
 
         started = time.perf_counter()
         log.info("loading %s…", args.config)  # a 100k-tag file takes seconds
         loaded = load_with_warnings(args.config)
         config = loaded.config
+        published = published_password_warning(config.opcua)
+        if published is not None:
+            log.warning(published)
         log.info(
             "configuration: %d device(s), %d tag(s), %d alarm(s) loaded in %.2f s",
             len(config.devices),

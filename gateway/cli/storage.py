@@ -23,7 +23,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
     from gateway.cli.progress import Progress
     from gateway.storage.export import HistoryFormat, history_lines
 
-    loaded = load_with_warnings(args.config)
+    loaded = load_with_warnings(args.config, serve_opcua=False)
     try:
         since, until = time_range(args)
     except ValueError as error:
@@ -54,7 +54,7 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     from gateway.storage.engine import describe_url
     from gateway.storage.migrate import upgrade_database
 
-    loaded = load_with_warnings(args.config)
+    loaded = load_with_warnings(args.config, serve_opcua=False)
     before, after = upgrade_database(loaded.config.storage)
     where = describe_url(loaded.config.storage.url)
     if before == after:

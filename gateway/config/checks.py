@@ -20,22 +20,32 @@ from gateway.model import DataType, Table
 __all__ = ["Finding", "check_config"]
 
 
-def check_config(config: GatewayConfig) -> list[Finding]:
-    """Every cross-item finding of `config`, errors and warnings, in file order."""
+def check_config(config: GatewayConfig, *, opcua: bool = True) -> list[Finding]:
+    """Every cross-item finding of `config`, errors and warnings, in file order.
+
+    `opcua=False`: leave out the OPC UA section's, for commands that do not serve it.
+    """
     findings: list[Finding] = []
     findings += _duplicates(
         ((("devices", i), d.name) for i, d in enumerate(config.devices)), "device"
     )
     findings += _duplicates(((("alarms", i), a.name) for i, a in enumerate(config.alarms)), "alarm")
-    findings += _duplicates(
-        ((("opcua", "users", i), u.name) for i, u in enumerate(config.opcua.users)), "user"
-    )
+    if opcua:
+        findings += _opcua_findings(config)
     for index, device in enumerate(config.devices):
         findings += _device_findings(device, ("devices", index))
     findings += _shared_connections(config.devices)
     for index, alarm in enumerate(config.alarms):
         findings += _alarm_findings(config, alarm, ("alarms", index))
-    if not config.opcua.anonymous and not config.opcua.users:
+    return findings
+
+
+def _opcua_findings(config: GatewayConfig) -> list[Finding]:
+    users = config.opcua.users
+    findings = list(
+        _duplicates(((("opcua", "users", i), u.name) for i, u in enumerate(users)), "user")
+    )
+    if not config.opcua.anonymous and not users:
         findings.append(
             Finding(("opcua",), "no users and anonymous is false: no client can log in", True)
         )

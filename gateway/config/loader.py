@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.config.checks import check_config
 from gateway.config.models import GatewayConfig
+from gateway.config.types import FILE_CONTEXT
 from gateway.config.validation import Finding, issues_from_validation
 from gateway.config.yamlbuild import gc_paused
 from gateway.config.yamlsource import read_yaml
@@ -26,6 +28,7 @@ __all__ = ["LoadedConfig", "load_config", "load_model", "resolve_sqlite_url"]
 
 M = TypeVar("M", bound=BaseModel)
 
+_OPCUA_SECTION = frozenset({"opcua"})
 _SQLITE_URL = re.compile(r"(?P<scheme>sqlite(?:\+\w+)?):///(?P<rest>.*)", re.DOTALL)
 
 
@@ -35,19 +38,21 @@ def load_model(
     *,
     checks: Callable[[M], list[Finding]] | None = None,
     environ: Mapping[str, str] | None = None,
+    deferred: frozenset[str] = frozenset(),
 ) -> tuple[M, list[ConfigIssue]]:
     """Parse `path` into `model`; return it with the warnings, or raise ConfigError.
 
     YAML problems, schema errors and (when the schema passed) the `checks`
     findings are all collected first, so one run shows every error of the file.
-    `environ` replaces os.environ for `${VAR}` (tests, embedding).
+    `environ` replaces os.environ for `${VAR}` (tests, embedding); unset
+    variables in the top-level sections `deferred` stay as written.
     """
-    document = read_yaml(path, environ)
+    document = read_yaml(path, environ, deferred=deferred)
     issues = list(document.issues)
     value: M | None = None
     try:
         with gc_paused():
-            value = model.model_validate(document.data)
+            value = model.model_validate(document.data, context=FILE_CONTEXT)
     except ValidationError as exc:
         # A path already blamed by the YAML layer (an unset ${VAR}) needs no second issue.
         blamed = {issue.path for issue in issues}
@@ -70,14 +75,28 @@ class LoadedConfig:
     path: Path
 
 
-def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+def load_config(
+    path: str | Path, *, environ: Mapping[str, str] | None = None, serve_opcua: bool = True
+) -> LoadedConfig:
     """Load a gateway config file (DESIGN.md §4) or raise ConfigError listing every issue.
 
     Relative paths in the file (SQLite database, PKI folder) are made absolute
     against the file's folder, so the gateway behaves the same from any cwd.
+
+    `serve_opcua=False` is for commands that never serve OPC UA (history, alarms,
+    db upgrade): they must not need its secrets. An unset `${VAR}` in the `opcua`
+    section is then left as written rather than an error, and the section's
+    cross-checks and warnings (meant for `run`) are skipped. Such a config must
+    never be served: its passwords may be the unexpanded `${VAR}` text.
     """
     path = Path(path)
-    config, warnings = load_model(path, GatewayConfig, checks=check_config, environ=environ)
+    config, warnings = load_model(
+        path,
+        GatewayConfig,
+        checks=partial(check_config, opcua=serve_opcua),
+        environ=environ,
+        deferred=frozenset() if serve_opcua else _OPCUA_SECTION,
+    )
     return LoadedConfig(_resolve_paths(config, path.parent.resolve()), tuple(warnings), path)
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from gateway.config.alarms import AlarmConfig
 from gateway.config.tags import TagConfig
@@ -23,6 +23,7 @@ from gateway.config.types import (
     Name,
     none_as_empty_list,
     none_as_empty_mapping,
+    validate_host,
 )
 from gateway.config.validation import raise_located
 from gateway.config.yamlsource import KeyPath
@@ -292,7 +293,11 @@ class DeviceConfig(ConfigModel):
         description="Device name, unique in the file: the OPC UA device object and the first "
         "part of `<device>.<tag>` references."
     )
-    host: str = Field(min_length=1, description="Host name or IP address of the Modbus TCP slave.")
+    host: Annotated[str, AfterValidator(validate_host)] = Field(
+        min_length=1,
+        description="Host name or IP address of the Modbus TCP slave, without the port "
+        "(that is `port`).",
+    )
     port: int = Field(default=502, ge=1, le=65535, description="TCP port of the slave.")
     unit_id: int = Field(
         default=1,

@@ -177,9 +177,16 @@ names are unique in the file, tag names in their device.
 ### Durations
 
 A number with a unit: `250ms`, `1s`, `5m`, `2h`, `30d`, or combined as
-`1h30m`. A plain number is seconds (`0.5` is 500 ms), which suits values read
-from the environment. Scan intervals, timeouts and the other durations must
-be longer than 0; alarm `delay` and `off_delay` may be 0 (at once).
+`1h30m`. Scan intervals, timeouts and the other durations must be longer
+than 0; alarm `delay` and `off_delay` may be 0 (at once).
+
+A number without a unit is refused, `0` excepted:
+`plant.yaml:9: devices[0].scan_interval: a duration needs its unit: write 500ms or 500s, got 500`.
+The same holds for a value read from the environment (`${SCAN}` set to
+`500`). *Changed:* earlier versions read a plain number as seconds, so
+`scan_interval: 500` meant to be milliseconds polled every 500 s without a
+word; a file that relied on plain seconds now gets this error at
+`gateway check` and needs an `s` added.
 
 ### Environment variables
 
@@ -195,6 +202,11 @@ users:
 
 The expanded text is then read as the key's type, so `port: ${PLC_PORT:-502}`
 and `scan_interval: ${SCAN:-1s}` work.
+
+`gateway history`, `gateway alarms` and `gateway db upgrade` never serve OPC
+UA, so they do not need its secrets: an unset variable in the `opcua` section
+is no error for them (nor are the section's checks and warnings shown), and
+they run in a shell without the users' password variables.
 
 ### Modicon references
 
@@ -263,6 +275,9 @@ the same wherever it is started.
   `yes`/`no`/`on`/`off`.
 - Numbers with leading zeros are decimal text, so `ref: 00001` survives.
 - Duplicate keys are errors, not "the last one wins".
+- Aliases (`*name`) may add at most 1,000,000 values to a file, and
+  mappings and lists nest at most 64 levels deep: a file beyond either (a
+  "billion laughs") is refused at once, naming the line, before it is built.
 - Keys starting with `x-` are ignored at every level: a place for anchors,
   merged with `<<`:
 
@@ -284,5 +299,6 @@ After each key is valid, `gateway check` and `gateway run` also check:
   bool tag;
 - warnings: tags reading the same addresses (bool tags on different bits of
   one register do not overlap); a device without tags; an alarm limit outside
-  its tag's `range`; no users while `anonymous` is false.
+  its tag's `range`; no users while `anonymous` is false (`check` and `run`
+  only: the commands that read the database do not serve OPC UA).
 """

@@ -6,15 +6,17 @@ the loader can show it next to the file, line and key path unchanged.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
 from gateway.model import Table
 
 __all__ = [
+    "FILE_CONTEXT",
     "NAME_PATTERN",
     "ConfigModel",
     "Duration",
@@ -24,6 +26,7 @@ __all__ = [
     "none_as_empty_mapping",
     "parse_duration",
     "parse_modicon_ref",
+    "validate_host",
     "validate_name",
 ]
 
@@ -56,35 +59,49 @@ def none_as_empty_list(value: Any) -> Any:
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)\s*")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_DURATION_HELP = "expected a duration like 250ms, 1s, 5m, 2h, 30d (or seconds as a number)"
+_DURATION_HELP = "expected a duration like 250ms, 1s, 5m, 2h, 30d"
+
+#: The validation context of a file: there a duration must carry its unit.
+#: (Python callers pass plain seconds, which a float annotation makes unambiguous.)
+UNITS_REQUIRED = "durations_need_units"
+FILE_CONTEXT: dict[str, object] = {UNITS_REQUIRED: True}
 
 
-def parse_duration(value: object) -> float:
-    """Seconds from `250ms`, `1s`, `5m`, `2h`, `30d`, `1h30m` or a plain number of seconds.
+def parse_duration(value: object, *, unit_required: bool = False) -> float:
+    """Seconds from `250ms`, `1s`, `5m`, `2h`, `30d`, `1h30m`, or a plain number of seconds.
 
-    Plain numbers are accepted because `${VAR}` often holds bare seconds.
+    With `unit_required` (in a file) a plain number other than 0 is refused: `500`
+    could mean 500 ms as easily as the 500 s it would be, so the file must say.
     """
     if isinstance(value, bool):
         raise ValueError(f"{_DURATION_HELP}, got {value!r}")
     if isinstance(value, int | float):
         seconds = float(value)
+        bare: str | None = f"{value:g}" if isinstance(value, float) else str(value)
     elif isinstance(value, str):
-        seconds = _parse_duration_text(value)
+        seconds, bare = _parse_duration_text(value)
     else:
         raise ValueError(f"{_DURATION_HELP}, got {type(value).__name__}")
     if not math.isfinite(seconds):
         raise ValueError(f"{_DURATION_HELP}, got {value!r}")
+    if unit_required and bare is not None and seconds != 0:
+        raise ValueError(f"a duration needs its unit: write {bare}ms or {bare}s, got {bare}")
     return seconds
 
 
-def _parse_duration_text(text: str) -> float:
+def _parse_duration_text(text: str) -> tuple[float, str | None]:
+    """Seconds, and the text itself when it was a plain number (no unit)."""
     stripped = text.strip()
     if _NUMBER.fullmatch(stripped):
-        return float(stripped)
+        return float(stripped), stripped
     parts = list(_DURATION_PART.finditer(stripped))
     if not stripped or "".join(p.group(0) for p in parts) != stripped:
         raise ValueError(f"{_DURATION_HELP}, got {text!r}")
-    return sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2)] for p in parts)
+    return sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2)] for p in parts), None
+
+
+def _duration(value: object, info: ValidationInfo) -> float:
+    return parse_duration(value, unit_required=bool((info.context or {}).get(UNITS_REQUIRED)))
 
 
 def _positive(seconds: float) -> float:
@@ -100,11 +117,9 @@ def _non_negative(seconds: float) -> float:
 
 
 #: Seconds, > 0 (scan intervals, timeouts, retention).
-Duration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_positive)]
+Duration = Annotated[float, BeforeValidator(_duration), AfterValidator(_positive)]
 #: Seconds, ≥ 0 (alarm delays, where 0 means "at once").
-NonNegativeDuration = Annotated[
-    float, BeforeValidator(parse_duration), AfterValidator(_non_negative)
-]
+NonNegativeDuration = Annotated[float, BeforeValidator(_duration), AfterValidator(_non_negative)]
 
 
 def validate_name(value: str) -> str:
@@ -117,6 +132,46 @@ def validate_name(value: str) -> str:
 
 
 Name = Annotated[str, AfterValidator(validate_name)]
+
+_HOST_AND_PORT = re.compile(r"\[(?P<v6>[^\]]*)\]:(?P<v6port>\d+)|(?P<host>[^:]*):(?P<port>\d+)")
+
+
+def validate_host(value: str) -> str:
+    """A host name or IP address as the resolver takes it, without a port or a scheme.
+
+    `127.0.0.1:502` passes a resolver's syntax but never resolves: refused here
+    with the fix, instead of a device that retries "Name or service not known"
+    forever. Other misspellings are left to the resolver, which names them.
+    """
+    if any(char.isspace() for char in value):
+        raise ValueError(f"{value!r} is not a host name: it contains a space")
+    _, separator, rest = value.partition("://")
+    if separator:
+        host = rest.split("/", 1)[0]
+        raise ValueError(
+            f"{value!r} is a URL, not a host name: write the host alone ({_host_and_port(host)})"
+        )
+    try:
+        ipaddress.ip_address(value)  # IPv6 addresses have colons of their own
+    except ValueError:
+        pass
+    else:
+        return value
+    if _HOST_AND_PORT.fullmatch(value):
+        raise ValueError(f"{value!r} has a port in it: write {_host_and_port(value)}")
+    if value.startswith("[") and value.endswith("]"):
+        raise ValueError(f"{value!r}: write an IPv6 address without brackets: host: {value[1:-1]}")
+    return value
+
+
+def _host_and_port(text: str) -> str:
+    match = _HOST_AND_PORT.fullmatch(text)
+    if match is None:
+        return f"host: {text}"
+    host = match["v6"] if match["v6"] is not None else match["host"]
+    port = match["v6port"] or match["port"]
+    return f"host: {host} and port: {port}"
+
 
 _REF_TABLES = {
     "0": Table.COIL,

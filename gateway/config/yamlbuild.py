@@ -20,7 +20,16 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-__all__ = ["EXTENSION_PREFIX", "Composer", "DataBuilder", "KeyPath", "expand_env", "gc_paused"]
+__all__ = [
+    "EXTENSION_PREFIX",
+    "MAX_DEPTH",
+    "Composer",
+    "DataBuilder",
+    "KeyPath",
+    "NestedTooDeep",
+    "expand_env",
+    "gc_paused",
+]
 
 #: A key path into the data: mapping keys and sequence indices.
 KeyPath = tuple[str | int, ...]
@@ -28,6 +37,10 @@ KeyPath = tuple[str | int, ...]
 #: Keys starting with this are ignored at every level: a place for YAML anchors
 #: (`x-defaults: &dev {...}`), as in docker-compose files.
 EXTENSION_PREFIX = "x-"
+
+#: Mappings and lists inside one another (a gateway file needs 6). Deeper, a
+#: hostile file would end the recursive build with Python's RecursionError.
+MAX_DEPTH = 64
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -118,12 +131,39 @@ def expand_env(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
     return _ENV_REF.sub(replace, text), missing
 
 
-class DataBuilder:
-    """Builds plain data from nodes; `problems` collects (line, key path, message)."""
+class NestedTooDeep(Exception):
+    """The file nests deeper than MAX_DEPTH at `node` (key path `path`, cut short)."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, node: Node, path: KeyPath) -> None:
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep")
+        self.node = node
+        self.path = path[:_SHOWN_LEVELS]
+
+
+_SHOWN_LEVELS = 6  # of a too-deep key path: sixty-four `[0]`s say nothing more
+
+
+def _unset(name: str, *, secret: bool) -> str:
+    """Why a variable is missing, and the way out (a password gets no default)."""
+    if secret:
+        return f"environment variable {name} is not set: export it (a password has no default)"
+    return f"environment variable {name} is not set (use ${{{name}:-default}})"
+
+
+class DataBuilder:
+    """Builds plain data from nodes; `problems` collects (line, key path, message).
+
+    Raises NestedTooDeep past MAX_DEPTH levels (through aliases and merges too).
+    """
+
+    def __init__(
+        self, environ: Mapping[str, str], *, deferred: frozenset[str] = frozenset()
+    ) -> None:
         self.problems: list[tuple[int, KeyPath, str]] = []
         self._environ = environ
+        #: Top-level sections whose unset ${VAR}s are left as written, not problems:
+        #: a command that does not use a section must not need its secrets.
+        self._deferred = deferred
         self._constructor = SafeConstructor()
         self._active: set[int] = set()
         self._scalars: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = dict(
@@ -139,6 +179,8 @@ class DataBuilder:
         if id(node) in self._active:
             self._report(node, path, "recursive alias: a node cannot contain itself")
             return None
+        if len(self._active) >= MAX_DEPTH:  # the containers being built nest this deep
+            raise NestedTooDeep(node, path)
         self._active.add(id(node))
         try:
             if isinstance(node, SequenceNode):
@@ -155,10 +197,10 @@ class DataBuilder:
             if "$" not in value:
                 return value
             text, missing = expand_env(value, self._environ)
+            if missing and path and path[0] in self._deferred:
+                return value  # never used by this command: unresolved, and no error
             for name in missing:
-                self._report(
-                    node, path, f"environment variable {name} is not set (use ${{{name}:-default}})"
-                )
+                self._report(node, path, _unset(name, secret=bool(path) and path[-1] == "password"))
             return text
         if tag == _INT_TAG and not node.style:
             if value.isdigit() and (value[0] != "0" or len(value) == 1):

@@ -1,7 +1,8 @@
 """Read a YAML file into plain data while keeping where every key came from.
 
-The file is composed into YAML nodes (PyYAML's C parser) and turned into data
-by yamlbuild.DataBuilder; the node tree then answers "which line is
+The file is composed into YAML nodes (PyYAML's C parser), measured against
+the bounds of yamlbounds (alias expansion, nesting) and turned into data by
+yamlbuild.DataBuilder; the node tree then answers "which line is
 `devices[0].tags[3].type` on?" for every later error, so each issue can name
 the file, the line and the key path.
 """
@@ -17,7 +18,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gateway.config.yamlbuild import Composer, DataBuilder, KeyPath, gc_paused
+from gateway.config.yamlbounds import find_overrun
+from gateway.config.yamlbuild import Composer, DataBuilder, KeyPath, NestedTooDeep, gc_paused
 from gateway.errors import ConfigError, ConfigIssue
 
 __all__ = ["KeyPath", "YamlDocument", "format_path", "read_yaml"]
@@ -92,11 +94,14 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
     return None
 
 
-def read_yaml(path: Path, environ: Mapping[str, str] | None = None) -> YamlDocument:
+def read_yaml(
+    path: Path, environ: Mapping[str, str] | None = None, *, deferred: frozenset[str] = frozenset()
+) -> YamlDocument:
     """Parse `path`; raise ConfigError for unreadable files and YAML syntax errors.
 
     Content issues (duplicate keys, unset variables, unknown tags) are collected
     in `YamlDocument.issues` so they are reported together with schema errors.
+    Unset variables in the top-level sections `deferred` stay as written (`${VAR}`).
     """
     file = str(path)
     try:
@@ -115,14 +120,24 @@ def read_yaml(path: Path, environ: Mapping[str, str] | None = None) -> YamlDocum
         raise ConfigError([ConfigIssue(file, None, "", f"invalid YAML: {exc}")]) from None
     if root is None:
         raise ConfigError([ConfigIssue(file, None, "", "the file is empty")])
-    builder = DataBuilder(os.environ if environ is None else environ)
-    with gc_paused():
-        data = builder.build(root, ())
+    overrun = find_overrun(root, text)  # before building: a hostile file must not get that far
+    if overrun is not None:
+        raise ConfigError([_located(file, overrun.node, overrun.path, overrun.message)])
+    builder = DataBuilder(os.environ if environ is None else environ, deferred=deferred)
+    try:
+        with gc_paused():
+            data = builder.build(root, ())
+    except NestedTooDeep as exc:
+        raise ConfigError([_located(file, exc.node, exc.path, str(exc))]) from None
     issues = [ConfigIssue(file, line, format_path(p), msg) for line, p, msg in builder.problems]
     document = YamlDocument(file, data, text, issues)
     if issues:
         document._root = root  # lines will be needed; keep the tree already built
     return document
+
+
+def _located(file: str, node: Node, path: KeyPath, message: str) -> ConfigIssue:
+    return ConfigIssue(file, node.start_mark.line + 1, format_path(path), message)
 
 
 def _syntax_issue(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigIssue:

@@ -1,6 +1,7 @@
 """`gateway demo`: the bundled demo plant and a gateway for it, in one process.
 
-runner.py    data directory, simulated PLCs, the gateway, banner, stop on signal
+runner.py    data directory, simulated PLCs, the gateway, stop on signal
+banner.py    what it prints at start, fitting an 80×24 terminal with the status
 status.py    the live status: in place on a terminal, a line every few seconds otherwise
 gateway.yaml the demo's gateway configuration (package data; examples/demo.yaml + demo access)
 

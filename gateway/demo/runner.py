@@ -22,8 +22,10 @@ from typing import TextIO
 
 from gateway.app import Gateway
 from gateway.config import GatewayConfig, load_config
+from gateway.demo.banner import access_lines, banner_lines, shown_path
 from gateway.demo.status import Sampler, StatusOutput, logs_above
 from gateway.errors import GatewayError
+from gateway.filemodes import make_private_dirs, write_private_text
 from gateway.loop import stop_signals
 from simulators.plant import Plant, load_plant
 from simulators.runtime import RunningPlant, run_plant
@@ -40,8 +42,6 @@ HIGHLIGHTS: dict[str, tuple[str, ...]] = {
     "compressor_vfd": ("motor_speed", "speed_setpoint"),
     "tank_farm": ("tank1_level", "tank1_outlet_valve"),
 }
-
-_DEMO_PASSWORDS = {"operator": "demo-operator", "viewer": "demo-viewer"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +65,9 @@ def _prepare(data_dir: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise GatewayError(f"{path} is not a directory: choose another with --data-dir DIR")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path)  # history, certificates, passwords: the owner's alone
         text = (files("gateway.demo") / CONFIG_NAME).read_text(encoding="utf-8")
-        (path / CONFIG_NAME).write_text(text, encoding="utf-8")
+        write_private_text(path / CONFIG_NAME, text)
     except OSError as error:
         raise GatewayError(
             f"cannot use {path} as the demo's data directory ({error.strerror}): "
@@ -103,65 +103,13 @@ def _load_config(config_path: Path, running: RunningPlant, port: int) -> Gateway
 
 def _banner(gateway: Gateway, running: RunningPlant, data_dir: Path) -> str:
     opcua = gateway.opcua
-    url = opcua.endpoint_url
-    plcs = ", ".join(
-        f"{slave.name} {slave.host}:{slave.port}"
-        + (f" (units {', '.join(map(str, slave.unit_ids))})" if len(slave.unit_ids) > 1 else "")
-        for slave in running.slaves.values()
-    )
     summary = opcua.security
     if summary is None:  # set when the server starts, before the banner
         raise GatewayError("the OPC UA server did not start")
-    users = []
-    for user in gateway.config.opcua.users:
-        password = user.password.get_secret_value()
-        shown = (
-            password if password == _DEMO_PASSWORDS.get(user.name) else "(set in your environment)"
-        )
-        users.append(f"{user.name} / {shown} ({user.role})")
-    config = data_dir / CONFIG_NAME
-    return f"""\
-gateway demo: the demo plant (boiler, compressor with its drive, tank farm)
-  simulated PLCs (Modbus TCP): {plcs}
-  data directory: {data_dir} (history demo.db, certificates pki/, config {CONFIG_NAME})
-
-OPC UA endpoint: {url}
-  security: {_endpoints_text(summary.endpoints)}
-  server certificate: thumbprint {summary.thumbprint} (SHA-1), in {summary.pki_dir}
-  users: {"; ".join(users)}
-  anonymous: read-only, also on the unsecured endpoint (security None)
-
-WARNING: anonymous access on an unsecured endpoint is for this demo only.
-         Never run a real gateway with allow_none and anonymous like this.
-
-What happens:
-  - compressor.discharge_pressure rises above 8.5 bar for ~15 s every minute:
-    the compressor_high_pressure alarm trips and clears by itself
-  - at minute 5 (then every 15 min) the compressor's PLC drops off the network for
-    10 s: compressor and compressor_vfd go backoff, demoted, then ok again; and the
-    motor overload trips compressor_overload for ~30 s (every 10 min)
-  - values move; the live status below shows a few of them
-Try:
-  gateway browse {url}
-  gateway watch {url} compressor.discharge_pressure   (values and alarm events)
-  gateway write {url} boiler.temperature_setpoint 100 -u operator -p demo-operator
-    (the burner heats the water past 95 °C: boiler_overtemp trips; write 85 to clear it)
-  gateway history -c {config} boiler.water_temperature --since -5m
-  or connect UaExpert to {url} (security None, anonymous; or a secured
-  endpoint as operator after trusting its certificate in {opcua.pki_dir}/trusted)
-Press Ctrl-C to stop.
-"""
-
-
-def _endpoints_text(endpoints: tuple[str, ...]) -> str:
-    """`POLICY/MODE` names grouped: `None (unsecured); Basic256Sha256, … with Sign or …`."""
-    secured = [endpoint.partition("/") for endpoint in endpoints if endpoint != "None"]
-    policies = ", ".join(dict.fromkeys(policy for policy, _, _ in secured))
-    modes = " or ".join(dict.fromkeys(mode for _, _, mode in secured))
-    parts = ["None (unsecured)"] if "None" in endpoints else []
-    if secured:
-        parts.append(f"{policies} with {modes}")
-    return "; ".join(parts) or "no endpoints"
+    plcs = [(slave.name, slave.host, slave.port) for slave in running.slaves.values()]
+    server = (opcua.endpoint_url, summary.endpoints, summary.thumbprint)
+    shown = shown_path(data_dir, Path.cwd())
+    return "\n".join(banner_lines(gateway.config, server, plcs, shown))
 
 
 async def _show_status(
@@ -193,8 +141,7 @@ async def run_demo(options: DemoOptions, out: TextIO) -> None:
 async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
     with stop_signals() as stop:
         print(
-            "gateway demo: starting the simulated plant and the gateway "
-            "(the first start creates a certificate: a few seconds)…",
+            "gateway demo: starting the plant and the gateway (first time: a few seconds)…",
             file=out,
             flush=True,
         )
@@ -205,6 +152,7 @@ async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
                     print("gateway demo: stopping…", file=out, flush=True)
                     return
                 print(_banner(gateway, running, data_dir), file=out, flush=True)
-                output = StatusOutput(out, live=out.isatty())
+                access = access_lines(gateway.config, gateway.opcua.endpoint_url)
+                output = StatusOutput(out, live=out.isatty(), header=access)
                 with logs_above(output):
                     await _show_status(output, Sampler(gateway, HIGHLIGHTS), stop, options.duration)

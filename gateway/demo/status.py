@@ -1,9 +1,15 @@
-"""The demo's live status: devices and their state, values/s, active alarms.
+"""The demo's live status: devices and their state, values/s, the alarms not normal.
 
 On a terminal the block is redrawn in place (ANSI cursor movement) about once
-a second, and log records are written above it so they do not tear it. When
-stdout is not a terminal (a pipe, a log file, CI) one plain line is printed
-every few seconds instead: readable in a log, no escape codes.
+a second, and log records are written above it so they do not tear it; its
+first lines (`header`: the endpoint and the credentials) stay on screen
+however much the banner and the log scroll. When stdout is not a terminal (a
+pipe, a log file, CI) one plain line is printed every few seconds instead:
+readable in a log, no escape codes.
+
+The alarms shown are those `gateway alarms --active` lists: not normal, that
+is active, or cleared and not yet acknowledged (docs/alarms.md). "Active"
+means what it means everywhere else (OPC UA's ActiveState): the condition holds.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TextIO
 
+from gateway.alarms.model import AlarmState
 from gateway.app import Gateway
 from gateway.model import Status, Value
 from gateway.storage.export import format_status
@@ -41,7 +48,28 @@ class StatusSample:
     uptime: float
     devices: tuple[DeviceLine, ...]
     values_per_second: float
-    active_alarms: tuple[str, ...]
+    #: The alarms not normal, (name, state) in config order; state as the journal
+    #: writes it (active_unacked, active_acked, rtn_unacked).
+    alarms: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def active_alarms(self) -> tuple[str, ...]:
+        return tuple(name for name, state in self.alarms if state in _ACTIVE_STATES)
+
+    @property
+    def unacknowledged_alarms(self) -> tuple[str, ...]:
+        """Cleared, but not acknowledged yet."""
+        return tuple(name for name, state in self.alarms if state == _RTN_UNACKED)
+
+
+_ACTIVE_STATES = frozenset({"active_unacked", "active_acked"})
+_RTN_UNACKED = "rtn_unacked"
+#: How the block words each state not normal.
+_STATE_WORDS = {
+    "active_unacked": "active, unacknowledged",
+    "active_acked": "active, acknowledged",
+    _RTN_UNACKED: "cleared, unacknowledged",
+}
 
 
 def _format_value(value: Value | None, status: Status, unit: str | None) -> str:
@@ -84,7 +112,11 @@ class Sampler:
                     text = _format_value(value.value, value.status, tags[key].unit)
                     shown.append(f"{name} {text}")
             devices.append(DeviceLine(health.device, str(health.state), "  ".join(shown)))
-        alarms = tuple(alarm.name for alarm in gateway.alarms.snapshots() if alarm.active)
+        alarms = tuple(
+            (alarm.name, str(alarm.state))
+            for alarm in gateway.alarms.snapshots()
+            if alarm.state is not AlarmState.NORMAL
+        )
         return StatusSample(now - self._started, tuple(devices), rate, alarms)
 
 
@@ -94,40 +126,55 @@ def _uptime(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def _alarms(sample: StatusSample) -> str:
-    if not sample.active_alarms:
-        return "0 active alarms"
-    return f"{len(sample.active_alarms)} active alarm(s): {', '.join(sample.active_alarms)}"
+def _counted(count: int, what: str) -> str:
+    return f"{count} {what}" + ("" if count == 1 else "s")
+
+
+def _alarm_counts(sample: StatusSample) -> str:
+    """`1 active alarm`, and `1 cleared, unacknowledged` when there are such."""
+    text = _counted(len(sample.active_alarms), "active alarm")
+    if sample.unacknowledged_alarms:
+        text += f", {len(sample.unacknowledged_alarms)} cleared, unacknowledged"
+    return text
 
 
 def render_block(sample: StatusSample) -> list[str]:
-    """The in-place block: a summary line, then one line per device."""
+    """The in-place block: a summary line, one line per device, one per alarm not normal."""
     width = max((len(device.name) for device in sample.devices), default=0)
     lines = [
-        f"up {_uptime(sample.uptime)}   {sample.values_per_second:.0f} values/s   {_alarms(sample)}"
+        f"up {_uptime(sample.uptime)}   {sample.values_per_second:.0f} values/s   "
+        f"{_alarm_counts(sample)}"
     ]
     lines += [
         f"  {device.name:<{width}}  {device.state:<8}  {device.values}".rstrip()
         for device in sample.devices
     ]
+    lines += [f"  alarm {name}: {_STATE_WORDS.get(state, state)}" for name, state in sample.alarms]
     return lines
 
 
 def render_line(sample: StatusSample) -> str:
-    """The one-line form for logs: `status: boiler ok, …; 62 values/s; 0 active alarms`."""
+    """The one-line form for logs: `status …: boiler ok, …; 62 values/s; 0 active alarms`."""
     devices = ", ".join(f"{device.name} {device.state}" for device in sample.devices)
-    return (
-        f"status {_uptime(sample.uptime)}: {devices}; "
-        f"{sample.values_per_second:.0f} values/s; {_alarms(sample)}"
-    )
+    alarms = _counted(len(sample.active_alarms), "active alarm")
+    if sample.active_alarms:
+        alarms += f": {', '.join(sample.active_alarms)}"
+    if sample.unacknowledged_alarms:
+        alarms += (
+            f"; {len(sample.unacknowledged_alarms)} cleared, unacknowledged: "
+            f"{', '.join(sample.unacknowledged_alarms)}"
+        )
+    rate = f"{sample.values_per_second:.0f} values/s"
+    return f"status {_uptime(sample.uptime)}: {devices}; {rate}; {alarms}"
 
 
 class StatusOutput:
-    """Writes samples: redrawn in place when `live`, else one line each."""
+    """Writes samples: redrawn in place under `header` when `live`, else one line each."""
 
-    def __init__(self, out: TextIO, *, live: bool) -> None:
+    def __init__(self, out: TextIO, *, live: bool, header: tuple[str, ...] = ()) -> None:
         self.out = out
         self.live = live
+        self.header = header
         self.interval = LIVE_INTERVAL if live else LINE_INTERVAL
         self._block: list[str] = []
 
@@ -137,7 +184,8 @@ class StatusOutput:
             return
         columns = shutil.get_terminal_size().columns
         # A wrapped line would make the cursor arithmetic of the next redraw wrong.
-        block = [line[: max(columns - 1, 20)] for line in render_block(sample)]
+        lines = [*self.header, *render_block(sample)]
+        block = [line[: max(columns - 1, 20)] for line in lines]
         self._write(self._erase() + "".join(f"{line}\n" for line in block))
         self._block = block
 

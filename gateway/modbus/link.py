@@ -32,6 +32,7 @@ import logging
 
 from gateway.errors import DeviceError, DeviceTimeout, DeviceUnreachable
 from gateway.modbus.client import ModbusClient
+from gateway.modbus.wording import describe
 
 __all__ = ["Link", "LinkDown", "wake_future"]
 
@@ -63,7 +64,8 @@ class Link:
         self._connect_lock = asyncio.Lock()
         self._attempts_finished = 0
         self._attempt_error: DeviceError | None = None
-        self._failure: str | None = None  # why the connection was given up, until reconnected
+        #: Why the connection was given up, in words, until reconnected.
+        self._failure: str | None = None
         self._answered = False  # the current connection delivered at least one answer
         self._waiters: set[asyncio.Future[None]] = set()
 
@@ -89,7 +91,7 @@ class Link:
                 await self.client.connect()
             except DeviceError as error:
                 self._attempt_error = error
-                self._failure = f"{type(error).__name__}: {error}"
+                self._failure = describe(error)  # "connect to … failed: connection refused"
                 raise
             finally:
                 self._attempts_finished += 1
@@ -110,7 +112,7 @@ class Link:
         try:
             await self.connect()
         except DeviceError as error:  # a connect failure: the link's, not this request's
-            raise LinkDown(f"reconnecting to {self.client.where} failed: {error}") from error
+            raise LinkDown(describe(error)) from error  # it names host:port and the reason
         if reopen:
             self.reopens += 1
             log.debug("%s closed the connection while idle; reopened", self.client.where)
@@ -118,7 +120,7 @@ class Link:
     def down(self) -> LinkDown:
         """The error for a request that finds the connection gone, naming why it went."""
         if self._failure is not None:
-            return LinkDown(f"connection to {self.client.where} lost: {self._failure}")
+            return LinkDown(self._failure)
         return LinkDown(f"{self.client.where} closed the connection")
 
     def answered(self) -> None:
@@ -133,7 +135,7 @@ class Link:
     def failed(self, device: str, error: DeviceError) -> None:
         """A request of `device` failed and the connection is gone: tell the others why."""
         if not self.client.connected and self._failure is None:
-            self._failure = f"{type(error).__name__} on device {device}: {error}"
+            self._failure = f"connection reset after an error on device {device}: {describe(error)}"
 
     async def wait_usable(self, delay: float) -> None:
         """Sleep `delay` seconds, less if the link answers a request meanwhile."""

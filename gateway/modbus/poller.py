@@ -44,6 +44,7 @@ from gateway.modbus.blockstate import BlockState, status_for_exception
 from gateway.modbus.health import DeviceHealth, DeviceState, RetryPolicy
 from gateway.modbus.link import Link, LinkDown, wake_future
 from gateway.modbus.planner import ReadBlock
+from gateway.modbus.wording import describe
 from gateway.model import DataType, Status, Table, TagValue, Value
 from gateway.tags import Tag, plan_device
 
@@ -234,7 +235,7 @@ class DevicePoller:
         self._write_failure = None  # covered by this failure
         self.link.failed(self.device.name, error)
         await self.link.settle()
-        message = f"{type(error).__name__}: {error}"
+        message = describe(error)
         timeout = isinstance(error, DeviceTimeout) or isinstance(error.__cause__, DeviceTimeout)
         self.health.record_error(message, timeout=timeout, request=not link_level)
         out, self._out = self._out, []
@@ -254,11 +255,14 @@ class DevicePoller:
         previous = self.health.state
         if self.health.enter(state):
             suffix = f": {reason}" if reason else ""
-            level = (
-                logging.WARNING
-                if state in (DeviceState.BACKOFF, DeviceState.DEMOTED)
-                else logging.INFO
-            )
+            if state in (DeviceState.BACKOFF, DeviceState.DEMOTED):
+                level = logging.WARNING
+            elif state is DeviceState.CONNECTING:
+                # A retry: its outcome (ok, or backoff with the reason) is the line
+                # worth reading; one line per retry during an outage, not two.
+                level = logging.DEBUG
+            else:
+                level = logging.INFO
             log.log(level, "device %s: %s → %s%s", self.device.name, previous, state, suffix)
 
     # -- scanning ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ queries.py     raw values with continuation, latest values, alarm journal and st
 historian.py   all of it as one async context manager for the gateway
 timespec.py    `--since -1h` / ISO 8601 times for the CLI (pure)
 export.py      history as a table or CSV, streamed line by line
-alarmexport.py the alarm journal / active alarms as a table or CSV (`gateway alarms`)
+alarmexport.py the alarm journal / alarms not normal as a table or CSV (`gateway alarms`)
 
 SQLAlchemy and Alembic are imported in this package only.
 """

@@ -39,7 +39,9 @@ JOURNAL_COLUMNS = (
     "user",
     "comment",
 )
-STATE_COLUMNS = ("time", "alarm", "state", "limit", "severity", "value", "message")
+#: The latest entry of each alarm: its transition too, so that a cleared alarm's kept
+#: message ("… above 8.5") is read as what it was, not what it is.
+STATE_COLUMNS = ("time", "alarm", "transition", "state", "limit", "severity", "value", "message")
 #: Table column widths (the last column is never padded).
 _WIDTHS = {
     "time": 32,

@@ -5,7 +5,9 @@ per config, a busy timeout so a briefly locked file is waited for rather than
 failed, and transactions that SQLAlchemy begins explicitly (the sqlite3
 module's own implicit BEGIN would leave DDL outside them). PostgreSQL:
 psycopg 3, a connect timeout so an unreachable server fails fast, and a
-pre-ping so a restarted server is reconnected transparently.
+pre-ping so a restarted server is reconnected transparently. A new SQLite
+file (and so its -wal and -shm files) is the owner's alone: 0600, in folders
+made 0700 (gateway/filemodes.py).
 
 Both stay below the per-call deadline (`storage.timeout`, given as `timeout`):
 a lock or a connect that fails on its own says more than a call cut at its
@@ -23,6 +25,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from gateway.config import Synchronous
+from gateway.filemodes import create_private_file, make_private_dirs
 from gateway.storage.errors import StorageError
 
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "describe_url", "open_engine"]
@@ -100,9 +103,14 @@ def _sqlite_engine(
     if not create and not Path(database).is_file():
         raise StorageError(f"no database at {database}: has the gateway run with this config?")
     try:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(Path(database).parent)
     except OSError as error:
         raise StorageError(f"cannot create the folder of {database}: {error}") from error
+    if create:
+        try:  # SQLite gives its -wal and -shm files the database file's mode
+            create_private_file(Path(database))
+        except OSError as error:
+            raise StorageError(f"cannot create the database file {database}: {error}") from error
     engine = create_engine(url, connect_args={"timeout": busy_ms / 1000})
 
     @event.listens_for(engine, "connect")

@@ -19,6 +19,7 @@ from gateway.opcua.uawire import AttributeIds, ObjectIds, node_id
 from gateway.uaclient.operations import read_attributes, unknown_node
 from gateway.uaclient.session import Session
 from gateway.uaclient.uanames import format_value, status_name
+from gateway.uaclient.units import implied_unit
 
 __all__ = ["BrowsedNode", "browse", "default_root", "gateway_tags"]
 
@@ -108,7 +109,12 @@ async def browse(session: Session, root: ua.NodeId, depth: int) -> BrowsedNode:
 
 
 async def gateway_tags(session: Session) -> list[ua.NodeId]:
-    """Every tag variable of every device (the nodes `watch` follows by default)."""
+    """Every tag variable of every device, once (the nodes `watch` follows by default).
+
+    A device also references the input tag of each of its alarms as an event
+    source (HasEventSource, a hierarchical reference): without the dedupe an
+    alarm's input would be watched, and printed, twice.
+    """
     root = await default_root(session)
     [children] = await _children(session, [root])
     devices_folder = next((r for r in children if r.BrowseName.Name == "Devices"), None)
@@ -116,7 +122,8 @@ async def gateway_tags(session: Session) -> list[ua.NodeId]:
         return []
     [devices] = await _children(session, [_plain(devices_folder.NodeId)])
     tags = await _children(session, [_plain(device.NodeId) for device in devices])
-    return [_plain(ref.NodeId) for refs in tags for ref in refs if ref.NodeClass == _VARIABLE]
+    found = (_plain(ref.NodeId) for refs in tags for ref in refs if ref.NodeClass == _VARIABLE)
+    return list(dict.fromkeys(found))
 
 
 async def _read_values(session: Session, variables: Sequence[BrowsedNode]) -> None:
@@ -133,6 +140,9 @@ async def _read_values(session: Session, variables: Sequence[BrowsedNode]) -> No
         node.status = status_name(int(code.value) if code is not None else 0)
     for node, unit in zip(with_units, values[len(variables) :], strict=False):
         node.unit = format_value(unit.Value.Value if unit.Value else None)
+    for node in variables:
+        if node.unit_node is None:
+            node.unit = implied_unit(session, node.node_id)  # ResponseTime: ms
 
 
 async def _children(session: Session, nodes: Sequence[ua.NodeId]) -> list[list[Any]]:

@@ -20,6 +20,7 @@ from gateway.opcua.uawire import AttributeIds, StatusCodes
 from gateway.uaclient.convert import parse_value
 from gateway.uaclient.session import Session
 from gateway.uaclient.uanames import format_time, format_value, status_name, type_name
+from gateway.uaclient.units import implied_unit, unit_properties
 
 __all__ = ["Reading", "Written", "read", "read_attributes", "unknown_node", "write"]
 
@@ -38,7 +39,7 @@ _WRITE_HINTS: dict[int, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """One node's value as text, for the table `gateway read` prints."""
+    """One node's value as text, for the table `gateway read` prints; unit '' when none."""
 
     node: str
     value: str
@@ -46,6 +47,7 @@ class Reading:
     source_time: str
     data_type: str
     unknown: bool
+    unit: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +81,22 @@ def _read_value_id(node: ua.NodeId, attribute: AttributeIds) -> ua.ReadValueId:
 
 
 async def read(session: Session, nodes: Sequence[str]) -> list[Reading]:
-    """Value, status, source time and data type of every node, in one request."""
+    """Value, unit, status, source time and data type of every node, in two requests."""
     ids = [session.node_id(text) for text in nodes]
+    unit_nodes = await unit_properties(session, ids)
     requests = [(node, attr) for node in ids for attr in (_A.Value, _A.DataType)]
+    requests += [(unit, _A.Value) for unit in unit_nodes if unit is not None]
     values = await read_attributes(session, requests)
+    unit_values = iter(values[2 * len(ids) :])
     readings = []
     for index, text in enumerate(nodes):
         value, data_type = values[2 * index], values[2 * index + 1]
+        if unit_nodes[index] is None:
+            unit = implied_unit(session, ids[index])
+        else:
+            unit_value = next(unit_values)
+            unit = format_value(unit_value.Value.Value if unit_value.Value else None)
+            unit = "" if unit == "-" else unit
         code = int(value.StatusCode.value) if value.StatusCode is not None else 0
         variant = value.Value.VariantType if value.Value is not None else None
         readings.append(
@@ -96,6 +107,7 @@ async def read(session: Session, nodes: Sequence[str]) -> list[Reading]:
                 source_time=format_time(value.SourceTimestamp),
                 data_type=await _type_text(session, data_type),
                 unknown=code == _S.BadNodeIdUnknown,
+                unit=unit,
             )
         )
     return readings

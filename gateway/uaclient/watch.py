@@ -39,6 +39,8 @@ EVENT_FIELDS: tuple[tuple[str, ...], ...] = (
     ("ConditionName",),
     ("ActiveState", "Id"),
     ("AckedState", "Id"),
+    ("ActiveState", "TransitionTime"),
+    ("AckedState", "TransitionTime"),
 )
 
 
@@ -55,7 +57,14 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One event from the Server object; Active/Acked are '' when the event has none."""
+    """One event from the Server object; Active/Acked are '' when the event has none.
+
+    `transition` says what this event of a condition reports, in the alarm
+    journal's words: `activated`, `cleared` or `acknowledged` when its ActiveState
+    or AckedState changed at the event's Time, else the state, `active` or
+    `inactive` (a limit or quality change). A condition keeps its configured
+    message when it clears ("… above 8.5"): the word says it is over.
+    """
 
     time: str
     source: str
@@ -65,6 +74,7 @@ class Event:
     active: str
     acked: str
     initial: bool
+    transition: str = ""
 
 
 #: Sampling as fast as the server publishes values (our server pushes them).
@@ -199,6 +209,7 @@ def _event(event: Any, initial: bool) -> Event:
 
     severity = field("Severity")
     return Event(
+        transition=_transition(field),
         time=format_time(field("Time") or datetime.now(UTC)),
         source=format_value(field("SourceName")),
         severity="-" if severity is None else str(severity),
@@ -208,6 +219,19 @@ def _event(event: Any, initial: bool) -> Event:
         acked=state("AckedState/Id"),
         initial=initial,
     )
+
+
+def _transition(field: Callable[[str], Any]) -> str:
+    """activated / cleared / acknowledged, or the state when neither changed ('' if none)."""
+    active, acked = field("ActiveState/Id"), field("AckedState/Id")
+    if active is None:
+        return ""  # not a condition's event
+    when = field("Time")
+    if when is not None and field("ActiveState/TransitionTime") == when:
+        return "activated" if active else "cleared"
+    if when is not None and acked and field("AckedState/TransitionTime") == when:
+        return "acknowledged"
+    return "active" if active else "inactive"
 
 
 def _event_filter() -> ua.EventFilter:

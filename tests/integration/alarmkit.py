@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 from gatewaykit import FAST_DEVICE, PLC_TAGS, Latest
+from pkikit import pki_dir
 
 from gateway.acquisition import Acquisition
 from gateway.alarms import AlarmEngine, AlarmSnapshot, AlarmState, Transition
@@ -54,7 +54,7 @@ def alarm_config(
             "opcua": {
                 "anonymous": True,
                 "endpoint": "opc.tcp://127.0.0.1:0",
-                "security": {"pki_dir": tempfile.mkdtemp(prefix="gateway-pki-")},
+                "security": {"pki_dir": pki_dir()},
             },
             "storage": {"url": url, "flush_interval": "50ms"},
             "devices": [plc],

@@ -8,12 +8,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from pkikit import use_root
 from pymodbus.client import AsyncModbusTcpClient
 
 #: Connect to a Modbus TCP slave: (port, host=..., timeout=...) → a connected client.
 ClientFactory = Callable[..., Awaitable[AsyncModbusTcpClient]]
 #: Poll a condition until it holds: (predicate, timeout=..., message=...) → None.
 WaitUntil = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pki_root(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The kits' certificate folders go under this session's temporary folder (pkikit)."""
+    use_root(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

@@ -24,13 +24,13 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pkikit import pki_dir
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine, make_url
 
@@ -104,7 +104,7 @@ def gateway_config(
             "opcua": {
                 "anonymous": True,
                 "endpoint": "opc.tcp://127.0.0.1:0",
-                "security": {"pki_dir": tempfile.mkdtemp(prefix="gateway-pki-")},
+                "security": {"pki_dir": pki_dir()},
             },
             "storage": {"url": url, **storage},
             "devices": devices or [],

@@ -135,10 +135,12 @@ def test_active_alarms_and_time_filters_as_a_table(
 ) -> None:
     assert main(["alarms", "-c", str(journaled), "--active"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["time", "alarm", "state", "limit", "severity", "value", "message"]
-    assert [line.split()[1:5] for line in lines[1:]] == [
-        ["pump_on", "rtn_unacked", "500", "0"],  # no limit: a discrete alarm
-        ["temp_alarm", "active_acked", "high_high", "700"],
+    assert lines[0].split() == [
+        "time", "alarm", "transition", "state", "limit", "severity", "value", "message"
+    ]  # fmt: skip
+    assert [line.split()[1:6] for line in lines[1:]] == [
+        ["pump_on", "cleared", "rtn_unacked", "500", "0"],  # no limit: a discrete alarm
+        ["temp_alarm", "acknowledged", "active_acked", "high_high", "700"],
     ]
     assert lines[2].endswith("Temperature 45 degC beyond 40")
 

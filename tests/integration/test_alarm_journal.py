@@ -149,7 +149,7 @@ def test_events_from_before_0002_are_migrated_and_their_state_inferred(
     }
     assert main(["alarms", "-c", str(config_file), "--active", "--format", "csv"]) == 0
     rows = capsys.readouterr().out.splitlines()
-    assert [row.split(",")[1:4] for row in rows[1:]] == [["hot", "active_unacked", ""]]
+    assert [row.split(",")[1:5] for row in rows[1:]] == [["hot", "activated", "active_unacked", ""]]
 
 
 @pytest.mark.postgres

@@ -116,14 +116,14 @@ async def test_read_prints_value_status_time_and_type(
     )  # fmt: skip
     assert run.code == 0, run.err
     header, temp, mode, label, state = run.out.splitlines()
-    assert header.split() == ["NODE", "VALUE", "STATUS", "SOURCE", "TIME", "TYPE"]
-    assert temp.split()[:3] == ["plc.temp", "21.5", "Good"]
-    assert temp.split()[4] == "Float"
-    assert temp.split()[3].endswith("Z")
-    assert mode.split()[1:3] == ["1", "Good"]
-    assert mode.split()[4] == "UInt16"
-    assert label.split()[1:3] == ["AB12", "Good"]
-    assert label.split()[4] == "String"
+    assert header.split() == ["NODE", "VALUE", "UNIT", "STATUS", "SOURCE", "TIME", "TYPE"]
+    assert temp.split()[:4] == ["plc.temp", "21.5", "°C", "Good"]
+    assert temp.split()[5] == "Float"
+    assert temp.split()[4].endswith("Z")
+    assert mode.split()[1:4] == ["1", "-", "Good"]
+    assert mode.split()[5] == "UInt16"
+    assert label.split()[1:4] == ["AB12", "-", "Good"]
+    assert label.split()[5] == "String"
     assert state.split()[0] == "i=2259"  # Server.ServerStatus.State, an enumeration
 
 
@@ -136,7 +136,7 @@ async def test_read_shows_the_status_of_a_faulty_device(
         run = await gateway(capsys, "read", rig.url, node)
         assert run.code == 0, run.err
         row = run.out.splitlines()[1]
-        return row if row.split()[2] == status else None
+        return row if row.split()[3] == status else None  # NODE VALUE UNIT STATUS
 
     slave.exception(0x04, 100, 101)
     try:
@@ -347,7 +347,7 @@ async def test_read_and_watch_as_processes(rig: OpcRig) -> None:
     )  # fmt: skip
     out, err = await asyncio.wait_for(read.communicate(), 30)
     assert read.returncode == 0, err.decode()
-    assert out.decode().splitlines()[1].split()[:3] == ["plc.level", "7.0", "Good"]
+    assert out.decode().splitlines()[1].split()[:4] == ["plc.level", "7.0", "-", "Good"]
 
     watch = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "watch", rig.url, "plc.temp",

@@ -56,7 +56,7 @@ async def test_generated_certificate_is_rejected_then_trusted_then_accepted(
     rejected.rename(_server_pki(rig) / "trusted" / rejected.name)  # what the admin does
     accepted = await gateway(capsys, *argv, "plc.temp")
     assert accepted.code == 0, accepted.err
-    assert accepted.out.splitlines()[1].split()[:3] == ["plc.temp", "21.5", "Good"]
+    assert accepted.out.splitlines()[1].split()[:4] == ["plc.temp", "21.5", "°C", "Good"]
     assert "created" not in accepted.err  # the same certificate, kept
 
     for security in ("Basic256Sha256,Sign", "aes256_sha256_rsapss,SignAndEncrypt"):
@@ -84,7 +84,7 @@ async def test_own_certificate_given_with_cert_and_key(
         "--cert", str(cert_path), "--key", str(key_path), "plc.mode",
     )  # fmt: skip
     assert run.code == 0, run.err
-    assert run.out.splitlines()[1].split()[:3] == ["plc.mode", "1", "Good"]
+    assert run.out.splitlines()[1].split()[:4] == ["plc.mode", "1", "-", "Good"]
     assert x509.load_der_x509_certificate(trusted.read_bytes()) == certificate
 
 
@@ -156,6 +156,6 @@ async def test_untrusted_certificate_refused_at_activation_is_still_explained(
     assert wrong.err.strip() == (
         f"error: {mixed.url}: user or password rejected (Bad_UserAccessDenied)"
     )  # the certificate is trusted now: no word of it
-    assert accepted.out.splitlines()[1].split()[:3] == ["plc.temp", "21.5", "Good"]
+    assert accepted.out.splitlines()[1].split()[:4] == ["plc.temp", "21.5", "°C", "Good"]
     unsecured = await gateway(capsys, "read", mixed.url, "plc.temp")  # the default: None
     assert unsecured.code == 0, unsecured.err

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+from pathlib import Path
 
+import pytest
+
+from gateway.demo import DemoOptions, run_demo
 from gateway.demo.status import (
     DeviceLine,
     StatusOutput,
@@ -20,7 +25,7 @@ SAMPLE = StatusSample(
         DeviceLine("tank_farm", "backoff", ""),
     ),
     values_per_second=61.6,
-    active_alarms=("compressor_high_pressure",),
+    alarms=(("compressor_high_pressure", "active_unacked"), ("boiler_overtemp", "rtn_unacked")),
 )
 
 
@@ -31,7 +36,7 @@ def test_a_line_per_sample_when_not_a_terminal() -> None:
     output.show(SAMPLE)
     line = (
         "status 1:02:03: boiler ok, tank_farm backoff; 62 values/s; "
-        "1 active alarm(s): compressor_high_pressure\n"
+        "1 active alarm: compressor_high_pressure; 1 cleared, unacknowledged: boiler_overtemp\n"
     )
     assert out.getvalue() == line * 2
     assert "\x1b" not in out.getvalue()
@@ -40,29 +45,32 @@ def test_a_line_per_sample_when_not_a_terminal() -> None:
 
 def test_on_a_terminal_the_block_is_redrawn_in_place_and_logs_go_above_it() -> None:
     out = io.StringIO()
-    output = StatusOutput(out, live=True)
+    output = StatusOutput(out, live=True, header=("OPC UA opc.tcp://127.0.0.1:4840",))
     output.show(SAMPLE)
     first = out.getvalue()
     assert first.splitlines() == [
-        "up 1:02:03   62 values/s   1 active alarm(s): compressor_high_pressure",
+        "OPC UA opc.tcp://127.0.0.1:4840",
+        "up 1:02:03   62 values/s   1 active alarm, 1 cleared, unacknowledged",
         "  boiler     ok        water_temperature 84.21 degC",
         "  tank_farm  backoff",
+        "  alarm compressor_high_pressure: active, unacknowledged",
+        "  alarm boiler_overtemp: cleared, unacknowledged",
     ]
     output.show(SAMPLE)
-    assert out.getvalue() == first + "\x1b[3F\x1b[J" + first  # up 3 lines, clear, redraw
+    assert out.getvalue() == first + "\x1b[6F\x1b[J" + first  # up 6 lines, clear, redraw
     logger = logging.getLogger("test.demo.status")
     logger.setLevel(logging.WARNING)
     handlers = logging.getLogger().handlers[:]
     with logs_above(output):
         logger.warning("device tank_farm: ok → backoff")
     assert logging.getLogger().handlers == handlers  # restored
-    after = out.getvalue()[len(first) * 2 + len("\x1b[3F\x1b[J") :]
-    assert after.startswith("\x1b[3F\x1b[J")
+    after = out.getvalue()[len(first) * 2 + len("\x1b[6F\x1b[J") :]
+    assert after.startswith("\x1b[6F\x1b[J")
     assert after.endswith("device tank_farm: ok → backoff\n" + first)
 
 
 def test_the_banner_groups_the_endpoints_by_policy_and_mode() -> None:
-    from gateway.demo.runner import _endpoints_text
+    from gateway.demo.banner import endpoints_text as _endpoints_text
 
     endpoints = (
         "Basic256Sha256/Sign", "Basic256Sha256/SignAndEncrypt",
@@ -75,3 +83,35 @@ def test_the_banner_groups_the_endpoints_by_policy_and_mode() -> None:
     assert _endpoints_text(("Basic256Sha256/SignAndEncrypt",)) == (
         "Basic256Sha256 with SignAndEncrypt"
     )
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_the_banner_and_the_status_fit_an_80_by_24_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new user's first screen: nothing they need has scrolled away when the status starts.
+
+    The real demo (free ports, so 5-digit ones) on a terminal of 80 columns.
+    """
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "24")
+    out = _Terminal()
+    await run_demo(DemoOptions(data_dir=Path("gateway-demo"), port=0, duration=2.5), out)
+    first_screen, *redraws = re.split(r"\x1b\[\d+F\x1b\[J", out.getvalue())
+    lines = first_screen.splitlines()
+    assert all(len(line) < 80 for line in lines), [line for line in lines if len(line) >= 80]
+    assert len(lines) <= 23, "\n".join(lines)  # the 24th row is the cursor's
+    endpoint = next(line for line in lines if line.startswith("OPC UA endpoint: "))
+    url = endpoint.removeprefix("OPC UA endpoint: ")
+    assert "  users: operator / demo-operator (operator); viewer / demo-viewer (viewer)" in lines
+    # The redrawn status keeps the endpoint and the credentials on screen, whatever scrolls.
+    assert redraws
+    for redraw in redraws:
+        block = redraw.splitlines()
+        assert block[0] == f"OPC UA {url}   (Ctrl-C stops the demo)"
+        assert block[1].startswith("  users: operator / demo-operator, viewer / demo-viewer")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -109,8 +110,44 @@ def test_check_into_a_closed_pipe_exits_quietly() -> None:
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, "GATEWAY_OPERATOR_PASSWORD": "a password of its own"},
     )
     assert done.stdout.startswith("examples/all-types.yaml: OK"), done.stdout
     assert "Traceback" not in done.stderr, done.stderr
     assert "BrokenPipe" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
+
+
+async def test_run_warns_once_when_it_serves_a_password_published_with_the_demo(
+    tmp_path: Path,
+) -> None:
+    """The quickstart's trap: examples/demo.yaml's opcua section with the demo's password."""
+    config = tmp_path / "plant.yaml"
+    config.write_text(
+        "gateway: {name: g}\n"
+        'opcua: {endpoint: "opc.tcp://127.0.0.1:0", users: ['
+        '{name: operator, password: "${GATEWAY_OPERATOR_PASSWORD}", role: operator}, '
+        '{name: viewer, password: "${GATEWAY_VIEWER_PASSWORD}"}]}\n',
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "GATEWAY_OPERATOR_PASSWORD": "demo-operator",
+        "GATEWAY_VIEWER_PASSWORD": "my own viewer password",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "run", "-c", str(config), "--duration", "0.5",
+        stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        _, err = await process.communicate()
+    text = err.decode()
+    assert process.returncode == 0, text
+    warnings = [line for line in text.splitlines() if " WARNING " in line]
+    assert len(warnings) == 1, text
+    assert warnings[0].endswith(
+        "WARNING gateway.run: OPC UA user(s) operator log in with a password published with "
+        "the demo: anyone can log in as them; set passwords of your own (docs/security.md)"
+    )
+    assert text.index(warnings[0]) < text.index("OPC UA server listening")  # at start
+    assert "demo-operator" not in text  # passwords are never logged

@@ -180,7 +180,9 @@ class Failing:
 
 FAILING = {
     "wrong transaction id": Failing(
-        lambda r: [frame(r.tid + 1, r.unit, _pdu(r))], COMM_ERROR, r"transaction id \d+ in"
+        lambda r: [frame(r.tid + 1, r.unit, _pdu(r))],
+        COMM_ERROR,
+        r"^malformed response: transaction id \d+ in",
     ),
     "transaction id 0": Failing(
         lambda r: [frame(0, r.unit, _pdu(r))], COMM_ERROR, "transaction id 0 in"
@@ -210,19 +212,19 @@ FAILING = {
     "MBAP length larger than the frame, then silence": Failing(
         lambda r: [frame(r.tid, r.unit, _pdu(r), length=20)],
         UNCERTAIN,
-        "DeviceTimeout: no response",
+        "^no response from",
         timeout=True,
     ),
     "half-open: accepts and never answers": Failing(
-        lambda r: None, UNCERTAIN, "DeviceTimeout: no response", timeout=True
+        lambda r: None, UNCERTAIN, "^no response from", timeout=True
     ),
     "half-closed before answering": Failing(
-        lambda r: Reply([], after="eof"), UNCERTAIN, "DeviceUnreachable: .* closed the connection"
+        lambda r: Reply([], after="eof"), UNCERTAIN, r"^\S+ closed the connection"
     ),
     "closed in the middle of a frame": Failing(
         lambda r: Reply([b"".join(registers_script(r))[:9]], after="close"),
         UNCERTAIN,
-        "DeviceUnreachable: .*(lost|closed)",
+        "^(connection to .* lost|.* closed the connection)",
     ),
 }
 

@@ -315,7 +315,7 @@ async def test_the_ticker_keeps_real_time(eventually: WaitUntil) -> None:
 async def test_the_demo_plant_serves_every_gateway_tag(modbus_client: ClientFactory) -> None:
     plant = load_plant(ROOT / "simulators" / "plants" / "demo.yaml")
     slaves = tuple(s.model_copy(update={"port": 0}) for s in plant.slaves)  # keep CI ports free
-    config = load_config(ROOT / "examples" / "demo.yaml").config
+    config = load_config(ROOT / "examples" / "demo.yaml", serve_opcua=False).config
     by_port = {s.port: s.name for s in plant.slaves}
     async with run_plant(plant.model_copy(update={"slaves": slaves}), autotick=False) as running:
         await running.advance(20)

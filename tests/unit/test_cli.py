@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 ALL_TYPES = ROOT / "examples" / "all-types.yaml"
 
 
-def test_check_prints_devices_and_planned_requests(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_prints_devices_and_planned_requests(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_OPERATOR_PASSWORD", "a password of its own")
     assert main(["check", "-c", str(ALL_TYPES)]) == 0
     out = capsys.readouterr().out
     assert "4 device(s), 35 tag(s), 2 alarm(s)" in out
@@ -75,3 +78,14 @@ def test_missing_file_is_one_clear_error(
     err = capsys.readouterr().err
     assert "nope.yaml" in err
     assert "cannot read" in err
+
+
+def test_check_warns_about_a_password_published_with_the_demo(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_OPERATOR_PASSWORD", "demo-operator")
+    assert main(["check", "-c", str(ALL_TYPES)]) == 0
+    assert capsys.readouterr().err == (
+        f"{ALL_TYPES}: warning: OPC UA user(s) operator log in with a password published "
+        "with the demo: anyone can log in as them; set passwords of your own (docs/security.md)\n"
+    )

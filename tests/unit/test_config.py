@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -191,6 +192,26 @@ def test_models_are_frozen_and_hashable(full: GatewayConfig) -> None:
     assert hash(tag) == hash(tag.model_copy())
 
 
+@pytest.mark.parametrize("host", ["plc-3", "plc.example.com", "10.0.0.7", "::1", "fe80::1%eth0"])
+def test_a_host_without_a_port_is_kept_as_written(host: str) -> None:
+    assert DeviceConfig(name="d", host=host).host == host
+
+
+@pytest.mark.parametrize(
+    ("host", "fix"),
+    [
+        ("10.0.0.7:502", "write host: 10.0.0.7 and port: 502"),
+        ("[fe80::1]:1502", "write host: fe80::1 and port: 1502"),
+        ("modbus://plc-3", "a URL, not a host name: write the host alone (host: plc-3)"),
+        ("[::1]", "without brackets: host: ::1"),
+        ("plc 3", "contains a space"),
+    ],
+)
+def test_a_host_with_a_port_or_a_scheme_is_refused_with_the_fix(host: str, fix: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(fix)):
+        DeviceConfig(name="d", host=host)
+
+
 def test_models_reject_unknown_fields() -> None:
     with pytest.raises(ValidationError, match="hots"):
         DeviceConfig.model_validate({"name": "d", "host": "h", "hots": "x"})
@@ -248,6 +269,23 @@ def test_parse_duration(text: str | float, seconds: float) -> None:
 def test_parse_duration_rejects(text: object) -> None:
     with pytest.raises(ValueError, match="expected a duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "fix"), [(500, "500ms or 500s"), (0.5, "0.5ms or 0.5s"), ("2", "2ms or 2s")]
+)
+def test_a_duration_without_a_unit_is_refused_where_units_are_required(
+    value: object, fix: str
+) -> None:
+    with pytest.raises(ValueError, match=f"a duration needs its unit: write {fix}"):
+        parse_duration(value, unit_required=True)
+    assert parse_duration(0, unit_required=True) == 0.0  # no unit makes 0 ambiguous
+    assert parse_duration("500ms", unit_required=True) == 0.5
+
+
+def test_python_callers_still_give_durations_as_seconds() -> None:
+    device = DeviceConfig(name="d", host="h", scan_interval=0.25, timeout=2)
+    assert (device.scan_interval, device.timeout) == (0.25, 2.0)
 
 
 @given(st.integers(min_value=1, max_value=10**9))

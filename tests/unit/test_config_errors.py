@@ -111,6 +111,31 @@ CASES = [
         id="zero-duration",
     ),
     pytest.param(
+        HEAD + "      []\n    scan_interval: 500\n",
+        [(8, "devices[0].scan_interval", ("a duration needs its unit: write 500ms or 500s",))],
+        id="duration-without-unit",
+    ),
+    pytest.param(
+        HEAD + "      []\n    timeout: '${GW_UNSET_TIMEOUT:-0.5}'\n",
+        [(8, "devices[0].timeout", ("write 0.5ms or 0.5s",))],
+        id="duration-without-unit-from-the-environment",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, high: 1, delay: 2, off_delay: 0}"),
+        [(11, "alarms[0].delay", ("write 2ms or 2s",))],
+        id="alarm-delay-without-unit",
+    ),
+    pytest.param(
+        HEAD.replace("host: h", "host: 127.0.0.1:502") + "      []\n",
+        [(5, "devices[0].host", ("has a port in it", "write host: 127.0.0.1 and port: 502"))],
+        id="port-in-host",
+    ),
+    pytest.param(
+        HEAD.replace("host: h", "host: 'tcp://plc.local:1502'") + "      []\n",
+        [(5, "devices[0].host", ("is a URL", "host: plc.local and port: 1502"))],
+        id="url-as-host",
+    ),
+    pytest.param(
         "gateway: {name: g}\nopcua:\n  users:\n    - {name: op, password: '${GW_UNSET_VAR}'}\n",
         [(4, "opcua.users[0].password", ("GW_UNSET_VAR is not set",))],
         id="unset-env-var",

@@ -243,3 +243,12 @@ def test_plc_guide_register_layouts_match_the_codec() -> None:
     for byte_order, word_order, first, second in rows:
         encoding = Encoding(DataType.FLOAT32, ByteOrder(byte_order), WordOrder(word_order))
         assert encode(123.456, encoding) == [int(first, 16), int(second, 16)]
+
+
+def test_the_quickstart_sets_the_passwords_before_it_checks_the_file() -> None:
+    """Its own configuration has no default passwords: `check` fails until they are set."""
+    text = (DOCS / "quickstart.md").read_text(encoding="utf-8")
+    own = text[text.index("## 5. Your own configuration") :]
+    for variable in ("GATEWAY_OPERATOR_PASSWORD", "GATEWAY_VIEWER_PASSWORD"):
+        assert own.index(f"read -rs {variable}") < own.index("gateway check -c plant.yaml")
+    assert own.index("gateway check -c plant.yaml") < own.index("gateway run -c plant.yaml")

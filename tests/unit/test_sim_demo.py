@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from importlib.resources import as_file
+from importlib.resources import files as files_of
 from pathlib import Path
 
 import pytest
 
 import simulators
 from gateway.config import DeviceConfig, load_config
+from gateway.demo.banner import banner_lines
 from gateway.model import Table
 from simulators.plant import Plant, UnitConfig, load_plant
 from simulators.runtime import RunningPlant
@@ -28,7 +32,7 @@ def unit_of(plant: Plant, device: DeviceConfig) -> UnitConfig:
 
 
 def test_every_gateway_tag_matches_its_simulated_point(plant: Plant) -> None:
-    config = load_config(DEMO_CONFIG).config
+    config = load_config(DEMO_CONFIG, serve_opcua=False).config
     covered: set[tuple[int, int, str]] = set()
     for device in config.devices:
         unit = unit_of(plant, device)
@@ -79,7 +83,7 @@ def test_the_demo_has_the_promised_variety(plant: Plant) -> None:
 async def test_compressor_pressure_crosses_its_alarm_limit_and_returns_within_a_minute(
     plant: Plant,
 ) -> None:
-    config = load_config(DEMO_CONFIG).config
+    config = load_config(DEMO_CONFIG, serve_opcua=False).config
     alarm = next(a for a in config.alarms if a.name == "compressor_high_pressure")
     assert alarm.high is not None
     running = RunningPlant(plant)  # not serving: only plant time moves
@@ -110,3 +114,57 @@ async def test_writing_the_boiler_setpoint_changes_the_process(plant: Plant) -> 
     assert isinstance(hotter, float)
     assert 96 < hotter < 104
     assert boiler.get("high_temperature") is True
+
+
+def _runs(flags: list[bool], tick: float) -> list[tuple[float, float]]:
+    """(start, length) in seconds of each run of True."""
+    runs, start = [], None
+    for index, flag in enumerate([*flags, False]):
+        if flag and start is None:
+            start = index
+        elif not flag and start is not None:
+            runs.append((start * tick, (index - start) * tick))
+            start = None
+    return runs
+
+
+def test_the_overload_lasts_what_the_texts_say_and_the_gateway_sees_all_of_it(
+    plant: Plant,
+) -> None:
+    """Measured in the demo: 19 s of a promised ~30 s, because the overload began while
+    the compressor's PLC was offline. Its windows must stay clear of the offline ones
+    (and of the reconnect after them), and every text must name the length it has."""
+    slave = next(s for s in plant.slaves if s.name == "compressor")
+    overload = slave.units[0].point("motor_overload")
+    assert overload is not None
+    assert overload.signal is not None
+    offline = [fault for fault in slave.faults if fault.kind == "offline"]
+    assert offline
+    tick = 0.1
+    times = [index * tick for index in range(int(3600 / tick))]  # the first hour
+    runs = _runs([overload.signal.sample(t) > 0.5 for t in times], tick)
+    outages = _runs([any(f.active(t) for f in offline) for t in times], tick)
+    assert len(runs) == 6
+    reconnect = 30.0  # more than backoff + demotion take after a 10 s outage
+    for start, length in runs:
+        assert length == pytest.approx(30, abs=tick)
+        for down, down_for in outages:
+            assert not down - length <= start <= down + down_for + reconnect, (start, down)
+    files = {
+        "README.md": ROOT / "README.md",
+        "quickstart": ROOT / "docs" / "quickstart.md",
+        "examples/demo.yaml": ROOT / "examples" / "demo.yaml",
+        "plant file": DEMO_PLANT,
+    }
+    texts = {where: path.read_text(encoding="utf-8") for where, path in files.items()}
+    with as_file(files_of("gateway.demo") / "gateway.yaml") as demo:
+        config = load_config(demo, environ={}).config
+    server = ("opc.tcp://127.0.0.1:4840", ("None",), "0" * 40)
+    texts["banner"] = "\n".join(banner_lines(config, server, [], "gateway-demo"))
+    first = runs[0][0] / 60
+    for where, raw in texts.items():
+        text = " ".join(raw.split()).replace("# ", "")  # one line, comments unwrapped
+        said = re.findall(r"compressor_overload`? (?:trips )?for (?:~|about )(\d+) s", text)
+        said += re.findall(r"motor overload trips for (\d+) s", text)
+        assert {int(s) for s in said} == {30}, (where, said)
+        assert re.search(rf"minute {first:g}\b", text), (where, first)

@@ -126,3 +126,24 @@ def test_values_that_do_not_fit(text: str, type_name: str, message: str) -> None
 )
 def test_values_of_other_types_print_readably(value: object, text: str) -> None:
     assert format_value(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "variant", "text"),
+    [
+        (29 * 0.1, ua.VariantType.Double, "2.9"),  # 2.9000000000000004: a scaled register
+        (0.1 + 0.2, ua.VariantType.Double, "0.3"),
+        (54.400000000000006, ua.VariantType.Double, "54.4"),
+        (1 / 3, ua.VariantType.Double, "0.333333333333333"),  # 15 digits, no more
+        (123456789.123, ua.VariantType.Double, "123456789.123"),
+        (1e300, ua.VariantType.Double, "1e+300"),
+        (float("nan"), ua.VariantType.Double, "nan"),
+        (-0.0, ua.VariantType.Double, "-0.0"),
+        (2.9000000953674316, ua.VariantType.Float, "2.9"),  # float32's shortest digits
+        (21.5, None, "21.5"),  # no type known: a double
+    ],
+)
+def test_numbers_show_the_digits_of_their_own_type(
+    value: float, variant: ua.VariantType | None, text: str
+) -> None:
+    assert format_value(value, variant) == text
