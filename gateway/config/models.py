@@ -153,6 +153,44 @@ class UserConfig(ConfigModel):
         return value
 
 
+class OpcUaLimitsConfig(ConfigModel):
+    """`opcua.limits:`: the bounds every OPC UA client is held to (docs/security.md, "Limits").
+
+    The defaults suit a gateway serving a few SCADA clients; the bounds not listed
+    here are fixed, and the monitored-item bounds grow with the address space.
+    """
+
+    max_connections: int = Field(
+        default=100, ge=1, le=10_000, description="TCP connections at once."
+    )
+    max_connections_per_peer: int = Field(
+        default=20, ge=1, le=10_000, description="TCP connections from one IP address."
+    )
+    max_sessions: int = Field(default=100, ge=1, le=10_000, description="Sessions at once.")
+    max_subscriptions: int = Field(
+        default=500, ge=1, le=100_000, description="Subscriptions across every session."
+    )
+    max_monitored_items: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="Monitored items across every session (at least four sessions' worth "
+        "of the address space is always allowed); one identity may hold three quarters.",
+    )
+    min_publishing_interval: Duration = Field(
+        default=0.05,
+        description="Shortest publishing interval granted; clients asking for less (or 0) "
+        "get this. At least 1ms.",
+    )
+
+    @field_validator("min_publishing_interval")
+    @classmethod
+    def _at_least_a_millisecond(cls, value: float) -> float:
+        if value < 0.001:
+            raise ValueError(f"must be at least 1ms, got {value * 1000:g}ms")
+        return value
+
+
 class OpcUaConfig(ConfigModel):
     """`opcua:`: the server endpoint, security and users."""
 
@@ -176,7 +214,11 @@ class OpcUaConfig(ConfigModel):
     users: tuple[UserConfig, ...] = Field(
         default=(), description="User accounts (below); user names must be unique."
     )
+    limits: OpcUaLimitsConfig = Field(
+        default=OpcUaLimitsConfig(), description="Bounds every client is held to (below)."
+    )
 
+    _limits_may_be_empty = field_validator("limits", mode="before")(none_as_empty_mapping)
     _security_may_be_empty = field_validator("security", mode="before")(none_as_empty_mapping)
     _users_may_be_empty = field_validator("users", mode="before")(none_as_empty_list)
 

@@ -17,11 +17,12 @@ from pathlib import Path
 from asyncua import ua
 
 from gateway.config import OpcUaConfig, SecurityMode, SecurityPolicy
+from gateway.opcua.guards import ServerLimits
 from gateway.opcua.pki import Pki, TrustList, thumbprint
 from gateway.opcua.stack import StackServer
 from gateway.opcua.users import Users
 
-__all__ = ["SecuritySummary", "endpoint_policies", "secure"]
+__all__ = ["SecuritySummary", "endpoint_policies", "secure", "server_limits"]
 
 _T = ua.SecurityPolicyType
 _POLICY_TYPES: dict[tuple[SecurityPolicy, SecurityMode], ua.SecurityPolicyType] = {
@@ -51,6 +52,22 @@ def endpoint_policies(opcua: OpcUaConfig) -> dict[str, ua.SecurityPolicyType]:
     if security.allow_none:
         types["None"] = _T.NoSecurity
     return types
+
+
+def server_limits(opcua: OpcUaConfig, nodes: int) -> ServerLimits:
+    """The configured bounds (`opcua.limits`), the monitored items scaled to `nodes`."""
+    configured = opcua.limits
+    limits = ServerLimits(
+        max_connections=configured.max_connections,
+        max_connections_per_peer=configured.max_connections_per_peer,
+        max_sessions=configured.max_sessions,
+        max_sessions_per_identity=max(1, configured.max_sessions // 2),
+        max_subscriptions=configured.max_subscriptions,
+        max_subscriptions_per_identity=max(1, configured.max_subscriptions // 2),
+        max_monitored_items=configured.max_monitored_items,
+        min_publishing_interval_ms=configured.min_publishing_interval * 1000.0,
+    )
+    return limits.for_nodes(nodes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,10 +30,9 @@ from gateway.errors import GatewayError
 from gateway.model import Status
 from gateway.opcua.alarm_calls import AlarmMethods
 from gateway.opcua.alarms import AlarmConditions, AlarmSource
-from gateway.opcua.guards import ServerLimits
 from gateway.opcua.history import HistoryProvider, TagHistory
 from gateway.opcua.publisher import apply_values, consume, follow_health
-from gateway.opcua.security import SecuritySummary, secure
+from gateway.opcua.security import SecuritySummary, secure, server_limits
 from gateway.opcua.space import GatewaySpace, SpaceBuilder
 from gateway.opcua.stack import StackServer
 from gateway.opcua.uawire import node_id
@@ -192,8 +191,7 @@ class OpcUaServer:
 
     async def _create(self) -> StackServer:
         config = self.config
-        limits = ServerLimits().for_nodes(self._node_count())
-        server = StackServer(limits=limits)
+        server = StackServer(limits=server_limits(config.opcua, self._node_count()))
         await server.init(
             name=f"Modbus OPC UA gateway {config.gateway.name}",
             application_uri=self.application_uri,

@@ -118,7 +118,7 @@ async def test_a_peer_that_accepts_and_never_answers_is_never_ok() -> None:
         DeviceState.CONNECTING,
     ]
     messages = [message for message, _ in lines.lines]
-    assert "device plc: connecting → backoff: DeviceTimeout" in messages[0]
+    assert "device plc: connecting → backoff: no response from 127.0.0.1:" in messages[0]
     assert not [message for message in messages if "→ ok" in message]
 
 

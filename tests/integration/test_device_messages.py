@@ -74,4 +74,6 @@ async def test_a_plc_that_drops_off_the_network_is_reported_in_words(
         assert not CLASS_NAMES.search(text), text
         assert said_once(text, where), text
     assert not [line for line in after if line.endswith("→ connecting")]
-    assert after[-1] == "device plc: connecting → ok"
+    # ok only once the PLC answered again, said in words (no class names)
+    assert after[-1].startswith("device plc: connecting → ok: answered in ")
+    assert not CLASS_NAMES.search(after[-1])

@@ -29,7 +29,7 @@ class ServerLimits:
     #: stranger (memory per unauthenticated connection stays at one chunk).
     max_unauthenticated_message_size: int = 65535
     #: Received chunks queued behind a connection's processing before it stops reading.
-    max_pending_chunks: int = 64
+    max_pending_chunks: int = 16
 
     # -- connections ----------------------------------------------------------------------
     #: TCP connections at once, authenticated or not.

@@ -46,6 +46,8 @@ __all__ = ["Connection"]
 
 log = logging.getLogger("gateway.opcua.connections")
 
+#: The smallest send and receive buffers a Hello may announce (OPC 10000-6 §7.1.2.3).
+MIN_BUFFER_SIZE = 8192
 # asyncua annotates message types as its MessageType class, whose members are bytes.
 _MT: Any = ua.MessageType
 _ErrorMessage: Any = ua.ErrorMessage
@@ -323,6 +325,13 @@ class Connection(asyncio.Protocol):
             await self._message(header, message)
 
     def _hello_received(self, hello: ua.Hello) -> None:
+        if min(hello.ReceiveBufferSize, hello.SendBufferSize) < MIN_BUFFER_SIZE:
+            self._refuse(
+                StatusCodes.BadTcpInternalError,
+                f"buffer sizes under {MIN_BUFFER_SIZE} bytes in Hello",
+                kind="protocol",
+            )
+            raise _Closed
         ack = self._limits.create_acknowledge_and_set_limits(hello)
         self._framer.max_chunk = min(self._limits.max_recv_buffer, self._context.limits.chunk_size)
         self._hello = True

@@ -100,5 +100,6 @@ class StackContext:
                 )
                 connection = session.connection
                 await self.sessions.close(session, delete_subscriptions=True)
-                if connection is not None:
+                if connection is not None and connection.session is session:
                     connection.session = None
+                    connection.closed_session()

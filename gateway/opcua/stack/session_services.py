@@ -64,8 +64,9 @@ async def create_session(
         given = params.ClientCertificate
         if given and bytes(given) != connection.peer_certificate:
             raise ServiceError(StatusCodes.BadSecurityChecksFailed)
-    if connection.session is not None:
+    if connection.session is not None:  # one session per connection: the old one goes
         await context.release(connection)
+        connection.closed_session()
     sessions = context.sessions
     timeout_ms = sessions.revise_timeout(float(params.RequestedSessionTimeout or 0))
     try:
@@ -120,6 +121,9 @@ async def activate_session(
         _refused(connection, None, "no such session")
         raise ServiceError(StatusCodes.BadSessionIdInvalid)
     moving = session.connection is not connection
+    if moving and not session.activated:  # the first activation is on the creating channel
+        _refused(connection, None, "a session created on another connection")
+        raise ServiceError(StatusCodes.BadSessionIdInvalid)
     signed = (connection.host_certificate or b"") + session.nonce
     try:
         connection.verify(signed, bytes(params.ClientSignature.Signature or b""))
