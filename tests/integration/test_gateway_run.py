@@ -151,3 +151,33 @@ async def test_run_warns_once_when_it_serves_a_password_published_with_the_demo(
     )
     assert text.index(warnings[0]) < text.index("OPC UA server listening")  # at start
     assert "demo-operator" not in text  # passwords are never logged
+
+
+async def test_run_with_the_opcua_port_taken_says_so_in_one_line(tmp_path: Path) -> None:
+    """Issue 22: asyncua's traceback used to come before the gateway's own error line."""
+    taken = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", 0)
+    port = taken.sockets[0].getsockname()[1]
+    config = tmp_path / "plant.yaml"
+    config.write_text(
+        f'gateway: {{name: g}}\nopcua: {{anonymous: true, endpoint: "opc.tcp://127.0.0.1:{port}"}}\n',
+        encoding="utf-8",
+    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "run", "-c", str(config),
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        async with asyncio.timeout(60):
+            _, err = await process.communicate()
+    finally:
+        taken.close()
+    text = err.decode()
+    assert process.returncode == 1, text
+    assert "Traceback" not in text
+    errors = [line for line in text.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: OPC UA: cannot listen on opc.tcp://127.0.0.1:{port}: "
+        f"[Errno 98] error while attempting to bind on address ('127.0.0.1', {port}): "
+        "address already in use"
+    ], text
+    assert not [line for line in text.splitlines() if " ERROR " in line], text
