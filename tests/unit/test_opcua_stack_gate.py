@@ -83,8 +83,8 @@ DIGESTS: dict[str, str] = {
     "asyncua.server.address_space:AddressSpace.read_attribute_value": "836c43c0cc2d4b01",
     "asyncua.server.address_space:AddressSpace.add_datachange_callback": "afb2b5eeec48d332",
     "asyncua.server.address_space:AddressSpace.delete_datachange_callback": "f1b970017dd74657",
+    "asyncua.server.address_space:AddressSpace.get": "abea36924fed4a33",
     "asyncua.server.address_space:AttributeService.read": "b9b9b6a27cf43cc9",
-    "asyncua.server.address_space:ViewService.browse": "42130d73a0e18a61",
     "asyncua.server.address_space:ViewService.translate_browsepaths_to_nodeids": "8f6f3ede4fcff541",
     "asyncua.server.address_space:MethodService.call": "caea17f731bb46b7",
 }

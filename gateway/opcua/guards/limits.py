@@ -88,8 +88,10 @@ class ServerLimits:
     # -- operations per request (advertised in ServerCapabilities/OperationLimits) ----------
     max_nodes_per_read: int = 10_000
     max_nodes_per_write: int = 1_000
-    max_nodes_per_browse: int = 1_000
-    max_nodes_per_translate: int = 1_000
+    max_nodes_per_browse: int = 100
+    max_nodes_per_translate: int = 100
+    #: Elements of one RelativePath in TranslateBrowsePathsToNodeIds.
+    max_browse_path_elements: int = 32
     max_nodes_per_method_call: int = 100
     max_nodes_per_history_read: int = 1_000
     max_nodes_per_register: int = 1_000

@@ -14,6 +14,7 @@ from cryptography import x509
 
 from gateway.opcua.guards import ConnectionTable, FaultLog, LoginThrottle, ServerLimits
 from gateway.opcua.pki import TrustList
+from gateway.opcua.stack.browse import Browser
 from gateway.opcua.stack.hooks import Hooks
 from gateway.opcua.stack.sessions import SessionRegistry
 from gateway.opcua.stack.subscriptions import Subscriptions
@@ -47,6 +48,7 @@ class StackContext:
     subscriptions: Subscriptions
     throttle: LoginThrottle
     faults: FaultLog
+    browser: Browser
     spawn: Spawn
 
     def trusted(self, certificate: bytes, peer: str) -> bool:

@@ -93,7 +93,7 @@ INTERNALS: tuple[str, ...] = (
     "asyncua.server.address_space:AddressSpace.add_datachange_callback",
     "asyncua.server.address_space:AddressSpace.delete_datachange_callback",
     "asyncua.server.address_space:AttributeService.read",
-    "asyncua.server.address_space:ViewService.browse",
+    "asyncua.server.address_space:AddressSpace.get",
     "asyncua.server.address_space:ViewService.translate_browsepaths_to_nodeids",
     "asyncua.server.address_space:MethodService.call",
 )

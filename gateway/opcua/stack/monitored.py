@@ -24,6 +24,7 @@ byte what asyncua would send. GATEWAY_OPCUA_FASTPATH=0 turns it off.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 from collections.abc import Sequence
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 #: One logger for every subscription's items (asyncua made one per subscription id).
 _ITEMS_LOG = logging.getLogger("gateway.opcua.items")
 
+#: Items handled between two yields to the event loop in a big call (about 10 ms of work).
+_YIELD_EVERY = 256
 _DISABLED = ua.MonitoringMode.Disabled
 _STATUS_VALUE = ua.DataChangeTrigger.StatusValue
 _TIMESTAMP = ua.DataChangeTrigger.StatusValueTimestamp
@@ -129,6 +132,8 @@ class Items(MonitoredItemService):
             if not result.StatusCode.is_good():
                 self._quota.give_back(1)
             results.append(result)
+            if index % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # pollers and other clients go on during a big call
         return results
 
     async def _create(self, request: ua.MonitoredItemCreateRequest) -> ua.MonitoredItemCreateResult:
@@ -199,6 +204,17 @@ class Items(MonitoredItemService):
         self, params: ua.ModifyMonitoredItemsParameters
     ) -> list[ua.MonitoredItemModifyResult]:
         return [self._modify(request) for request in params.ItemsToModify]
+
+    async def modify(
+        self, params: ua.ModifyMonitoredItemsParameters
+    ) -> list[ua.MonitoredItemModifyResult]:
+        """ModifyMonitoredItems, yielding to the loop every few hundred items."""
+        results: list[ua.MonitoredItemModifyResult] = []
+        for index, request in enumerate(params.ItemsToModify):
+            results.append(self._modify(request))
+            if index % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+        return results
 
     def _modify(self, request: ua.MonitoredItemModifyRequest) -> ua.MonitoredItemModifyResult:
         result = ua.MonitoredItemModifyResult()

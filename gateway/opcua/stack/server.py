@@ -31,6 +31,7 @@ from gateway.errors import GatewayError
 from gateway.opcua.guards import ConnectionTable, FaultLog, LoginThrottle, ServerLimits
 from gateway.opcua.pki import TrustList
 from gateway.opcua.stack import gate
+from gateway.opcua.stack.browse import Browser
 from gateway.opcua.stack.connection import Connection
 from gateway.opcua.stack.context import StackContext
 from gateway.opcua.stack.events import EventSink
@@ -245,6 +246,7 @@ class StackServer:
             subscriptions=self._subscriptions,
             throttle=LoginThrottle(limits),
             faults=FaultLog(_faults),
+            browser=Browser(self._iserver.aspace),
             spawn=spawn,
         )
 

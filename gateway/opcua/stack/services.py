@@ -13,6 +13,7 @@ management, query and history update services are not offered.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -84,8 +85,14 @@ async def _write(context: StackContext, session: Session, params: ua.WriteParame
 
 
 async def _browse(context: StackContext, session: Session, params: ua.BrowseParameters) -> Any:
+    """Node by node (browse.py), yielding between nodes, so one request over many big
+    nodes never holds the event loop for long."""
+    results: list[ua.BrowseResult] = []
+    for description in params.NodesToBrowse:
+        results.append(context.browser.browse(description))
+        await asyncio.sleep(0)
     response = ua.BrowseResponse()
-    response.Results = context.iserver.view_service.browse(params)
+    response.Results = results
     return response
 
 
@@ -104,10 +111,18 @@ async def _browse_next(
 async def _translate(
     context: StackContext, session: Session, params: ua.TranslateBrowsePathsToNodeIdsParameters
 ) -> Any:
+    if any(
+        len(path.RelativePath.Elements or []) > context.limits.max_browse_path_elements
+        for path in params.BrowsePaths
+    ):
+        raise _fault(StatusCodes.BadTooManyOperations)
+    view = context.iserver.view_service
+    results: list[ua.BrowsePathResult] = []
+    for path in params.BrowsePaths:  # each element scans a node's references: yield between
+        results += view.translate_browsepaths_to_nodeids([path])
+        await asyncio.sleep(0)
     response = ua.TranslateBrowsePathsToNodeIdsResponse()
-    response.Results = context.iserver.view_service.translate_browsepaths_to_nodeids(
-        params.BrowsePaths
-    )
+    response.Results = results
     return response
 
 

@@ -101,7 +101,7 @@ async def modify_monitored_items(
     _check_count(context, len(params.ItemsToModify))
     items = context.subscriptions.items_of(session, params.SubscriptionId)
     response = ua.ModifyMonitoredItemsResponse()
-    response.Results = items.modify_monitored_items(params)
+    response.Results = await items.modify(params)
     return response
 
 
