@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from gateway.opcua.guards import ConnectionTable, FaultLog, LoginThrottle, ServerLimits
 from gateway.opcua.pki import Pki, TrustList, make_certificate, thumbprint
+from gateway.opcua.stack.browse import Browser
 from gateway.opcua.stack.context import StackContext
 from gateway.opcua.stack.hooks import Hooks
 from gateway.opcua.stack.sessions import SessionRegistry
@@ -164,6 +165,7 @@ def _context(trust: TrustList | None) -> StackContext:
         subscriptions=subscriptions,
         throttle=LoginThrottle(limits),
         faults=FaultLog(logging.getLogger("test.opcua.pki")),
+        browser=Browser(iserver.aspace),
         spawn=spawn,
     )
 
