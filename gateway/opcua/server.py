@@ -34,7 +34,7 @@ from gateway.opcua.history import HistoryProvider, TagHistory
 from gateway.opcua.publisher import apply_values, consume, follow_health
 from gateway.opcua.security import SecuritySummary, secure, server_limits
 from gateway.opcua.space import GatewaySpace, SpaceBuilder
-from gateway.opcua.stack import StackServer
+from gateway.opcua.stack import ServerStats, StackServer
 from gateway.opcua.uawire import node_id
 from gateway.opcua.writes import TagWrites
 from gateway.tags import Tag
@@ -268,6 +268,10 @@ class OpcUaServer:
         if self.space is None:
             raise RuntimeError("the OPC UA server is not running")
         return self.space.namespace_index
+
+    def stats(self) -> ServerStats:
+        """Connections, sessions, subscriptions, monitored items and refusals (for metrics)."""
+        return self.server.stats() if self.server is not None else ServerStats()
 
     @property
     def port(self) -> int:

@@ -243,3 +243,29 @@ async def test_start_logs_endpoint_and_security_but_no_password(secure: SecureRi
     assert "anonymous off" in secure.log
     assert "op (operator)" in secure.log
     assert "secret" not in secure.log
+
+
+async def test_stats_count_sessions_subscriptions_and_refusals(secure: SecureRig) -> None:
+    """What /metrics will show: the server's own counts, from its tables."""
+    server = secure.rig.server
+    before = server.stats()
+    with pytest.raises(ua.UaStatusCodeError):
+        async with secure_client(secure, secure.trusted, password="wrong"):
+            pass
+    async with secure_client(secure, secure.trusted) as client:
+        subscription = await client.create_subscription(100, None)
+        await subscription.subscribe_data_change(
+            [client.get_node(secure.rig.node_id(k)) for k in ("plc.temp", "plc.flow")]
+        )
+        during = server.stats()
+        assert during.connections >= 1
+        assert during.sessions == before.sessions + 1
+        assert during.subscriptions == before.subscriptions + 1
+        assert during.monitored_items == before.monitored_items + 2
+        assert during.logins_refused == before.logins_refused + 1
+    after = server.stats()
+    assert (after.sessions, after.subscriptions, after.monitored_items) == (
+        before.sessions,
+        before.subscriptions,
+        before.monitored_items,
+    )

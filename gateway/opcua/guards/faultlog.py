@@ -40,9 +40,12 @@ class FaultLog:
         self._window = window
         self._level = level
         self._kinds: dict[str, _Window] = {}
+        #: Faults reported per kind since the start, logged or left out.
+        self.totals: dict[str, int] = {}
 
     def report(self, kind: str, now: float, message: str, *args: object) -> bool:
         """Log `message % args` unless this kind already used its lines; True if logged."""
+        self.totals[kind] = self.totals.get(kind, 0) + 1
         window = self._kinds.get(kind)
         if window is None or now - window.start >= self._window:
             left_out = window.suppressed if window is not None else 0

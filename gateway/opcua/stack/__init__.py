@@ -30,7 +30,7 @@ from asyncua.server.address_space import NodeData as Node
 
 from gateway.opcua.stack.events import EventSink, EventTarget, Fields
 from gateway.opcua.stack.gate import ASYNCUA_SERIES, check_version
-from gateway.opcua.stack.hooks import Caller, Hooks, ServiceFault
+from gateway.opcua.stack.hooks import Caller, Hooks, ServerStats, ServiceFault
 from gateway.opcua.stack.monitored import store
 from gateway.opcua.stack.nodes import NodeFactory, Ref
 from gateway.opcua.stack.server import StackServer
@@ -49,6 +49,7 @@ __all__ = [
     "NodeFactory",
     "NodeTree",
     "Ref",
+    "ServerStats",
     "ServiceFault",
     "StackServer",
     "ValueSlot",

@@ -113,6 +113,7 @@ class Connection(asyncio.Protocol):
         context = self._context
         admission = context.connections.admit(self, self.host, time.monotonic())
         if not admission.accepted:
+            context.counters.connections_refused += 1
             context.faults.report(
                 "refused",
                 time.monotonic(),

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from asyncua.server.internal_server import InternalServer
@@ -23,11 +23,19 @@ from gateway.opcua.users import Users
 if TYPE_CHECKING:
     from gateway.opcua.stack.connection import Connection
 
-__all__ = ["StackContext"]
+__all__ = ["Counters", "StackContext"]
 
 log = logging.getLogger("gateway.opcua.security")
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], object]
+
+
+@dataclass(slots=True)
+class Counters:
+    """Totals since the server started (for metrics)."""
+
+    connections_refused: int = 0
+    logins_refused: int = 0
 
 
 @dataclass(eq=False)
@@ -50,6 +58,7 @@ class StackContext:
     faults: FaultLog
     browser: Browser
     spawn: Spawn
+    counters: Counters = field(default_factory=Counters)
 
     def trusted(self, certificate: bytes, peer: str) -> bool:
         """A client certificate is in the trust list; an untrusted one is saved to rejected/."""

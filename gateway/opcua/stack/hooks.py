@@ -17,7 +17,7 @@ from asyncua.common.utils import ServiceError
 from gateway.opcua.uawire import StatusCodes, status_code
 from gateway.opcua.users import Identity
 
-__all__ = ["Caller", "Hooks", "ServiceFault"]
+__all__ = ["Caller", "Hooks", "ServerStats", "ServiceFault"]
 
 
 class ServiceFault(ServiceError):
@@ -26,6 +26,20 @@ class ServiceFault(ServiceError):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStats:
+    """What the server holds now and has refused since it started (for metrics)."""
+
+    connections: int = 0
+    sessions: int = 0
+    detached_sessions: int = 0
+    subscriptions: int = 0
+    monitored_items: int = 0
+    connections_refused: int = 0
+    logins_refused: int = 0
+    client_faults: int = 0
 
 
 @dataclass(frozen=True, slots=True)

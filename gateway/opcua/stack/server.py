@@ -35,7 +35,7 @@ from gateway.opcua.stack.browse import Browser
 from gateway.opcua.stack.connection import Connection
 from gateway.opcua.stack.context import StackContext
 from gateway.opcua.stack.events import EventSink
-from gateway.opcua.stack.hooks import Hooks
+from gateway.opcua.stack.hooks import Hooks, ServerStats
 from gateway.opcua.stack.monitored import store
 from gateway.opcua.stack.nodes import NodeFactory
 from gateway.opcua.stack.sessions import SessionRegistry
@@ -90,6 +90,7 @@ class StackServer:
         )
         self.events = EventSink(self._subscriptions)
         self._port: int | None = None
+        self._serving: StackContext | None = None
 
     @property
     def _iserver(self) -> InternalServer:
@@ -178,6 +179,23 @@ class StackServer:
 
     # -- running --------------------------------------------------------------------------
 
+    def stats(self) -> ServerStats:
+        """Connections, sessions, subscriptions and refusals now (zeros when not serving)."""
+        context = self._serving
+        if context is None:
+            return ServerStats()
+        sessions = list(context.sessions)
+        return ServerStats(
+            connections=len(context.connections),
+            sessions=sum(1 for s in sessions if s.activated and s.connection is not None),
+            detached_sessions=sum(1 for s in sessions if s.detached_at is not None),
+            subscriptions=len(self._subscriptions),
+            monitored_items=self._subscriptions.items_total,
+            connections_refused=context.counters.connections_refused,
+            logins_refused=context.counters.logins_refused,
+            client_faults=sum(context.faults.totals.values()),
+        )
+
     @property
     def port(self) -> int:
         if self._port is None:
@@ -198,7 +216,7 @@ class StackServer:
             await self._iserver.start()
             await self._publish_limits()
             async with asyncio.TaskGroup() as group:
-                context = self._context(group)
+                context = self._serving = self._context(group)
                 try:
                     listener = await asyncio.get_running_loop().create_server(
                         lambda: Connection(context), host, port
@@ -215,6 +233,7 @@ class StackServer:
                         failure = error
                     finally:
                         self._port = None
+                        self._serving = None
                         sweeper.cancel()
                         listener.close()
                         for connection in context.connections.keys():  # noqa: SIM118

@@ -118,29 +118,29 @@ async def activate_session(
     if session is None or not session.owns_token(token):
         session = context.sessions.lookup(token)
     if session is None or session.state is SessionState.CLOSED:
-        _refused(connection, None, "no such session")
+        _refused(context, connection, None, "no such session")
         raise ServiceError(StatusCodes.BadSessionIdInvalid)
     moving = session.connection is not connection
     if moving and not session.activated:  # the first activation is on the creating channel
-        _refused(connection, None, "a session created on another connection")
+        _refused(context, connection, None, "a session created on another connection")
         raise ServiceError(StatusCodes.BadSessionIdInvalid)
     signed = (connection.host_certificate or b"") + session.nonce
     try:
         connection.verify(signed, bytes(params.ClientSignature.Signature or b""))
     except Exception:
-        _refused(connection, None, "wrong client signature")
+        _refused(context, connection, None, "wrong client signature")
         raise ServiceError(StatusCodes.BadApplicationSignatureInvalid) from None
     if moving and session.channel_certificate != connection.peer_certificate:
-        _refused(connection, session.identity, "a session of another client certificate")
+        _refused(context, connection, session.identity, "a session of another client certificate")
         raise ServiceError(StatusCodes.BadSecurityChecksFailed)
     identity = await _authenticate(context, connection, session, params.UserIdentityToken)
     if moving and session.activated and identity != session.identity:
-        _refused(connection, identity, f"another identity's session ({session.identity})")
+        _refused(context, connection, identity, f"another identity's session ({session.identity})")
         raise ServiceError(StatusCodes.BadUserAccessDenied)
     try:
         await context.sessions.admit_identity(session, identity)
     except TooManySessions as error:
-        _refused(connection, identity, str(error))
+        _refused(context, connection, identity, str(error))
         raise ServiceError(StatusCodes.BadTooManySessions) from None
     if moving:
         await _move(context, session, connection)
@@ -193,7 +193,7 @@ async def _authenticate(
         )
     if isinstance(outcome, Refusal):
         name = getattr(token, "UserName", None)
-        _refused(connection, name, outcome.reason)
+        _refused(context, connection, name, outcome.reason)
         raise ServiceError(outcome.status)
     return outcome
 
@@ -237,7 +237,8 @@ async def _password_login(
     return outcome
 
 
-def _refused(connection: Connection, who: object, reason: str) -> None:
+def _refused(context: StackContext, connection: Connection, who: object, reason: str) -> None:
+    context.counters.logins_refused += 1
     if not reason:
         return  # already logged (rate-limited)
     log.warning(
