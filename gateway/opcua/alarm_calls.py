@@ -18,7 +18,7 @@ from asyncua import ua
 
 from gateway.opcua.alarms import AlarmConditions
 from gateway.opcua.stack import Caller, StackServer
-from gateway.opcua.uawire import ObjectIds, StatusCodes, node_id, status_code
+from gateway.ua.wire import ObjectIds, StatusCodes, node_id, status_code
 
 __all__ = ["AlarmMethods"]
 

@@ -40,7 +40,7 @@ from gateway.opcua.condition_events import (
 )
 from gateway.opcua.conditions import ConditionInfo, build_conditions
 from gateway.opcua.stack import StackServer
-from gateway.opcua.uawire import ObjectIds, StatusCodes, node_id
+from gateway.ua.wire import ObjectIds, StatusCodes, node_id
 
 __all__ = ["QUEUE_EVENTS", "AlarmConditions", "AlarmSource"]
 

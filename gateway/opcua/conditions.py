@@ -37,7 +37,7 @@ from asyncua import ua
 from gateway.config import AlarmConfig, AlarmKind
 from gateway.errors import GatewayError
 from gateway.opcua.stack import OBJECT, Constant, NodeTree
-from gateway.opcua.uawire import AttributeIds, ObjectIds, node_id
+from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 
 __all__ = ["LIMIT_PROPERTIES", "ConditionInfo", "Member", "build_conditions"]
 

@@ -26,7 +26,7 @@ from gateway.modbus.health import DeviceHealth
 from gateway.model import Status, TagValue
 from gateway.opcua.space import STATUS_FIELDS, GatewaySpace, TagBinding
 from gateway.opcua.stack import store as _store
-from gateway.opcua.uawire import DATETIME_NULL, status_code, utc
+from gateway.ua.wire import DATETIME_NULL, status_code, utc
 
 __all__ = ["apply_health", "apply_values", "consume", "data_value", "follow_health"]
 

@@ -18,9 +18,10 @@ from asyncua import ua
 
 from gateway.config import OpcUaConfig, SecurityMode, SecurityPolicy
 from gateway.opcua.guards import ServerLimits
-from gateway.opcua.pki import Pki, TrustList, thumbprint
+from gateway.opcua.pki import Pki, TrustList
 from gateway.opcua.stack import StackServer
 from gateway.opcua.users import Users
+from gateway.ua.certificates import thumbprint
 
 __all__ = ["SecuritySummary", "endpoint_policies", "secure", "server_limits"]
 

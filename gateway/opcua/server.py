@@ -35,9 +35,9 @@ from gateway.opcua.publisher import apply_values, consume, follow_health
 from gateway.opcua.security import SecuritySummary, secure, server_limits
 from gateway.opcua.space import GatewaySpace, SpaceBuilder
 from gateway.opcua.stack import StackServer
-from gateway.opcua.uawire import node_id
 from gateway.opcua.writes import TagWrites
 from gateway.tags import Tag
+from gateway.ua.wire import node_id
 
 __all__ = ["HEALTH_INTERVAL", "OpcUaServer"]
 

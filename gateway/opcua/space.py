@@ -27,9 +27,9 @@ from asyncua import ua
 from gateway.model import Status
 from gateway.opcua.datatypes import UaType, ua_type
 from gateway.opcua.stack import Node, NodeFactory, Ref, ValueSlot
-from gateway.opcua.uawire import DATETIME_NULL, ObjectIds, node_id, status_code
 from gateway.opcua.units import UNECE_NAMESPACE, lookup_unit
 from gateway.tags import Tag
+from gateway.ua.wire import DATETIME_NULL, ObjectIds, node_id, status_code
 
 __all__ = ["STATUS_FIELDS", "GatewaySpace", "SpaceBuilder", "TagBinding"]
 

@@ -24,7 +24,7 @@ from gateway.errors import DeviceError, WriteRejected
 from gateway.model import Status, Value
 from gateway.opcua.space import GatewaySpace, TagBinding
 from gateway.opcua.stack import Caller
-from gateway.opcua.uawire import AttributeIds, StatusCodes, status_code
+from gateway.ua.wire import AttributeIds, StatusCodes, status_code
 
 __all__ = ["TagWrites", "WriteTag"]
 

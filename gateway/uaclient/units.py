@@ -13,7 +13,7 @@ from typing import Any
 
 from asyncua import ua
 
-from gateway.opcua.uawire import ObjectIds, node_id
+from gateway.ua.wire import ObjectIds, node_id
 from gateway.uaclient.session import Session
 
 __all__ = ["implied_unit", "unit_properties"]
