@@ -2,7 +2,7 @@
 
 server.py     OpcUaServer: the async context manager app.py runs
 security.py   endpoints, users and the trust list applied to the server
-space.py      the address space of DESIGN.md §6, built in bulk (stack's NodeFactory)
+space.py      the address space of docs/opcua.md, built in bulk (stack's NodeFactory)
 datatypes.py  tag data type → VariantType / DataType and value conversion
 units.py      engineering units → UNECE codes (EUInformation)
 publisher.py  bus values and device health → node values and subscriptions

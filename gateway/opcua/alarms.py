@@ -1,4 +1,4 @@
-"""The alarm engine served as OPC UA Alarms & Conditions (DESIGN.md §6).
+"""The alarm engine served as OPC UA Alarms & Conditions (docs/opcua.md).
 
 `AlarmConditions` listens to the engine: every snapshot change becomes a
 condition event, reported through the Server object and the alarm's device

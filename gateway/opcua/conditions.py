@@ -1,4 +1,4 @@
-"""Condition nodes for the alarms (DESIGN.md §6): one condition object per alarm.
+"""Condition nodes for the alarms (docs/opcua.md): one condition object per alarm.
 
     Alarms                                   ns;s=Alarms
     └── <alarm>                              ns;s=Alarms.<alarm>

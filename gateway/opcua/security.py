@@ -1,4 +1,4 @@
-"""The gateway's security settings applied to the OPC UA server (DESIGN.md §8).
+"""The gateway's security settings applied to the OPC UA server (docs/security.md).
 
 Only the configured policy × mode endpoints are offered (None only with
 `allow_none`), username users and anonymous only when configured, client

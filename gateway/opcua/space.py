@@ -1,4 +1,4 @@
-"""The gateway's address space (DESIGN.md §6), built in bulk.
+"""The gateway's address space (docs/opcua.md, "Address space"), built in bulk.
 
     Objects
     └── <gateway>                       ns;s=<gateway>
@@ -35,7 +35,7 @@ __all__ = ["STATUS_FIELDS", "GatewaySpace", "SpaceBuilder", "TagBinding"]
 
 _V = ua.VariantType
 
-#: `_Status` variables: name → VariantType (DESIGN.md §6).
+#: `_Status` variables: name → VariantType (docs/opcua.md, `_Status`).
 STATUS_FIELDS: dict[str, ua.VariantType] = {
     "Connected": _V.Boolean,
     "State": _V.String,

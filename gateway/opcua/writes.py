@@ -1,4 +1,4 @@
-"""Client writes to tags, forwarded to the PLC asynchronously (DESIGN.md §7).
+"""Client writes to tags, forwarded to the PLC asynchronously (docs/opcua.md, "Writes").
 
 `TagWrites` is the server's write hook: every Write of every session comes
 here with its `Caller`. Items that address a tag's Value are validated and
