@@ -95,47 +95,23 @@ __all__ = [
     "run_until_signalled",
 ]
 
-#: The module each public name is defined in (the imports above, for type checkers).
-_HOMES = {
-    **dict.fromkeys(("Gateway", "run_until_signalled"), "gateway.app"),
-    **dict.fromkeys(("GatewayConfig", "LoadedConfig", "load_config"), "gateway.config"),
-    **dict.fromkeys(
-        ("ByteOrder", "DataType", "Status", "Table", "TagValue", "Value", "WordOrder"),
-        "gateway.model",
-    ),
-    **dict.fromkeys(
-        (
-            "AlarmAlreadyAcked",
-            "AlarmError",
-            "ClientError",
-            "CodecError",
-            "ConfigError",
-            "ConfigIssue",
-            "DeviceError",
-            "DeviceTimeout",
-            "DeviceUnreachable",
-            "GatewayError",
-            "MalformedResponse",
-            "ModbusException",
-            "StorageError",
-            "UnknownAlarm",
-            "WriteRejected",
-        ),
-        "gateway.errors",
-    ),
-}
+#: The modules that define the public names (the imports above), the lightest first:
+#: a name loads the modules up to its own, which it needs anyway.
+_HOMES = ("gateway.model", "gateway.errors", "gateway.config", "gateway.app")
 
 
 if not _typing.TYPE_CHECKING:  # type checkers see the imports above instead
 
     def __getattr__(name: str) -> _typing.Any:
         """A public name, imported from its module on first use (PEP 562)."""
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module 'gateway' has no attribute {name!r}")
-        value = getattr(_importlib.import_module(home), name)
-        globals()[name] = value  # later lookups are plain attribute reads
-        return value
+        if name in __all__:
+            for home in _HOMES:
+                module = _importlib.import_module(home)
+                if name in module.__all__:
+                    value = getattr(module, name)
+                    globals()[name] = value  # later lookups are plain attribute reads
+                    return value
+        raise AttributeError(f"module 'gateway' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
