@@ -67,7 +67,7 @@ _READ_FUNCTION = {
 
 
 class DataType(StrEnum):
-    """Tag data types of the configuration contract (DESIGN.md §4)."""
+    """Tag data types of the configuration (docs/configuration.md, "Data types")."""
 
     BOOL = "bool"
     INT16 = "int16"
@@ -131,7 +131,7 @@ class WordOrder(StrEnum):
 
 
 class Status(IntEnum):
-    """Tag quality as the OPC UA StatusCode it is served with (DESIGN.md §7)."""
+    """Tag quality as the OPC UA StatusCode it is served with (docs/opcua.md, status codes)."""
 
     GOOD = 0x00000000
     UNCERTAIN_NO_COMMUNICATION_LAST_USABLE_VALUE = 0x408F0000

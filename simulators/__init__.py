@@ -2,8 +2,9 @@
 
 Where things are:
 
-    plant.py          plant file models, `load_plant` (file:line errors like the gateway's)
+    plant.py          plant file models: slaves, units, points
     plant_checks.py   checks across a plant file: names, overlaps, model links
+    loader.py         `load_plant` (file:line errors like the gateway's)
     signals.py        signals, pure functions of plant time (sine, ramp, random walk…)
     models.py         process models, pure step functions (tank, heater, motor…)
     faults.py         fault kinds and the set in force on one slave
@@ -27,7 +28,8 @@ Typical use in a test:
 """
 
 from simulators.image import RegisterImage
-from simulators.plant import Plant, PointConfig, SlaveConfig, UnitConfig, load_plant
+from simulators.loader import load_plant
+from simulators.plant import Plant, PointConfig, SlaveConfig, UnitConfig
 from simulators.runtime import RunningPlant, run_plant
 from simulators.scale import ScalePlant, ScaleSpec, run_scale
 from simulators.server import ModbusSlave

@@ -20,7 +20,7 @@ from typing import Any
 
 from gateway.errors import ConfigError
 from gateway.loop import stop_signals
-from simulators.plant import load_plant
+from simulators.loader import load_plant
 from simulators.runtime import RunningPlant, run_plant
 from simulators.scale import ScalePlant, ScaleSpec, run_scale
 

@@ -1,7 +1,8 @@
-"""Plant files: simulated PLCs declared in YAML, loaded into frozen models.
+"""Plant files: simulated PLCs declared in YAML, as frozen models.
 
-A plant file is validated like a gateway config: every problem is reported
-at once as `file:line: key.path: message`. The format (see
+A plant file is validated like a gateway config (`load_plant` in loader.py,
+checks across items in plant_checks.py): every problem is reported at once
+as `file:line: key.path: message`. The format (see
 simulators/plants/demo.yaml for a full example):
 
     name: demo                 # [A-Za-z0-9_-]+
@@ -40,14 +41,11 @@ simulators.faults.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
 from gateway.codec import Encoding, encode
-from gateway.config.loader import load_model
 from gateway.config.tags import expand_modicon_ref
 from gateway.config.types import ConfigModel, Duration, Name
 from gateway.config.validation import MISSING, raise_located
@@ -57,10 +55,9 @@ from gateway.model import ByteOrder, DataType, Table, WordOrder
 from simulators.faults import Fault
 from simulators.image import TABLE_SIZE_LIMIT
 from simulators.models import ProcessModel
-from simulators.plant_checks import check_plant
 from simulators.signals import Signal
 
-__all__ = ["Plant", "PointConfig", "SlaveConfig", "UnitConfig", "load_plant"]
+__all__ = ["Plant", "PointConfig", "SlaveConfig", "UnitConfig"]
 
 _LAST_ADDRESS = TABLE_SIZE_LIMIT - 1
 _NUMERIC_ONLY = ("scale", "offset")
@@ -212,9 +209,3 @@ class Plant(ConfigModel):
 
     def slave(self, name: str) -> SlaveConfig | None:
         return next((s for s in self.slaves if s.name == name), None)
-
-
-def load_plant(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Plant:
-    """Load and check a plant file, or raise ConfigError listing every located issue."""
-    plant, _warnings = load_model(Path(path), Plant, checks=check_plant, environ=environ)
-    return plant

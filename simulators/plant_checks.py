@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
 
 from gateway.config.validation import Finding
 from gateway.config.yamlsource import KeyPath, format_path
 from gateway.model import DataType, Table
 from simulators.faults import UnitFault
-
-if TYPE_CHECKING:
-    from simulators.plant import Plant, PointConfig, SlaveConfig, UnitConfig
+from simulators.plant import Plant, PointConfig, SlaveConfig, UnitConfig
 
 __all__ = ["check_plant"]
 

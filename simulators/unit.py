@@ -69,10 +69,6 @@ class SimulatedUnit:
         self._failed: set[str] = set()
         self._initialise()
 
-    @property
-    def point_names(self) -> list[str]:
-        return list(self._points)
-
     def _initialise(self) -> None:
         """Constants, signals at t = 0 and model initial states; remembered for restarts."""
         for point in self.config.points:

@@ -1,4 +1,4 @@
-"""`gateway bench`: the performance workloads of DESIGN.md §9.
+"""`gateway bench`: the performance workloads and their targets (docs/performance.md).
 
 measure.py        CPU and memory of this process, or of a child from /proc
 fleet.py          simulated slaves in a separate process (so they are not measured)

@@ -1,7 +1,7 @@
 """OPC UA fan-out: N clients (separate processes) × every tag monitored, a fraction changing.
 
-The §9 case is 4 clients × 10k monitored items (10 slaves × 1,000 float32
-tags), 10% changing every 100 ms, slaves scanned every 100 ms: 10k changes/s
+The target (docs/performance.md) is 4 clients × 10k monitored items (10 slaves ×
+1,000 float32 tags), 10% changing every 100 ms, slaves scanned every 100 ms: 10k changes/s
 into the gateway, 40k notifications/s out of it. Measured: the gateway
 process's CPU, notifications/s per client, and loss.
 
@@ -226,7 +226,7 @@ async def measure_fanout(spec: FanoutSpec) -> tuple[list[_Run], float]:
 
 
 async def bench_fanout(spec: FanoutSpec) -> Report:
-    """The §9 fan-out workload."""
+    """The fan-out workload (docs/performance.md)."""
     items = spec.slaves * spec.tags
     report = Report(
         "fanout",

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from gateway.bench.measure import process_cpu_seconds, process_peak_rss_mb
+from gateway.bench.measure import process_peak_rss_mb
 from gateway.errors import GatewayError
 
 __all__ = ["NAMESPACE", "GatewayProcess", "duration", "gateway_config"]
@@ -77,9 +77,6 @@ class GatewayProcess:
     def pid(self) -> int:
         assert self._process is not None, "the gateway is not running"
         return self._process.pid
-
-    def cpu_seconds(self) -> float:
-        return process_cpu_seconds(self.pid)
 
     def peak_rss_mb(self) -> float:
         return process_peak_rss_mb(self.pid)

@@ -296,7 +296,7 @@ def add_figures(report: Report, label: str, runs: Sequence[_Run], target_p99_ms:
 
 
 async def bench_latency(spec: LatencySpec, *, variants: Sequence[str] = ("idle", "load")) -> Report:
-    """The §9 latency workload: idle (one device) and under the 100k-tag poll load."""
+    """The latency workload (docs/performance.md): idle (one device), under the 100k load."""
     report = Report(
         "latency",
         {

@@ -1,9 +1,9 @@
 """The C reference for `bench modbus`: a libmodbus slave and client, compiled at bench time.
 
-DESIGN.md §9 compares one connection of our client with "a libmodbus C
-client on the same slave". libmodbus (Debian: `apt-get install
-libmodbus-dev`) is the reference C implementation; two small programs are
-compiled with gcc into a scratch folder:
+A performance target (docs/performance.md) compares one connection of our
+client with "a libmodbus C client on the same slave". libmodbus (Debian:
+`apt-get install libmodbus-dev`) is the reference C implementation; two small
+programs are compiled with gcc into a scratch folder:
 
 - a slave (`modbus_receive` / `modbus_reply`, 10,000 holding registers) that
   answers in microseconds, so neither client measures the slave;

@@ -5,7 +5,7 @@ gaps from 0 to 40 registers, fixed seed) is polled by the real acquisition
 for a few seconds; requests sent per scan are compared with the planner's
 plan and with the optimum counted independently here (the greedy pass over
 tags sorted by address, optimal for this covering, see planner.py). The
-uniform §9 device (1,000 float32 → 17 requests) is in the poll workload.
+uniform device of the targets (1,000 float32 → 17 requests) is in the poll workload.
 
 Requests/s: back-to-back 125-register reads on one connection, our client
 (gateway.modbus.client, in this process, uvloop) against the libmodbus C
@@ -192,7 +192,7 @@ async def _rates(spec: ModbusSpec, report: Report) -> str | None:
 
 
 async def bench_modbus(spec: ModbusSpec) -> Report:
-    """The §9 Modbus efficiency workload (a skipped comparison is a note of the report)."""
+    """The Modbus efficiency workload (docs/performance.md); a skipped comparison is a note."""
     report = Report(
         "modbus",
         {

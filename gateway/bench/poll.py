@@ -151,7 +151,7 @@ async def _measure(spec: PollSpec, runs: int) -> list[PollResult]:
 
 
 async def bench_poll(spec: PollSpec, *, runs: int, baseline_slaves: int) -> Report:
-    """The §9 poll workload: changing, static, and the naive baseline."""
+    """The poll workload (docs/performance.md): changing, static, and the naive baseline."""
     report = Report(
         "poll",
         {

@@ -1,6 +1,6 @@
 """Start-up: `gateway run` process start → first Good value served to an OPC UA client; RSS.
 
-DESIGN.md §9: 10k tags within 3 s and 250 MB, 100k tags within 20 s and 1 GB.
+Targets (docs/performance.md): 10k tags within 3 s and 250 MB, 100k tags within 20 s and 1 GB.
 
 The real command is measured (`python -m gateway run -c FILE`: interpreter
 start, imports, configuration parsing, historian, pollers, OPC UA address
@@ -102,7 +102,7 @@ async def measure_startup(
 
 
 async def bench_startup(sizes: Sequence[int], *, runs: int, per_device: int = PER_DEVICE) -> Report:
-    """The §9 start-up workload for each size in `sizes` (tags)."""
+    """The start-up workload (docs/performance.md) for each size in `sizes` (tags)."""
     report = Report("startup", {"sizes": list(sizes), "runs": runs, "tags_per_device": per_device})
     for size in sizes:
         results = await measure_startup(size, runs, per_device)

@@ -126,7 +126,7 @@ def insert_until(url: str, stop: threading.Event, *, tags: int = 1000) -> int:
 
 
 def bench_storage(spec: StorageSpec, *, postgres_url: str | None) -> Report:
-    """The §9 storage workload on SQLite, and on PostgreSQL when a URL is given."""
+    """The storage workload (docs/performance.md): SQLite, and PostgreSQL given a URL."""
     report = Report(
         "storage",
         {

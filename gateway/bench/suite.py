@@ -1,4 +1,4 @@
-"""`gateway bench all`: every workload of DESIGN.md §9 in sequence, one table, one JSON.
+"""`gateway bench all`: every workload of docs/performance.md in sequence, one table, one JSON.
 
 The full suite's parameters keep the whole run under 10 minutes on the
 project's 2-core machine (each workload's own command has longer defaults

@@ -21,7 +21,7 @@ from asyncua.client.client import Client
 from asyncua.common.subscription import Subscription
 
 from gateway.bench.gatewayproc import NAMESPACE
-from gateway.opcua.uawire import AttributeIds, node_id
+from gateway.ua.wire import AttributeIds, node_id
 
 __all__ = [
     "PublishHandler",

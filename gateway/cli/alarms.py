@@ -18,7 +18,7 @@ __all__ = ["register"]
 
 
 def _cmd_alarms(args: argparse.Namespace) -> int:
-    from gateway.storage.alarmexport import AlarmFormat, active_lines, journal_lines
+    from gateway.present.alarms import AlarmFormat, active_lines, journal_lines
 
     if args.active and (args.since is not None or args.until is not None):
         print(

@@ -1,4 +1,4 @@
-"""`bench WORKLOAD`: the benchmark workloads of DESIGN.md §9."""
+"""`bench WORKLOAD`: the benchmark workloads of docs/performance.md."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def register(commands: Commands) -> None:
     """Add `bench` and its workloads."""
     bench = commands.add_parser(
         "bench",
-        help="run a benchmark workload (DESIGN.md §9)",
+        help="run a benchmark workload (targets: docs/performance.md)",
         description=(
             "Measure the gateway process alone (slaves run in a child process): CPU as "
             "user+sys seconds per wall second, median and min-max over runs, warm-up excluded."

@@ -61,7 +61,7 @@ def time_range(args: argparse.Namespace) -> tuple[float | None, float | None]:
     """--since/--until as POSIX seconds; ValueError naming the option when malformed."""
     import time
 
-    from gateway.storage.timespec import parse_time
+    from gateway.present.timespec import parse_time
 
     now = time.time()
     try:

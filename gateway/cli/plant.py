@@ -16,7 +16,7 @@ log = logging.getLogger("gateway.run")
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from gateway.config.published import published_password_warning
-    from gateway.report import format_check
+    from gateway.present.check import format_check
 
     loaded = load_with_warnings(args.config)
     published = published_password_warning(loaded.config.opcua)

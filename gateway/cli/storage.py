@@ -21,7 +21,7 @@ __all__ = ["register"]
 
 def _cmd_history(args: argparse.Namespace) -> int:
     from gateway.cli.progress import Progress
-    from gateway.storage.export import HistoryFormat, history_lines
+    from gateway.present.history import HistoryFormat, history_lines
 
     loaded = load_with_warnings(args.config, serve_opcua=False)
     try:

@@ -49,7 +49,7 @@ def _parse_equals(value: Any) -> Any:
 
 
 class AlarmConfig(ConfigModel):
-    """One alarm of DESIGN.md §4 (limits or equals, never both)."""
+    """One alarm (docs/alarms.md): limits or equals, never both."""
 
     name: Name = Field(
         description="Alarm name, unique in the file; the OPC UA condition is `Alarms.<name>`."

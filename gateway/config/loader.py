@@ -78,7 +78,7 @@ class LoadedConfig:
 def load_config(
     path: str | Path, *, environ: Mapping[str, str] | None = None, serve_opcua: bool = True
 ) -> LoadedConfig:
-    """Load a gateway config file (DESIGN.md §4) or raise ConfigError listing every issue.
+    """Load a gateway config file (docs/configuration.md) or raise ConfigError listing every issue.
 
     Relative paths in the file (SQLite database, PKI folder) are made absolute
     against the file's folder, so the gateway behaves the same from any cwd.

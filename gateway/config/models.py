@@ -1,4 +1,4 @@
-"""The gateway configuration as frozen models (DESIGN.md §4).
+"""The gateway configuration as frozen models (the reference: docs/configuration.md).
 
 Loaded once and never mutated: runtime state lives in runtime objects, so a
 config value can be shared between tasks without copies or locks. Defaults

@@ -60,7 +60,7 @@ def expand_modicon_ref(model: str, data: Any) -> Any:
 
 
 class TagConfig(ConfigModel):
-    """One tag of a device (DESIGN.md §4); `ref` is read as table + address."""
+    """One tag of a device (docs/configuration.md); `ref` is read as table + address."""
 
     #: Keys accepted in the file that are not fields (turned into table + address).
     input_only_keys: ClassVar[tuple[str, ...]] = ("ref",)

@@ -27,7 +27,8 @@ from gateway.demo.status import Sampler, StatusOutput, logs_above
 from gateway.errors import GatewayError
 from gateway.filemodes import make_private_dirs, write_private_text
 from gateway.loop import stop_signals
-from simulators.plant import Plant, load_plant
+from simulators.loader import load_plant
+from simulators.plant import Plant
 from simulators.runtime import RunningPlant, run_plant
 
 __all__ = ["DemoOptions", "run_demo"]

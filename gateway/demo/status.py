@@ -25,7 +25,7 @@ from typing import TextIO
 from gateway.alarms.model import AlarmState
 from gateway.app import Gateway
 from gateway.model import Status, Value
-from gateway.storage.export import format_status
+from gateway.present.values import format_status
 
 __all__ = ["DeviceLine", "Sampler", "StatusOutput", "StatusSample", "logs_above"]
 

@@ -18,7 +18,7 @@ from asyncua import ua
 
 from gateway.opcua.alarms import AlarmConditions
 from gateway.opcua.stack import Caller, StackServer
-from gateway.opcua.uawire import ObjectIds, StatusCodes, node_id, status_code
+from gateway.ua.wire import ObjectIds, StatusCodes, node_id, status_code
 
 __all__ = ["AlarmMethods"]
 
@@ -94,7 +94,7 @@ class AlarmMethods:
             return _result(StatusCodes.BadNodeIdInvalid if known else StatusCodes.BadNodeIdUnknown)
         identity = caller.identity
         name = identity.name
-        if not identity.can_write:  # operators and admins acknowledge (DESIGN.md §4)
+        if not identity.can_write:  # operators and admins acknowledge (docs/security.md)
             log.info("OPC UA: %s may not acknowledge %s", name, target.to_string())
             return _result(StatusCodes.BadUserAccessDenied)
         given = list(request.InputArguments or [])

@@ -1,4 +1,4 @@
-"""The alarm engine served as OPC UA Alarms & Conditions (DESIGN.md §6).
+"""The alarm engine served as OPC UA Alarms & Conditions (docs/opcua.md).
 
 `AlarmConditions` listens to the engine: every snapshot change becomes a
 condition event, reported through the Server object and the alarm's device
@@ -40,7 +40,7 @@ from gateway.opcua.condition_events import (
 )
 from gateway.opcua.conditions import ConditionInfo, build_conditions
 from gateway.opcua.stack import StackServer
-from gateway.opcua.uawire import ObjectIds, StatusCodes, node_id
+from gateway.ua.wire import ObjectIds, StatusCodes, node_id
 
 __all__ = ["QUEUE_EVENTS", "AlarmConditions", "AlarmSource"]
 

@@ -19,7 +19,7 @@ from asyncua import ua
 
 from gateway.alarms.model import AlarmSnapshot
 from gateway.opcua.conditions import LIMIT_PROPERTIES, ConditionInfo
-from gateway.opcua.uawire import DATETIME_NULL, ObjectIds, node_id, status_code, utc
+from gateway.ua.wire import DATETIME_NULL, ObjectIds, node_id, status_code, utc
 
 __all__ = [
     "ConditionHistory",

@@ -1,4 +1,4 @@
-"""Condition nodes for the alarms (DESIGN.md §6): one condition object per alarm.
+"""Condition nodes for the alarms (docs/opcua.md): one condition object per alarm.
 
     Alarms                                   ns;s=Alarms
     └── <alarm>                              ns;s=Alarms.<alarm>
@@ -37,7 +37,7 @@ from asyncua import ua
 from gateway.config import AlarmConfig, AlarmKind
 from gateway.errors import GatewayError
 from gateway.opcua.stack import OBJECT, Constant, NodeTree
-from gateway.opcua.uawire import AttributeIds, ObjectIds, node_id
+from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 
 __all__ = ["LIMIT_PROPERTIES", "ConditionInfo", "Member", "build_conditions"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from asyncua import ua
 
 from gateway.model import DataType, Value
-from gateway.opcua.uawire import node_id
 from gateway.tags import Tag
+from gateway.ua.wire import node_id
 
 __all__ = ["UaType", "ua_type"]
 

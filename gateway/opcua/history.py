@@ -36,7 +36,7 @@ from gateway.model import TagValue
 from gateway.opcua.publisher import data_value
 from gateway.opcua.space import GatewaySpace, TagBinding
 from gateway.opcua.stack import Caller, ServiceFault
-from gateway.opcua.uawire import StatusCodes, status_code, utc
+from gateway.ua.wire import StatusCodes, status_code, utc
 
 __all__ = [
     "MAX_TIMES_PER_READ",

@@ -8,7 +8,7 @@ for asyncua's own monitored items, its deep copy of each DataValue per item
 type check is not lost: every value is converted to its node's exact
 VariantType here (see datatypes.py).
 
-Status rules (DESIGN.md §7): Bad values carry no value (a null Variant);
+Status rules (docs/opcua.md, "Values and status codes"): Bad values carry no value (a null Variant);
 Uncertain values keep the last usable value the poller sends with them.
 """
 
@@ -26,7 +26,7 @@ from gateway.modbus.health import DeviceHealth
 from gateway.model import Status, TagValue
 from gateway.opcua.space import STATUS_FIELDS, GatewaySpace, TagBinding
 from gateway.opcua.stack import store as _store
-from gateway.opcua.uawire import DATETIME_NULL, status_code, utc
+from gateway.ua.wire import DATETIME_NULL, status_code, utc
 
 __all__ = ["apply_health", "apply_values", "consume", "data_value", "follow_health"]
 

@@ -1,4 +1,4 @@
-"""The gateway's security settings applied to the OPC UA server (DESIGN.md §8).
+"""The gateway's security settings applied to the OPC UA server (docs/security.md).
 
 Only the configured policy × mode endpoints are offered (None only with
 `allow_none`), username users and anonymous only when configured, client
@@ -18,9 +18,10 @@ from asyncua import ua
 
 from gateway.config import OpcUaConfig, SecurityMode, SecurityPolicy
 from gateway.opcua.guards import ServerLimits
-from gateway.opcua.pki import Pki, TrustList, thumbprint
+from gateway.opcua.pki import Pki, TrustList
 from gateway.opcua.stack import StackServer
 from gateway.opcua.users import Users
+from gateway.ua.certificates import thumbprint
 
 __all__ = ["SecuritySummary", "endpoint_policies", "secure", "server_limits"]
 

@@ -1,7 +1,7 @@
 """The gateway's OPC UA server: one async context manager around asyncua's Server.
 
-Entering it builds the address space (DESIGN.md §6), secures the server
-(§8), starts listening, then starts its TaskGroup: the bus consumer that
+Entering it builds the address space (docs/opcua.md), secures the server
+(docs/security.md), starts listening, then starts its TaskGroup: the bus consumer that
 pushes live values into the nodes and the loop that mirrors device health
 into `_Status`. Leaving it closes the bus subscription, cancels the loops and
 stops the server. If entering fails half-way, everything started is stopped.
@@ -35,9 +35,9 @@ from gateway.opcua.publisher import apply_values, consume, follow_health
 from gateway.opcua.security import SecuritySummary, secure, server_limits
 from gateway.opcua.space import GatewaySpace, SpaceBuilder
 from gateway.opcua.stack import ServerStats, StackServer
-from gateway.opcua.uawire import node_id
 from gateway.opcua.writes import TagWrites
 from gateway.tags import Tag
+from gateway.ua.wire import node_id
 
 __all__ = ["HEALTH_INTERVAL", "OpcUaServer"]
 

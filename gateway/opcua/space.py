@@ -1,4 +1,4 @@
-"""The gateway's address space (DESIGN.md §6), built in bulk.
+"""The gateway's address space (docs/opcua.md, "Address space"), built in bulk.
 
     Objects
     └── <gateway>                       ns;s=<gateway>
@@ -27,15 +27,15 @@ from asyncua import ua
 from gateway.model import Status
 from gateway.opcua.datatypes import UaType, ua_type
 from gateway.opcua.stack import Node, NodeFactory, Ref, ValueSlot
-from gateway.opcua.uawire import DATETIME_NULL, ObjectIds, node_id, status_code
 from gateway.opcua.units import UNECE_NAMESPACE, lookup_unit
 from gateway.tags import Tag
+from gateway.ua.wire import DATETIME_NULL, ObjectIds, node_id, status_code
 
 __all__ = ["STATUS_FIELDS", "GatewaySpace", "SpaceBuilder", "TagBinding"]
 
 _V = ua.VariantType
 
-#: `_Status` variables: name → VariantType (DESIGN.md §6).
+#: `_Status` variables: name → VariantType (docs/opcua.md, `_Status`).
 STATUS_FIELDS: dict[str, ua.VariantType] = {
     "Connected": _V.Boolean,
     "State": _V.String,

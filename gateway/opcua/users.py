@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.config import Role, UserConfig
-from gateway.opcua.uawire import StatusCodes
+from gateway.ua.wire import StatusCodes
 
 __all__ = ["ANONYMOUS", "Identity", "Refusal", "Users"]
 

@@ -1,4 +1,4 @@
-"""Client writes to tags, forwarded to the PLC asynchronously (DESIGN.md §7).
+"""Client writes to tags, forwarded to the PLC asynchronously (docs/opcua.md, "Writes").
 
 `TagWrites` is the server's write hook: every Write of every session comes
 here with its `Caller`. Items that address a tag's Value are validated and
@@ -24,7 +24,7 @@ from gateway.errors import DeviceError, WriteRejected
 from gateway.model import Status, Value
 from gateway.opcua.space import GatewaySpace, TagBinding
 from gateway.opcua.stack import Caller
-from gateway.opcua.uawire import AttributeIds, StatusCodes, status_code
+from gateway.ua.wire import AttributeIds, StatusCodes, status_code
 
 __all__ = ["TagWrites", "WriteTag"]
 

@@ -15,12 +15,11 @@ buffer.py      the bounded row buffer: drop oldest-first, counted
 writer.py      bus → rows → buffer → batched commits with retry
 retention.py   chunked deletes of old rows (never an alarm's latest event)
 queries.py     raw values with continuation, latest values, alarm journal and states
+reading.py     the database opened for reading only (`gateway history`, `gateway alarms`)
 historian.py   all of it as one async context manager for the gateway
-timespec.py    `--since -1h` / ISO 8601 times for the CLI (pure)
-export.py      history as a table or CSV, streamed line by line
-alarmexport.py the alarm journal / alarms not normal as a table or CSV (`gateway alarms`)
 
-SQLAlchemy and Alembic are imported in this package only.
+SQLAlchemy and Alembic are imported in this package only. Turning rows into
+text for people is gateway/present/'s part.
 """
 
 from gateway.storage.errors import SchemaTooNew, StorageError, StorageUnavailable

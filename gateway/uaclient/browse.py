@@ -15,7 +15,7 @@ from typing import Any
 from asyncua import ua
 
 from gateway.errors import ClientError
-from gateway.opcua.uawire import AttributeIds, ObjectIds, node_id
+from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 from gateway.uaclient.operations import read_attributes, unknown_node
 from gateway.uaclient.session import Session
 from gateway.uaclient.uanames import format_value, status_name

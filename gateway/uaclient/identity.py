@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from gateway.errors import ClientError
-from gateway.opcua.pki import make_certificate, thumbprint
+from gateway.ua.certificates import make_certificate, thumbprint
 
 __all__ = ["ClientIdentity", "client_identity", "default_pki_dir"]
 

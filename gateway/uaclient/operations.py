@@ -16,7 +16,7 @@ from asyncua.common.ua_utils import data_type_to_variant_type
 from asyncua.ua.uaerrors import UaError
 
 from gateway.errors import ClientError
-from gateway.opcua.uawire import AttributeIds, StatusCodes
+from gateway.ua.wire import AttributeIds, StatusCodes
 from gateway.uaclient.convert import parse_value
 from gateway.uaclient.session import Session
 from gateway.uaclient.uanames import format_time, format_value, status_name, type_name

@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from gateway.errors import ClientError
-from gateway.opcua.uawire import StatusCodes
+from gateway.ua.wire import StatusCodes
 from gateway.uaclient.identity import ClientIdentity, client_identity
 from gateway.uaclient.nodetext import NodeRef, format_node, parse_node
 from gateway.uaclient.uanames import status_name

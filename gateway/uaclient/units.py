@@ -2,7 +2,7 @@
 
 A unit belongs next to its value wherever one is shown. Most units come from
 the variable's EngineeringUnits property; the gateway's `_Status.ResponseTime`
-has none, but its contract says milliseconds (DESIGN.md §6), so a value of
+has none, but it is documented in milliseconds (docs/opcua.md, `_Status`), so a value of
 `0.9` reads `0.9 ms` and not as a bare number of unknown scale.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from asyncua import ua
 
-from gateway.opcua.uawire import ObjectIds, node_id
+from gateway.ua.wire import ObjectIds, node_id
 from gateway.uaclient.session import Session
 
 __all__ = ["implied_unit", "unit_properties"]

@@ -23,7 +23,7 @@ from asyncua.common.subscription import DataChangeEvent, OpcEvent, StatusChangeE
 from asyncua.ua.uaerrors import UaError
 
 from gateway.errors import ClientError
-from gateway.opcua.uawire import AttributeIds, ObjectIds, StatusCodes, node_id
+from gateway.ua.wire import AttributeIds, ObjectIds, StatusCodes, node_id
 from gateway.uaclient.session import Session
 from gateway.uaclient.uanames import format_time, format_value, status_name
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from gatewaykit import PLC_POINTS, plc_device
 from opcuakit import OpcRig, opc_rig
 
-from gateway.opcua.pki import make_certificate
+from gateway.ua.certificates import make_certificate
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

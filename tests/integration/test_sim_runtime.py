@@ -16,7 +16,8 @@ import simulators
 from gateway.codec import Encoding, decode
 from gateway.config import load_config
 from gateway.model import ByteOrder, DataType, Table, Value, WordOrder
-from simulators.plant import Plant, load_plant
+from simulators.loader import load_plant
+from simulators.plant import Plant
 from simulators.points import fit
 from simulators.runtime import run_plant
 from simulators.signals import BaseSignal

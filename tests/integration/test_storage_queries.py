@@ -13,9 +13,9 @@ from storagekit import database_url, gateway_config
 from gateway.cli import main
 from gateway.config import GatewayConfig
 from gateway.model import Status
+from gateway.present.history import HistoryFormat, history_lines
 from gateway.storage import StorageError
 from gateway.storage.database import Database
-from gateway.storage.export import HistoryFormat, history_lines
 from gateway.storage.queries import alarm_journal, iter_raw, latest, read_raw
 from gateway.storage.rows import AlarmEvent, Row, encode_value, to_us
 from gateway.storage.tagsync import tag_infos

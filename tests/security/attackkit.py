@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from gateway.opcua.pki import make_certificate
+from gateway.ua.certificates import make_certificate
 
 __all__ = [
     "MODES",

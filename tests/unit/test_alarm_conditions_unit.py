@@ -12,7 +12,7 @@ from gateway.config import AlarmConfig
 from gateway.model import Status
 from gateway.opcua.alarms import AlarmConditions
 from gateway.opcua.conditions import ConditionInfo
-from gateway.opcua.uawire import ObjectIds, node_id
+from gateway.ua.wire import ObjectIds, node_id
 
 ALARM = AlarmConfig.model_validate({"name": "hot", "tag": "d.t", "high": 5})
 INFO = ConditionInfo(

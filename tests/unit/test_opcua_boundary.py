@@ -4,12 +4,15 @@ Issue 14: the server's security depends on asyncua internals, so they are
 kept in one place, guarded and fingerprinted (test_opcua_stack_gate.py).
 Everywhere else in gateway/opcua/ only asyncua's wire types (`asyncua.ua`)
 are used, through the adapter's interface; and no module outside the
-adapter imports `asyncua.server`.
+adapter imports `asyncua.server`. What the client shares with the server
+(gateway/ua/) uses only the wire types and cryptography, so the client
+loads no part of the server (test_import_layers.py checks that at run time).
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,9 @@ ADAPTER = GATEWAY / "opcua" / "stack"
 OPCUA = GATEWAY / "opcua"
 #: What gateway/opcua/ outside the adapter may import from asyncua.
 ALLOWED_IN_OPCUA = ("asyncua.ua",)
+SHARED = GATEWAY / "ua"
+#: All that gateway/ua/ may import besides the standard library: no gateway module either.
+ALLOWED_IN_SHARED = ("asyncua.ua", "cryptography")
 
 
 def _modules(folder: Path) -> list[Path]:
@@ -84,6 +90,30 @@ def test_no_private_names_outside_the_adapter(path: Path) -> None:
         and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
     ]
     assert not offending, f"private names touched outside gateway/opcua/stack/: {offending}"
+
+
+@pytest.mark.parametrize(
+    "path", sorted(SHARED.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_the_shared_package_uses_only_wire_types_and_cryptography(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    offending = [
+        f"{_where(path, line)} {name}"
+        for line, name in _imports(tree)
+        if name.partition(".")[0] not in sys.stdlib_module_names
+        and not any(name == a or name.startswith(f"{a}.") for a in ALLOWED_IN_SHARED)
+    ]
+    assert not offending, f"gateway/ua/ is shared by server and client: {offending}"
+
+
+def test_the_shared_package_rule_is_not_vacuous() -> None:
+    """gateway/ua/ does use what it is allowed to, so the check above sees its imports."""
+    used = {
+        name.partition(".")[0]
+        for path in sorted(SHARED.rglob("*.py"))
+        for _, name in _imports(ast.parse(path.read_text(encoding="utf-8")))
+    }
+    assert {"asyncua", "cryptography"} <= used
 
 
 def test_the_adapter_is_where_asyncua_server_is_used() -> None:

@@ -30,8 +30,8 @@ from gateway.opcua.stack import Node, ValueSlot, gate
 from gateway.opcua.stack.monitored import Items, _Notification, encode_datachanges, notify, store
 from gateway.opcua.stack.sessions import Session, SessionState
 from gateway.opcua.stack.subscriptions import Subscription, Subscriptions
-from gateway.opcua.uawire import token_id
 from gateway.opcua.users import Identity
+from gateway.ua.wire import token_id
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 GOOD = ua.StatusCode(ua.StatusCodes.Good)

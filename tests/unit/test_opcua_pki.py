@@ -21,13 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from gateway.opcua.guards import ConnectionTable, FaultLog, LoginThrottle, ServerLimits
-from gateway.opcua.pki import Pki, TrustList, make_certificate, thumbprint
+from gateway.opcua.pki import Pki, TrustList
 from gateway.opcua.stack.browse import Browser
 from gateway.opcua.stack.context import StackContext
 from gateway.opcua.stack.hooks import Hooks
 from gateway.opcua.stack.sessions import SessionRegistry
 from gateway.opcua.stack.subscriptions import Subscriptions
 from gateway.opcua.users import Users
+from gateway.ua.certificates import make_certificate, thumbprint
 
 URI = "urn:host:modbus-opcua-gateway:test"
 PEER = "192.0.2.7:50123"

@@ -14,8 +14,8 @@ from gateway.opcua.datatypes import ua_type
 from gateway.opcua.publisher import apply_health, apply_values, data_value
 from gateway.opcua.space import STATUS_FIELDS, GatewaySpace, TagBinding
 from gateway.opcua.stack import ValueSlot
-from gateway.opcua.uawire import DATETIME_NULL
 from gateway.tags import Tag
+from gateway.ua.wire import DATETIME_NULL
 
 T = 1_700_000_000.25
 

@@ -13,7 +13,8 @@ import simulators
 from gateway.config import DeviceConfig, load_config
 from gateway.demo.banner import banner_lines
 from gateway.model import Table
-from simulators.plant import Plant, UnitConfig, load_plant
+from simulators.loader import load_plant
+from simulators.plant import Plant, UnitConfig
 from simulators.runtime import RunningPlant
 
 ROOT = Path(simulators.__file__).resolve().parent.parent

@@ -11,8 +11,9 @@ import simulators
 from gateway.errors import ConfigError
 from gateway.model import ByteOrder, DataType, Table, WordOrder
 from simulators.faults import ExceptionFault, OfflineFault, SlowFault
+from simulators.loader import load_plant
 from simulators.models import TankModel
-from simulators.plant import Plant, load_plant
+from simulators.plant import Plant
 from simulators.signals import SineSignal
 
 

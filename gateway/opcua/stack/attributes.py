@@ -15,7 +15,7 @@ from typing import Any
 from asyncua import ua
 from asyncua.server.address_space import AttributeValue
 
-from gateway.opcua.uawire import AttributeIds
+from gateway.ua.wire import AttributeIds
 
 __all__ = [
     "DISPLAY_NAME",

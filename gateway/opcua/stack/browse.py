@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 from asyncua import ua
 
-from gateway.opcua.uawire import ObjectIds, StatusCodes, node_id, status_code
+from gateway.ua.wire import ObjectIds, StatusCodes, node_id, status_code
 
 __all__ = ["Browser"]
 

@@ -36,7 +36,7 @@ from cryptography import x509
 
 from gateway.opcua.stack.framing import ChunkFramer, Frame, FramingError
 from gateway.opcua.stack.services import dispatch
-from gateway.opcua.uawire import StatusCodes, status_code
+from gateway.ua.wire import StatusCodes, status_code
 
 if TYPE_CHECKING:
     from gateway.opcua.stack.context import StackContext

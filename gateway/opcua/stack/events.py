@@ -15,7 +15,7 @@ from asyncua.common.events import Event
 
 from gateway.opcua.stack.monitored import Items
 from gateway.opcua.stack.subscriptions import Subscriptions
-from gateway.opcua.uawire import StatusCodes
+from gateway.ua.wire import StatusCodes
 
 __all__ = ["EventSink", "EventTarget", "Fields"]
 

@@ -18,7 +18,7 @@ import math
 from asyncua import ua
 
 from gateway.opcua.guards.limits import ServerLimits
-from gateway.opcua.uawire import StatusCodes
+from gateway.ua.wire import StatusCodes
 
 __all__ = ["check_data_filter", "check_event_filter", "is_null"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from asyncua import ua
 from asyncua.common.utils import ServiceError
 
-from gateway.opcua.uawire import StatusCodes, status_code
 from gateway.opcua.users import Identity
+from gateway.ua.wire import StatusCodes, status_code
 
 __all__ = ["Caller", "Hooks", "ServerStats", "ServiceFault"]
 

@@ -43,7 +43,7 @@ from asyncua.ua.ua_binary import struct_to_binary
 from gateway.opcua.guards.limits import ServerLimits
 from gateway.opcua.stack import gate
 from gateway.opcua.stack.filters import check_data_filter, check_event_filter
-from gateway.opcua.uawire import AttributeIds, StatusCodes, status_code
+from gateway.ua.wire import AttributeIds, StatusCodes, status_code
 
 __all__ = ["ItemQuota", "Items", "encode_datachanges", "notify", "store"]
 

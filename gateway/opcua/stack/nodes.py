@@ -32,7 +32,7 @@ from gateway.opcua.stack.attributes import (
     Template,
     name_of,
 )
-from gateway.opcua.uawire import AttributeIds, ObjectIds, node_id
+from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 
 __all__ = ["NodeFactory", "Ref"]
 

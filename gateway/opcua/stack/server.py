@@ -41,8 +41,8 @@ from gateway.opcua.stack.nodes import NodeFactory
 from gateway.opcua.stack.sessions import SessionRegistry
 from gateway.opcua.stack.subscriptions import Subscriptions
 from gateway.opcua.stack.tree import NodeTree
-from gateway.opcua.uawire import AttributeIds, ObjectIds, node_id
 from gateway.opcua.users import Users
+from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 
 __all__ = ["StackServer"]
 

@@ -27,7 +27,7 @@ from gateway.opcua.stack import session_services as sessions
 from gateway.opcua.stack import subscription_services as subscriptions
 from gateway.opcua.stack.hooks import Caller
 from gateway.opcua.stack.sessions import Session
-from gateway.opcua.uawire import AttributeIds, ObjectIds, StatusCodes, status_code
+from gateway.ua.wire import AttributeIds, ObjectIds, StatusCodes, status_code
 
 if TYPE_CHECKING:
     from gateway.opcua.stack.connection import Connection

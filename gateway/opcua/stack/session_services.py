@@ -26,8 +26,8 @@ from asyncua.common.utils import ServiceError
 
 from gateway.opcua.guards.throttle import UNKNOWN_USER
 from gateway.opcua.stack.sessions import Session, SessionState, TooManySessions
-from gateway.opcua.uawire import ObjectIds, StatusCodes, node_id, status_code
 from gateway.opcua.users import Identity, Refusal
+from gateway.ua.wire import ObjectIds, StatusCodes, node_id, status_code
 
 if TYPE_CHECKING:
     from gateway.opcua.stack.connection import Connection

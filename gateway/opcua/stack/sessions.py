@@ -33,8 +33,8 @@ from asyncua import ua
 
 from gateway.opcua.guards.limits import ServerLimits
 from gateway.opcua.stack.publishing import PublishQueue
-from gateway.opcua.uawire import node_id, token_id
 from gateway.opcua.users import Identity
+from gateway.ua.wire import node_id, token_id
 
 if TYPE_CHECKING:
     from gateway.opcua.stack.connection import Connection

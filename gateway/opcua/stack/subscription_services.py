@@ -17,7 +17,7 @@ from asyncua.common.utils import ServiceError
 from gateway.opcua.stack.publishing import PendingPublish
 from gateway.opcua.stack.sessions import Session
 from gateway.opcua.stack.subscriptions import answer_timed_out
-from gateway.opcua.uawire import StatusCodes
+from gateway.ua.wire import StatusCodes
 
 if TYPE_CHECKING:
     from gateway.opcua.stack.connection import Connection

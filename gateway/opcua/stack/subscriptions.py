@@ -35,8 +35,8 @@ from gateway.opcua.stack import gate
 from gateway.opcua.stack.monitored import Items, encode_datachanges
 from gateway.opcua.stack.publishing import PendingPublish
 from gateway.opcua.stack.sessions import Session
-from gateway.opcua.uawire import StatusCodes, status_code
 from gateway.opcua.users import Identity
+from gateway.ua.wire import StatusCodes, status_code
 
 __all__ = ["Owner", "Subscription", "Subscriptions", "answer_timed_out"]
 

@@ -19,7 +19,7 @@ from asyncua import ua
 from asyncua.server.address_space import AddressSpace, AttributeValue, NodeData
 
 from gateway.errors import GatewayError
-from gateway.opcua.uawire import AttributeIds, ObjectIds, node_id
+from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 
 __all__ = ["OBJECT", "Constant", "NodeTree"]
 

@@ -1,7 +1,7 @@
 """`gateway alarms`: the alarm journal, or the alarms not normal, as text lines.
 
-Like `gateway history` (export.py): the database is opened for reading only,
-never migrated from here, and the journal is streamed page by page. The
+Like `gateway history` (history.py): the database is opened for reading only
+(gateway/storage/reading.py) and the journal is streamed page by page. The
 current states are the latest journal event of each alarm, which is exactly
 what a restarting gateway restores.
 """
@@ -12,17 +12,12 @@ import csv
 import io
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import chain
 
-from sqlalchemy import Engine
-
 from gateway.config import StorageConfig
-from gateway.storage.engine import open_engine
-from gateway.storage.errors import StorageError
-from gateway.storage.migrate import schema_state
-from gateway.storage.queries import PAGE_SIZE, alarm_states, iter_alarm_journal
+from gateway.present.values import format_time
+from gateway.storage.reading import PAGE_SIZE, read_only
 from gateway.storage.rows import AlarmEvent
 
 __all__ = ["JOURNAL_COLUMNS", "STATE_COLUMNS", "AlarmFormat", "active_lines", "journal_lines"]
@@ -62,10 +57,6 @@ class AlarmFormat(StrEnum):
     CSV = "csv"
 
 
-def _time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
-
-
 def _value(event: AlarmEvent) -> str:
     value = event.value
     if value is None:
@@ -77,7 +68,7 @@ def _value(event: AlarmEvent) -> str:
 
 def _fields(event: AlarmEvent) -> dict[str, str]:
     return {
-        "time": _time(event.time),
+        "time": format_time(event.time),
         "alarm": event.alarm,
         "transition": event.transition,
         "state": event.state or "",
@@ -116,28 +107,6 @@ def _lines(
         yield "  ".join(cells).rstrip()
 
 
-def _open(storage: StorageConfig) -> Engine:
-    engine = open_engine(storage.url, synchronous=storage.synchronous, create=False)
-    try:
-        state = schema_state(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    if state.current is None:
-        engine.dispose()
-        raise StorageError(
-            "the database holds no alarm journal yet (no schema): start the gateway or run "
-            "`gateway db upgrade -c FILE`"
-        )
-    if not state.up_to_date:
-        engine.dispose()
-        raise StorageError(
-            f"the database schema is at revision {state.current}, older than this gateway's "
-            f"{state.head}: run `gateway db upgrade -c FILE` (or start the gateway) first"
-        )
-    return engine
-
-
 def journal_lines(
     storage: StorageConfig,
     start: float | None = None,
@@ -152,12 +121,9 @@ def journal_lines(
 
     `names`: the configured alarms, for the width of the table's alarm column.
     """
-    engine = _open(storage)
-    try:
-        events = iter_alarm_journal(engine, start, end, alarm=alarm, page_size=page_size)
+    with read_only(storage, holds="alarm journal", up_to_date=True) as history:
+        events = history.alarm_journal(start, end, alarm=alarm, page_size=page_size)
         yield from _lines(events, JOURNAL_COLUMNS, format, names)
-    finally:
-        engine.dispose()
 
 
 def active_lines(
@@ -167,11 +133,8 @@ def active_lines(
     format: AlarmFormat = AlarmFormat.TABLE,
 ) -> Iterator[str]:
     """Header then one line per alarm of `alarms` that is not normal, by name."""
-    engine = _open(storage)
-    try:
-        latest = alarm_states(engine, alarms)
-    finally:
-        engine.dispose()
+    with read_only(storage, holds="alarm journal", up_to_date=True) as history:
+        latest = history.alarm_states(alarms)
     current = [replace(e, state=e.state_after) for e in latest.values()]
     current = [e for e in current if e.state != _NORMAL]
     yield from _lines(current, STATE_COLUMNS, format, alarms)

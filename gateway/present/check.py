@@ -1,4 +1,4 @@
-"""Human-readable summaries for the CLI (pure: builds strings, prints nothing)."""
+"""The `gateway check` report: devices, tag counts and planned requests (pure)."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 
 from gateway.model import Status
-from gateway.storage.export import format_status
-from gateway.storage.timespec import parse_time
+from gateway.present.timespec import parse_time
+from gateway.present.values import format_status
 
 NOW = 1_714_550_400.0  # 2024-05-01T08:00:00Z
 
