@@ -25,16 +25,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from gateway.acquisition import Acquisition
 from gateway.bench.fleet import ScaleFleet
 from gateway.bench.libmodbus import CClientResult, build, run_c_client, skip_reason
 from gateway.bench.measure import CpuWindow
 from gateway.bench.report import Report
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.modbus.acquisition import Acquisition
 from gateway.modbus.client import ModbusClient
+from gateway.modbus.deviceplan import plan_device
 from gateway.model import Table
-from gateway.tags import plan_device
 
 __all__ = ["ModbusSpec", "bench_modbus", "irregular_tags", "optimum_requests"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from gateway.blockcodec import BitBlockDecoder, RegisterBlockDecoder
+from gateway.modbus.blockcodec import BitBlockDecoder, RegisterBlockDecoder
 from gateway.modbus.planner import ReadBlock
 from gateway.model import Status, TagValue, Value
 from gateway.tags import Tag

@@ -41,12 +41,13 @@ from gateway.errors import (
     WriteRejected,
 )
 from gateway.modbus.blockstate import BlockState, status_for_exception
+from gateway.modbus.deviceplan import plan_device
 from gateway.modbus.health import DeviceHealth, DeviceState, RetryPolicy
 from gateway.modbus.link import Link, LinkDown, wake_future
 from gateway.modbus.planner import ReadBlock
 from gateway.modbus.wording import describe
 from gateway.model import DataType, Status, Table, TagValue, Value
-from gateway.tags import Tag, plan_device
+from gateway.tags import Tag
 
 __all__ = ["DevicePoller"]
 

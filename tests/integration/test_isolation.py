@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from gatewaykit import make_plant, wait_for
 
-from gateway.acquisition import Acquisition
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.modbus.acquisition import Acquisition
 from simulators.runtime import RunningPlant, run_plant
 
 DEVICES = 20

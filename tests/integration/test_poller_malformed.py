@@ -35,9 +35,9 @@ from fakeslave import (
 )
 from gatewaykit import Latest, make_config, wait_for
 
-from gateway.acquisition import Acquisition
 from gateway.bus import Bus
 from gateway.errors import DeviceTimeout
+from gateway.modbus.acquisition import Acquisition
 from gateway.modbus.health import DeviceHealth, DeviceState
 from gateway.modbus.link import Link
 from gateway.model import Status, TagValue

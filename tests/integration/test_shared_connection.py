@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 from gatewaykit import Latest, make_config, wait_for
 
-from gateway.acquisition import Acquisition
 from gateway.bus import Bus
 from gateway.config import load_config
 from gateway.errors import ConfigError, DeviceUnreachable
+from gateway.modbus.acquisition import Acquisition
 from gateway.modbus.health import DeviceState
 from gateway.modbus.link import Link
 from gateway.model import Status, TagValue
