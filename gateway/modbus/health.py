@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from gateway.backoff import backoff_delay
+
 __all__ = ["DeviceHealth", "DeviceState", "RetryPolicy"]
 
 #: Transitions kept per device: enough to see a flapping device, bounded forever.
@@ -37,7 +39,7 @@ class RetryPolicy:
     `demote_for` seconds (no requests at all); in between, reconnects wait
     `reconnect_min * 2**(n-1)` capped at `reconnect_max`, scaled by a random
     factor in [1 - jitter, 1] so many devices that failed together do not
-    reconnect in lockstep.
+    reconnect in lockstep (`gateway.backoff`, the storage writer's rule too).
     """
 
     reconnect_min: float = 0.5
@@ -52,9 +54,14 @@ class RetryPolicy:
             raise ValueError("after_failure needs at least one failure")
         if self.demote_after and failures % self.demote_after == 0:
             return DeviceState.DEMOTED, self.demote_for
-        exponent = min(failures - 1, 30)  # 2**30 times anything exceeds every sane cap
-        delay = min(self.reconnect_max, self.reconnect_min * 2.0**exponent)
-        return DeviceState.BACKOFF, delay * (1.0 - self.jitter * rng.random())
+        delay = backoff_delay(
+            failures,
+            first=self.reconnect_min,
+            cap=self.reconnect_max,
+            jitter=self.jitter,
+            draw=rng.random,
+        )
+        return DeviceState.BACKOFF, delay
 
 
 @dataclass(slots=True)
