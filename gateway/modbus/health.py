@@ -88,13 +88,14 @@ class DeviceHealth:
         default_factory=lambda: deque(maxlen=HISTORY), repr=False
     )
 
-    def enter(self, state: DeviceState) -> bool:
-        """Switch state; True when it actually changed (callers log transitions)."""
+    def enter(self, state: DeviceState, *, at: float | None = None) -> bool:
+        """Switch state at POSIX time `at` (default now); True when it actually changed
+        (callers log transitions)."""
         self.version += 1
         if state is self.state:
             return False
         self.state = state
-        self.state_since = time.time()
+        self.state_since = time.time() if at is None else at
         self.connected = state is DeviceState.OK
         self.history.append((self.state_since, state))
         return True

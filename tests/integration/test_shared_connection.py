@@ -26,6 +26,7 @@ from gateway.bus import Bus
 from gateway.config import load_config
 from gateway.errors import ConfigError, DeviceUnreachable
 from gateway.modbus.acquisition import Acquisition
+from gateway.modbus.client import ModbusClient
 from gateway.modbus.health import DeviceState
 from gateway.modbus.link import Link
 from gateway.model import Status, TagValue
@@ -249,7 +250,7 @@ async def test_one_hung_unit_breaks_the_connection_but_not_the_other_unit() -> N
 async def test_concurrent_connects_share_one_attempt_and_its_failure(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    link = Link("127.0.0.1", 9, connect_timeout=1.0)
+    link = Link(ModbusClient("127.0.0.1", 9, connect_timeout=1.0))
     attempts = 0
     gate = asyncio.Event()
 
@@ -259,7 +260,7 @@ async def test_concurrent_connects_share_one_attempt_and_its_failure(
         await gate.wait()
         raise DeviceUnreachable("connect to 127.0.0.1:9 failed: connection refused")
 
-    monkeypatch.setattr(link.client, "connect", refused)
+    monkeypatch.setattr(link.transport, "connect", refused)
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(_outcome(link.connect())) for _ in range(3)]
         await wait_for(lambda: attempts == 1, message="the first attempt")
@@ -281,7 +282,7 @@ async def _outcome(coroutine: Any) -> BaseException | None:
 async def test_concurrent_connects_open_one_connection() -> None:
     async with run_plant(_plant(), autotick=False) as running:
         gw = running.slave("gw")
-        link = Link(gw.host, gw.port, connect_timeout=1.0)
+        link = Link(ModbusClient(gw.host, gw.port, connect_timeout=1.0))
         try:
             await asyncio.gather(link.connect(), link.connect(), link.connect())
             assert link.connects == 1
@@ -355,4 +356,6 @@ def test_without_the_checks_a_differing_port_never_shares() -> None:
     )
     acquisition = Acquisition(config, Bus())
     assert acquisition.link("a") is not acquisition.link("b")
-    assert acquisition.link("b").client.port == 503
+    transport = acquisition.link("b").transport
+    assert isinstance(transport, ModbusClient)
+    assert transport.port == 503
