@@ -36,7 +36,7 @@ from typing import Self, cast
 from gateway.errors import DeviceError, DeviceTimeout, DeviceUnreachable, MalformedResponse
 from gateway.modbus.clock import LOOP_CLOCK, Clock, timeout
 from gateway.modbus.pdu import MAX_MBAP_LENGTH, MBAP, MBAP_SIZE, MIN_MBAP_LENGTH
-from gateway.modbus.transport import PduRequests
+from gateway.modbus.transport import PduRequests, no_response
 
 __all__ = ["ModbusClient"]
 
@@ -204,13 +204,7 @@ class _Connection(asyncio.Protocol):
 
     def time_out(self, waiter: asyncio.Future[bytes], timeout: float, function: int) -> None:
         if waiter is self.waiter:
-            outcome = "; the write's outcome is unknown" if function > 4 else ""
-            self.reset(
-                DeviceTimeout(
-                    f"no response from {self._client.where} within {timeout:g} s "
-                    f"(function {function}){outcome}"
-                )
-            )
+            self.reset(no_response(self._client.where, timeout, function))
 
     def reset(self, error: DeviceError | None) -> None:
         """Fail the outstanding request (if any) with `error` and drop the connection."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gateway.config import DeviceConfig
-from gateway.errors import MalformedResponse
+from gateway.errors import DeviceTimeout, MalformedResponse
 from gateway.modbus.pdu import (
     check_read_response,
     check_write_response,
@@ -33,7 +33,10 @@ from gateway.modbus.pdu import (
 )
 from gateway.model import Table
 
-__all__ = ["ModbusTransport", "PduRequests", "TransportFactory"]
+__all__ = ["ModbusTransport", "PduRequests", "TransportFactory", "no_response"]
+
+#: Function codes above this one write: their outcome is unknown after a timeout.
+_LAST_READ_FUNCTION = 4
 
 
 class ModbusTransport(Protocol):
@@ -153,3 +156,11 @@ class PduRequests(ABC):
         except MalformedResponse:
             self._drop()
             raise
+
+
+def no_response(where: str, seconds: float, function: int) -> DeviceTimeout:
+    """The error of a request that got no answer in time, the same from every transport."""
+    outcome = "; the write's outcome is unknown" if function > _LAST_READ_FUNCTION else ""
+    return DeviceTimeout(
+        f"no response from {where} within {seconds:g} s (function {function}){outcome}"
+    )
