@@ -8,7 +8,7 @@ The idea of httpx's MockTransport, for the pollers and links:
     Acquisition(config, bus, transport=network.transport, clock=clock)
 
 A `MemoryDevice` answers each request PDU of a unit from that unit's
-`RegisterImage`, by the simulators' own PDU rules (simulators.pdu), after
+`RegisterImage`, by the simulators' own rules (ModbusSlave.respond), after
 `delay` seconds of the clock. It can be told to refuse connections, go
 offline (refuse, and drop the connections it has), hang (every unit or
 one), close the connection at the next request, or answer anything else
@@ -34,8 +34,7 @@ from gateway.modbus.clock import Clock, Timer
 from gateway.modbus.transport import ModbusTransport, PduRequests, no_response
 from gateway.model import DataType, Table
 from simulators.image import RegisterImage
-from simulators.pdu import Request, exception_pdu, execute, parse_request
-from simulators.server import GATEWAY_TARGET_FAILED
+from simulators.server import ModbusSlave
 
 __all__ = ["MemoryDevice", "MemoryNetwork", "MemoryTransport", "Seen"]
 
@@ -67,6 +66,7 @@ class MemoryDevice:
     def __init__(self, where: str, units: dict[int, RegisterImage]) -> None:
         self.where = where
         self.units = units
+        self._slave = ModbusSlave(units)  # never started: its answers, not its sockets
         self.script: Script = self.serve
         self.delay = 0.0
         self.refusing = False
@@ -101,14 +101,8 @@ class MemoryDevice:
             image.set_registers(table, address, encode(value, Encoding(data_type, **encoding)))
 
     def serve(self, unit: int, pdu: bytes) -> bytes:
-        """The well-formed answer from the unit's image (0B for a unit that is not here)."""
-        image = self.units.get(unit)
-        if image is None:
-            return exception_pdu(pdu[0], GATEWAY_TARGET_FAILED)
-        request = parse_request(pdu)
-        if not isinstance(request, Request):
-            return exception_pdu(pdu[0], request)
-        return execute(image, request)
+        """The simulators' answer from the unit's image (0B for a unit that is not here)."""
+        return self._slave.respond(unit, pdu)
 
     def hang(self, unit: int | None = None) -> None:
         """Accept requests and never answer (one unit, or every unit)."""

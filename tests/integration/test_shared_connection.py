@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from gatewaykit import Latest, make_config, wait_for
+from twounits import EXPECTED, FAST, TAGS, UNIT_VALUES
 
 from gateway.bus import Bus
 from gateway.config import load_config
@@ -46,38 +47,9 @@ def _points(temp: float, status: int, pump: bool) -> list[dict[str, Any]]:
     ]
 
 
-TAGS: list[dict[str, Any]] = [
-    {"name": "temp", "table": "holding_register", "address": 0, "type": "float32"},
-    {"name": "run", "table": "holding_register", "address": 4, "type": "bool", "bit": 0},
-    {"name": "fault", "table": "holding_register", "address": 4, "bit": 1, "type": "bool",
-     "writable": True},
-    {"name": "pump", "table": "coil", "address": 0, "type": "bool", "writable": True},
-]  # fmt: skip
-EXPECTED = {
-    "d1.temp": 21.5,
-    "d1.run": True,
-    "d1.fault": False,
-    "d1.pump": False,
-    "d2.temp": 80.0,
-    "d2.run": False,
-    "d2.fault": True,
-    "d2.pump": True,
-}
-FAST: dict[str, Any] = {
-    "scan_interval": "30ms",
-    "timeout": "150ms",
-    "reconnect_min": "20ms",
-    "reconnect_max": "100ms",
-    "demote_after": 0,
-}
-
-
 def _plant() -> Plant:
     """One Modbus TCP gateway on one port with two units behind it."""
-    units = [
-        {"unit_id": 1, "points": _points(21.5, 0b101, False)},
-        {"unit_id": 2, "points": _points(80.0, 0b010, True)},
-    ]
+    units = [{"unit_id": unit, "points": _points(*values)} for unit, values in UNIT_VALUES.items()]
     slave = {"name": "gw", "port": 0, "units": units}
     return Plant.model_validate({"name": "shared", "tick": 0.1, "slaves": [slave]})
 

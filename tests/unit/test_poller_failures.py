@@ -10,6 +10,7 @@ devices are in memory and time is a FakeClock's.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -66,22 +67,30 @@ def _waits(health: DeviceHealth) -> list[tuple[DeviceState, float]]:
     ]
 
 
-def test_a_refused_device_backs_off_doubling_with_jitter_and_is_demoted_on_schedule() -> None:
-    clock = FakeClock(start=START, epoch=EPOCH)
-    network = MemoryNetwork(clock)  # nobody at plc:502: every connect is refused
-    device = _device(reconnect_min="1s", reconnect_max="4s", demote_after=5, demote_for="60s")
+def _failing(
+    network: MemoryNetwork, device: dict[str, Any], done: Callable[[DeviceHealth], bool]
+) -> DeviceHealth:
+    """The device's health once `done` holds (within five minutes of the clock)."""
     healths: list[DeviceHealth] = []
 
     async def main() -> None:
-        async with polled(clock, network, [device]) as p:
+        async with polled(network.clock, network, [device]) as p:
             health = p.acquisition.health("plc")
             healths.append(health)
-            await until(lambda: health.errors >= 8, within=300, message="eight failures")
-            assert health.last_error == "connect to plc:502 failed: connection refused"
-            assert health.requests == 0  # connection attempts are no requests
+            await until(lambda: done(health), within=300, message="enough failures")
 
-    clock.run(main())
-    waits = _waits(healths[0])
+    assert isinstance(network.clock, FakeClock)
+    network.clock.run(main())
+    return healths[0]
+
+
+def test_a_refused_device_backs_off_doubling_with_jitter_and_is_demoted_on_schedule() -> None:
+    network = MemoryNetwork(FakeClock(start=START, epoch=EPOCH))  # nobody at plc:502: refused
+    device = _device(reconnect_min="1s", reconnect_max="4s", demote_after=5, demote_for="60s")
+    health = _failing(network, device, lambda health: health.errors >= 8)
+    assert health.last_error == "connect to plc:502 failed: connection refused"
+    assert health.requests == 0  # connection attempts are no requests
+    waits = _waits(health)
     assert [state for state, _ in waits] == [BACKOFF] * 4 + [DEMOTED] + [BACKOFF] * 2
     for (state, wait), nominal in zip(waits, [1.0, 2.0, 4.0, 4.0, 60.0, 4.0, 4.0], strict=True):
         if state is DEMOTED:
@@ -135,25 +144,16 @@ def test_a_hung_device_fails_after_exactly_its_timeout_and_recovers_at_its_first
 
 
 def test_a_device_that_keeps_timing_out_is_demoted_for_exactly_demote_for() -> None:
-    clock = FakeClock(start=START, epoch=EPOCH)
-    network = MemoryNetwork(clock)
+    network = MemoryNetwork(FakeClock(start=START, epoch=EPOCH))
     network.device("plc").hang()
     device = _device(reconnect_min="50ms", reconnect_max="50ms", demote_after=2, demote_for="5s")
-    healths: list[DeviceHealth] = []
-
-    async def main() -> None:
-        async with polled(clock, network, [device]) as p:
-            health = p.acquisition.health("plc")
-            healths.append(health)
-            await until(lambda: health.timeouts >= 4, within=30, message="four timeouts")
-            assert health.requests == 4
-            assert health.last_poll_time is None  # asked, never answered
-
-    clock.run(main())
-    waits = _waits(healths[0])
+    health = _failing(network, device, lambda health: health.timeouts >= 4)
+    assert health.requests == 4
+    assert health.last_poll_time is None  # asked, never answered
+    waits = _waits(health)
     assert [state for state, _ in waits[:3]] == [BACKOFF, DEMOTED, BACKOFF]
     assert waits[1][1] == pytest.approx(5.0, abs=WALL)
-    assert OK not in [state for _, state in _transitions(healths[0])]
+    assert OK not in [state for _, state in _transitions(health)]
 
 
 def test_a_write_that_times_out_fails_after_its_timeout_once_and_is_never_resent() -> None:

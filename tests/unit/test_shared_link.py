@@ -17,42 +17,19 @@ from typing import Any
 from fakeclock import FakeClock
 from memorymodbus import MemoryDevice, MemoryNetwork
 from pollerkit import Polled, polled, until
+from twounits import EXPECTED, FAST, TAGS, UNIT_VALUES
 
 from gateway.modbus.health import DeviceState
 from gateway.model import DataType, Status, Table, TagValue
 
 GOOD = Status.GOOD
 UNCERTAIN = Status.UNCERTAIN_NO_COMMUNICATION_LAST_USABLE_VALUE
-TAGS: list[dict[str, Any]] = [
-    {"name": "temp", "table": "holding_register", "address": 0, "type": "float32"},
-    {"name": "run", "table": "holding_register", "address": 4, "type": "bool", "bit": 0},
-    {"name": "fault", "table": "holding_register", "address": 4, "bit": 1, "type": "bool",
-     "writable": True},
-    {"name": "pump", "table": "coil", "address": 0, "type": "bool", "writable": True},
-]  # fmt: skip
-EXPECTED = {
-    "d1.temp": 21.5,
-    "d1.run": True,
-    "d1.fault": False,
-    "d1.pump": False,
-    "d2.temp": 80.0,
-    "d2.run": False,
-    "d2.fault": True,
-    "d2.pump": True,
-}
-FAST: dict[str, Any] = {
-    "scan_interval": "30ms",
-    "timeout": "150ms",
-    "reconnect_min": "20ms",
-    "reconnect_max": "100ms",
-    "demote_after": 0,
-}
 
 
 def _gateway(network: MemoryNetwork) -> MemoryDevice:
     """A Modbus TCP gateway at gw:502 with units 1 and 2 behind it."""
     gw = network.device("gw", units=2)
-    for unit, (temp, status, pump) in {1: (21.5, 0b101, False), 2: (80.0, 0b010, True)}.items():
+    for unit, (temp, status, pump) in UNIT_VALUES.items():
         gw.put(0, temp, DataType.FLOAT32, unit=unit)
         gw.put(4, status, unit=unit)
         gw.put(0, pump, table=Table.COIL, unit=unit)
