@@ -8,5 +8,6 @@
 - transport: the interface every connection offers (TCP today, RTU next)
 - client: Modbus TCP; pdu: requests built and answers checked (pure)
 - blockstate, blockcodec: raw bytes → changed tag values with their status
-- health: device state, counters, retry policy; clock: where time is read
+- health: device state, counters, retry policy; wording: a device error in words
+- clock: where pollers, links and the client read time and wait
 """
