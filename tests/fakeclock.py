@@ -71,16 +71,17 @@ class FakeClock:
     def wall(self) -> float:
         return self._epoch + self._now
 
-    def call_at(self, when: float, callback: Callable[[*Ts], object], *args: *Ts) -> Timer:
-        if when <= self._now:  # due already: soon, as a loop would
+    def call_later(self, delay: float, callback: Callable[[*Ts], object], *args: *Ts) -> Timer:
+        if delay <= 0:  # due already: soon, as a loop would
             return asyncio.get_running_loop().call_soon(callback, *args)
+        when = self._now + delay
         timer = _FakeTimer(when, callback, args)
         heapq.heappush(self._timers, (when, next(self._order), timer))
         return timer
 
     async def sleep(self, seconds: float) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        timer = self.call_at(self._now + seconds, _resolve, future)
+        timer = self.call_later(seconds, _resolve, future)
         try:
             await future
         finally:

@@ -205,16 +205,14 @@ class MemoryTransport(PduRequests):
         device.requests.append(Seen(clock.now(), unit, pdu, self._connection))
         waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiter = waiter
-        timers: list[Timer] = [
-            clock.call_at(clock.now() + seconds, self._time_out, waiter, seconds, pdu[0])
-        ]
+        timers: list[Timer] = [clock.call_later(seconds, self._time_out, waiter, seconds, pdu[0])]
         if device.close_next:
             device.close_next = False
-            timers.append(clock.call_at(clock.now(), self._closed_by_peer, waiter))
+            timers.append(clock.call_later(0, self._closed_by_peer, waiter))
         elif device._answers(unit):
             answer = device.script(unit, pdu)
             if answer is not None:
-                timers.append(clock.call_at(clock.now() + device.delay, _resolve, waiter, answer))
+                timers.append(clock.call_later(device.delay, _resolve, waiter, answer))
         try:
             return await waiter
         except asyncio.CancelledError:  # the request stays in flight: drop the connection

@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Self, cast
 
 from gateway.errors import DeviceError, DeviceTimeout, DeviceUnreachable, MalformedResponse
-from gateway.modbus.clock import LOOP_CLOCK, Clock, timeout
+from gateway.modbus.clock import LOOP_CLOCK, CallLater, Clock, call_later_on, timeout
 from gateway.modbus.pdu import MAX_MBAP_LENGTH, MBAP, MBAP_SIZE, MIN_MBAP_LENGTH
 from gateway.modbus.transport import PduRequests, no_response
 
@@ -62,6 +62,7 @@ class ModbusClient(PduRequests):
         self.bytes_received = 0
         self.where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._clock = clock
+        self._call_later: CallLater = clock.call_later  # per loop once connected
         self._conn: _Connection | None = None
         self._tid = 0
 
@@ -113,6 +114,7 @@ class ModbusClient(PduRequests):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._conn = conn
+        self._call_later = call_later_on(self._clock, loop)
 
     async def close(self) -> None:
         """Close the connection (idempotent); an outstanding request fails as unreachable."""
@@ -141,8 +143,7 @@ class ModbusClient(PduRequests):
         self.requests += 1
         self.bytes_sent += len(frame)
         waiter = conn.send(tid, unit, frame)
-        clock = self._clock
-        timer = clock.call_at(clock.now() + seconds, conn.time_out, waiter, seconds, pdu[0])
+        timer = self._call_later(seconds, conn.time_out, waiter, seconds, pdu[0])
         try:
             return await waiter
         except asyncio.CancelledError:  # the request stays in flight: its answer must not linger

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol, TypeVarTuple
 
-__all__ = ["LOOP_CLOCK", "Clock", "LoopClock", "Timer", "timeout"]
+__all__ = ["LOOP_CLOCK", "CallLater", "Clock", "LoopClock", "Timer", "call_later_on", "timeout"]
 
 Ts = TypeVarTuple("Ts")
 
@@ -48,8 +48,8 @@ class Clock(Protocol):
         """POSIX seconds: the timestamps of values and states."""
         ...
 
-    def call_at(self, when: float, callback: Callable[[*Ts], object], *args: *Ts) -> Timer:
-        """Call `callback(*args)` once `now()` reaches `when` (soon, if it has)."""
+    def call_later(self, delay: float, callback: Callable[[*Ts], object], *args: *Ts) -> Timer:
+        """Call `callback(*args)` once `delay` seconds have passed (soon, if ≤ 0)."""
         ...
 
     async def sleep(self, seconds: float) -> None:
@@ -71,8 +71,8 @@ class LoopClock:
     def wall(self) -> float:
         return time.time()
 
-    def call_at(self, when: float, callback: Callable[[*Ts], object], *args: *Ts) -> Timer:
-        return asyncio.get_running_loop().call_at(when, callback, *args)
+    def call_later(self, delay: float, callback: Callable[[*Ts], object], *args: *Ts) -> Timer:
+        return asyncio.get_running_loop().call_later(delay, callback, *args)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -82,13 +82,25 @@ class LoopClock:
 LOOP_CLOCK: Clock = LoopClock()
 
 
+class CallLater(Protocol):
+    """`Clock.call_later` as a function."""
+
+    def __call__(self, delay: float, callback: Callable[[*Ts], object], *args: *Ts) -> Timer: ...
+
+
+def call_later_on(clock: Clock, loop: asyncio.AbstractEventLoop) -> CallLater:
+    """`clock.call_later` for a hot path on `loop`: the loop's own method when the clock
+    is the loop's, which saves a Python call per request (about 1 µs on uvloop)."""
+    return loop.call_later if isinstance(clock, LoopClock) else clock.call_later
+
+
 @contextlib.asynccontextmanager
 async def timeout(clock: Clock, seconds: float) -> AsyncIterator[None]:
     """`asyncio.timeout(seconds)` measured on `clock`: TimeoutError if they pass first."""
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(None) as scope:
         # When the clock says time is up, the scope expires at once on the loop's scale.
-        timer = clock.call_at(clock.now() + seconds, _expire, scope, loop)
+        timer = clock.call_later(seconds, _expire, scope, loop)
         try:
             yield
         finally:

@@ -146,7 +146,7 @@ class Link:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.add(future)
-        handle = self._clock.call_at(self._clock.now() + delay, wake_future, future)
+        handle = self._clock.call_later(delay, wake_future, future)
         try:
             await future
         finally:

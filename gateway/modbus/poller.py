@@ -350,7 +350,11 @@ class DevicePoller:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waker = future
         clock = self._clock
-        handle = clock.call_at(deadline, wake_future, future) if math.isfinite(deadline) else None
+        handle = (
+            clock.call_later(deadline - clock.now(), wake_future, future)
+            if math.isfinite(deadline)
+            else None
+        )
         try:
             await future
         finally:

@@ -44,9 +44,9 @@ def test_advance_fires_due_timers_in_order_and_jump_fires_none() -> None:
     fired: list[tuple[str, float]] = []
 
     async def main() -> None:
-        clock.call_at(2.0, lambda: fired.append(("b", clock.now())))
-        clock.call_at(1.0, lambda: fired.append(("a", clock.now())))
-        clock.call_at(5.0, lambda: fired.append(("c", clock.now()))).cancel()
+        clock.call_later(2.0, lambda: fired.append(("b", clock.now())))
+        clock.call_later(1.0, lambda: fired.append(("a", clock.now())))
+        clock.call_later(5.0, lambda: fired.append(("c", clock.now()))).cancel()
         clock.jump(0.5)
         assert fired == []
         clock.advance(2.0)
