@@ -71,16 +71,17 @@ def _failing(
     network: MemoryNetwork, device: dict[str, Any], done: Callable[[DeviceHealth], bool]
 ) -> DeviceHealth:
     """The device's health once `done` holds (within five minutes of the clock)."""
+    clock = network.clock
+    assert isinstance(clock, FakeClock)
     healths: list[DeviceHealth] = []
 
     async def main() -> None:
-        async with polled(network.clock, network, [device]) as p:
+        async with polled(clock, network, [device]) as p:
             health = p.acquisition.health("plc")
             healths.append(health)
             await until(lambda: done(health), within=300, message="enough failures")
 
-    assert isinstance(network.clock, FakeClock)
-    network.clock.run(main())
+    clock.run(main())
     return healths[0]
 
 
