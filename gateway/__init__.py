@@ -14,12 +14,11 @@ docs/architecture.md tells the data flow):
       guards/       the bounds and rules every OPC UA client is held to (pure)
     uaclient/       the OPC UA client of `gateway browse|read|write|watch` (never loads opcua/)
     ua/             what the server and the client share: wire helpers, certificates
-    acquisition.py  every device's poller in one TaskGroup; writes routed to their device
+    modbus/         acquisition: every device's poller in one TaskGroup, the read planner
+                    (pure), block decoders, PDUs, transports and links, the tag writer
     alarms/         alarm rules and state machines fed by the bus; the alarm journal
     storage/        the historian: schema, migrations, writer, retention, queries (SQLAlchemy)
-    modbus/         the read planner (pure), PDUs, our Modbus TCP client, links, pollers
     tags.py         runtime tags: a configured tag with its device's defaults and encoding
-    blockcodec.py   one decoder compiled per read block
     bus.py          bounded fan-out of value batches, one queue per consumer
     config/         YAML → frozen pydantic models; errors as file:line: path: message
     codec.py        registers ⇄ values for every data type and order (pure)
@@ -27,6 +26,7 @@ docs/architecture.md tells the data flow):
     model.py        the vocabulary: Table, DataType, Status (OPC UA codes), TagValue
     loop.py         the process: uvloop, stop signals, the garbage collector's policy
     filemodes.py    files and folders only their owner may read
+    backoff.py      the one capped, jittered exponential backoff rule
 
 simulators/, beside this package, are the simulated PLCs; of the gateway they
 use the vocabulary, the codec, configuration loading and the loop only.

@@ -16,11 +16,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from gateway.acquisition import Acquisition
 from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
 from gateway.loop import collect_young, stop_signals
+from gateway.modbus.acquisition import Acquisition
 from gateway.opcua import OpcUaServer
 from gateway.storage import Historian
 

@@ -10,7 +10,7 @@ reads with ``>``), so one table of struct codes serves every byte/word order:
     little      big          BA DC
     little      little       DC BA
 
-The same building blocks (`_layout`) drive `gateway.blockcodec`, so decoding a
+The same building blocks (`layout_of`) drive `gateway.modbus.blockcodec`, so decoding a
 whole read block agrees exactly with decoding its tags one by one here.
 """
 
@@ -28,10 +28,12 @@ from gateway.model import ByteOrder, DataType, Value, WordOrder
 
 __all__ = [
     "Encoding",
+    "Layout",
     "bytes_to_registers",
     "decode",
     "encode",
     "float32_text",
+    "layout_of",
     "registers_to_bytes",
     "set_bit",
 ]
@@ -137,7 +139,7 @@ class Encoding:
 
 
 @dataclass(frozen=True, slots=True)
-class _Layout:
+class Layout:
     """What decoding one Encoding takes, computed once and shared with blockcodec.
 
     `perm[j]` is the index, within the value's own wire bytes, of canonical
@@ -153,12 +155,12 @@ class _Layout:
 
 
 @lru_cache(maxsize=4096)
-def _layout(enc: Encoding) -> _Layout:
+def layout_of(enc: Encoding) -> Layout:
     """Compile an Encoding into its struct code, byte permutation and converter."""
     n = enc.register_count
     code = f"{2 * n}s" if enc.data_type is DataType.STRING else _STRUCT_CODE[enc.data_type]
     perm = _canonical_perm(enc, n)
-    return _Layout(
+    return Layout(
         code=code,
         struct=struct.Struct(">" + code),
         perm=None if perm == tuple(range(2 * n)) else perm,
@@ -260,7 +262,7 @@ def bytes_to_registers(data: bytes) -> list[int]:
 def decode(registers: Sequence[int], enc: Encoding) -> Value:
     """Decode one tag value from exactly `enc.register_count` registers."""
     _check_count(registers, enc)
-    layout = _layout(enc)
+    layout = layout_of(enc)
     wire = registers_to_bytes(registers)
     canonical = wire if layout.perm is None else bytes(wire[i] for i in layout.perm)
     (raw,) = layout.struct.unpack(canonical)
@@ -273,7 +275,7 @@ def encode(value: Value, enc: Encoding) -> list[int]:
     A bool held in one bit of a register cannot be encoded alone (the other 15
     bits belong to someone else): write it by read-modify-write with `set_bit`.
     """
-    layout = _layout(enc)
+    layout = layout_of(enc)
     try:
         canonical = layout.struct.pack(_to_raw(value, enc))
     except (struct.error, OverflowError):

@@ -2,7 +2,9 @@
 
 Config models describe what the user wrote; a `Tag` is what the pollers,
 writers and servers work with: its key (`device.tag`), its effective scan
-class and its codec `Encoding`, computed once at start-up.
+class and its codec `Encoding`, computed once at start-up. The vocabulary of
+every consumer (OPC UA, storage, alarms), so it imports nothing of modbus/;
+a device's read plan is `gateway.modbus.deviceplan`.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from dataclasses import dataclass
 
 from gateway.codec import Encoding
 from gateway.config import DeviceConfig, TagConfig
-from gateway.modbus.planner import ReadBlock, plan_reads
 from gateway.model import DataType, Table
 
-__all__ = ["Tag", "build_tags", "plan_device"]
+__all__ = ["Tag", "build_tags"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +79,3 @@ def _build_tag(device: DeviceConfig, tag: TagConfig) -> Tag:
 def build_tags(device: DeviceConfig) -> tuple[Tag, ...]:
     """The device's tags in configuration order."""
     return tuple(_build_tag(device, tag) for tag in device.tags)
-
-
-def plan_device(device: DeviceConfig, tags: tuple[Tag, ...] | None = None) -> list[ReadBlock[Tag]]:
-    """The read requests of one device, per table and scan class (see planner)."""
-    return plan_reads(
-        build_tags(device) if tags is None else tags,
-        max_registers=device.max_read_registers,
-        max_bits=device.max_read_bits,
-        max_gap=device.max_read_gap,
-    )

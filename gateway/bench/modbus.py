@@ -25,16 +25,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from gateway.acquisition import Acquisition
 from gateway.bench.fleet import ScaleFleet
 from gateway.bench.libmodbus import CClientResult, build, run_c_client, skip_reason
 from gateway.bench.measure import CpuWindow
 from gateway.bench.report import Report
-from gateway.bus import Bus
+from gateway.bus import Batch, Bus
 from gateway.config import GatewayConfig
+from gateway.modbus.acquisition import Acquisition
 from gateway.modbus.client import ModbusClient
+from gateway.modbus.deviceplan import plan_device
+from gateway.modbus.health import DeviceHealth
 from gateway.model import Table
-from gateway.tags import plan_device
 
 __all__ = ["ModbusSpec", "bench_modbus", "irregular_tags", "optimum_requests"]
 
@@ -98,15 +99,38 @@ async def _requests_per_scan(spec: ModbusSpec) -> tuple[float, int, int]:
         optimum = optimum_requests(
             tags, config.devices[0].max_read_registers, config.devices[0].max_read_gap
         )
-        bus = Bus()
+        bus = _ScanEnds()
         async with Acquisition(config, bus, seed=0) as acquisition:
+            bus.health = acquisition.healths[0]
             await asyncio.sleep(2 * spec.scan)  # connected, first scans done
-            health = acquisition.healths[0]
-            requests, scans = health.requests, health.scans
+            first = len(bus.marks)
             await asyncio.sleep(spec.plan_seconds)
-            requests, scans = health.requests - requests, health.scans - scans
+            marks = bus.marks[first:]
         bus.close()
-    return (requests / scans if scans else float("nan")), planned, optimum
+    if len(marks) < 2 or marks[-1][1] == marks[0][1]:
+        return float("nan"), planned, optimum
+    (requests, scans), (later_requests, later_scans) = marks[0], marks[-1]
+    return (later_requests - requests) / (later_scans - scans), planned, optimum
+
+
+class _ScanEnds(Bus):
+    """A bus that notes the device's (requests, scans) each time a scan of it ends.
+
+    A poller publishes once per pass of its scan loop, right after the scan's
+    last answer, so there both counters cover whole scans. Read from another
+    task instead, a window could end in the middle of a scan and count its
+    first requests without the scan: 14.05 requests per scan for a plan of 14.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.health: DeviceHealth | None = None
+        self.marks: list[tuple[int, int]] = []
+
+    def publish(self, batch: Batch) -> None:
+        if self.health is not None:
+            self.marks.append((self.health.requests, self.health.scans))
+        super().publish(batch)
 
 
 async def _our_client(host: str, port: int, seconds: float) -> tuple[float, float]:

@@ -15,15 +15,15 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway.acquisition import Acquisition
 from gateway.bench.fleet import ScaleFleet
 from gateway.bench.measure import CpuWindow
 from gateway.bench.report import Report
 from gateway.bench.storage import insert_until as _insert_until
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.modbus.acquisition import Acquisition
+from gateway.modbus.deviceplan import plan_device
 from gateway.storage.scratch import scratch_url
-from gateway.tags import plan_device
 
 __all__ = ["PollResult", "PollSpec", "bench_poll", "run_poll"]
 

@@ -1,6 +1,6 @@
 """Per-block tag state: raw bytes and results in, changed `TagValue`s out.
 
-Pure (no I/O, time passed in), so the status rules of DESIGN.md §7 and the
+Pure (no I/O, time passed in), so the status rules of docs/opcua.md (Values and status codes) and the
 change-driven output are unit-tested without a network:
 
 - a payload byte-identical to the last one does no work at all;
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from gateway.blockcodec import BitBlockDecoder, RegisterBlockDecoder
+from gateway.modbus.blockcodec import BitBlockDecoder, RegisterBlockDecoder
 from gateway.modbus.planner import ReadBlock
 from gateway.model import Status, TagValue, Value
 from gateway.tags import Tag
@@ -27,7 +27,7 @@ _CONFIGURATION_CODES = frozenset({0x01, 0x02, 0x03})
 
 
 def status_for_exception(code: int) -> Status:
-    """Modbus exception code → tag status (DESIGN.md §7)."""
+    """Modbus exception code → tag status (docs/opcua.md, "Values and status codes")."""
     if code in _CONFIGURATION_CODES:
         return Status.BAD_CONFIGURATION_ERROR
     return Status.BAD_DEVICE_FAILURE

@@ -30,39 +30,29 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Sequence
 from types import TracebackType
 from typing import Self, cast
 
 from gateway.errors import DeviceError, DeviceTimeout, DeviceUnreachable, MalformedResponse
-from gateway.modbus.pdu import (
-    MAX_MBAP_LENGTH,
-    MBAP,
-    MBAP_SIZE,
-    MIN_MBAP_LENGTH,
-    check_read_response,
-    check_write_response,
-    read_request,
-    write_coil_request,
-    write_coils_request,
-    write_register_request,
-    write_registers_request,
-)
-from gateway.model import Table
+from gateway.modbus.clock import LOOP_CLOCK, CallLater, Clock, call_later_on, timeout
+from gateway.modbus.pdu import MAX_MBAP_LENGTH, MBAP, MBAP_SIZE, MIN_MBAP_LENGTH
+from gateway.modbus.transport import PduRequests, no_response
 
 __all__ = ["ModbusClient"]
 
 _MAX_TID = 0xFFFF  # transaction ids run 1..65535; 0 is never sent
 
 
-class ModbusClient:
-    """A Modbus TCP master on one connection.
+class ModbusClient(PduRequests):
+    """A Modbus TCP master on one connection (a `ModbusTransport`).
 
     `requests`, `bytes_sent` and `bytes_received` count over the client's life
-    (across reconnects).
+    (across reconnects). Timeouts run on `clock`.
     """
 
-    def __init__(self, host: str, port: int, *, connect_timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, *, connect_timeout: float, clock: Clock = LOOP_CLOCK
+    ) -> None:
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
@@ -71,6 +61,8 @@ class ModbusClient:
         self.bytes_sent = 0
         self.bytes_received = 0
         self.where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self._clock = clock
+        self._call_later: CallLater = clock.call_later  # per loop once connected
         self._conn: _Connection | None = None
         self._tid = 0
 
@@ -102,7 +94,7 @@ class ModbusClient:
         await self.close()  # let a reset connection finish closing: no socket outlives it
         loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self.connect_timeout):
+            async with timeout(self._clock, self.connect_timeout):
                 transport, conn = await loop.create_connection(
                     lambda: _Connection(self, loop), self.host, self.port
                 )
@@ -122,6 +114,7 @@ class ModbusClient:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._conn = conn
+        self._call_later = call_later_on(self._clock, loop)
 
     async def close(self) -> None:
         """Close the connection (idempotent); an outstanding request fails as unreachable."""
@@ -130,52 +123,12 @@ class ModbusClient:
             conn.reset(DeviceUnreachable(f"connection to {self.where} closed by the gateway"))
             await conn.closed
 
-    async def read(
-        self, table: Table, unit: int, address: int, count: int, *, timeout: float
-    ) -> bytes:
-        """Read `count` registers (raw wire bytes) or bits (packed bytes) from `table`."""
-        function = table.read_function
-        pdu = await self._exchange(unit, read_request(function, address, count), timeout)
-        try:
-            return check_read_response(function, count, pdu)
-        except MalformedResponse:
-            self._drop()
-            raise
-
-    async def write_coil(self, unit: int, address: int, value: bool, *, timeout: float) -> None:
-        """FC05; never retried."""
-        await self._write(unit, write_coil_request(address, value), timeout)
-
-    async def write_register(self, unit: int, address: int, value: int, *, timeout: float) -> None:
-        """FC06; never retried."""
-        await self._write(unit, write_register_request(address, value), timeout)
-
-    async def write_coils(
-        self, unit: int, address: int, values: Sequence[bool], *, timeout: float
-    ) -> None:
-        """FC15; never retried."""
-        await self._write(unit, write_coils_request(address, values), timeout)
-
-    async def write_registers(
-        self, unit: int, address: int, values: Sequence[int], *, timeout: float
-    ) -> None:
-        """FC16; never retried."""
-        await self._write(unit, write_registers_request(address, values), timeout)
-
-    async def _write(self, unit: int, request: bytes, timeout: float) -> None:
-        pdu = await self._exchange(unit, request, timeout)
-        try:
-            check_write_response(request, pdu)
-        except MalformedResponse:
-            self._drop()
-            raise
-
     def _drop(self) -> None:
         """After a malformed response: the stream may be out of sync."""
         if self._conn is not None:
             self._conn.reset(None)
 
-    async def _exchange(self, unit: int, pdu: bytes, timeout: float) -> bytes:
+    async def _exchange(self, unit: int, pdu: bytes, seconds: float) -> bytes:
         """Send one request PDU and return the response PDU (ids already checked)."""
         conn = self._conn
         if conn is None or not conn.open:
@@ -190,7 +143,7 @@ class ModbusClient:
         self.requests += 1
         self.bytes_sent += len(frame)
         waiter = conn.send(tid, unit, frame)
-        timer = conn.loop.call_later(timeout, conn.time_out, waiter, timeout, pdu[0])
+        timer = self._call_later(seconds, conn.time_out, waiter, seconds, pdu[0])
         try:
             return await waiter
         except asyncio.CancelledError:  # the request stays in flight: its answer must not linger
@@ -252,13 +205,7 @@ class _Connection(asyncio.Protocol):
 
     def time_out(self, waiter: asyncio.Future[bytes], timeout: float, function: int) -> None:
         if waiter is self.waiter:
-            outcome = "; the write's outcome is unknown" if function > 4 else ""
-            self.reset(
-                DeviceTimeout(
-                    f"no response from {self._client.where} within {timeout:g} s "
-                    f"(function {function}){outcome}"
-                )
-            )
+            self.reset(no_response(self._client.where, timeout, function))
 
     def reset(self, error: DeviceError | None) -> None:
         """Fail the outstanding request (if any) with `error` and drop the connection."""

@@ -2,7 +2,7 @@
 
 `RetryPolicy` is pure (what to do after the n-th consecutive failure);
 `DeviceHealth` is the live, observable record a poller keeps for its device
-and the OPC UA `<device>._Status` nodes show (DESIGN.md §6).
+and the OPC UA `<device>._Status` nodes show (docs/opcua.md).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from gateway.backoff import backoff_delay
 
 __all__ = ["DeviceHealth", "DeviceState", "RetryPolicy"]
 
@@ -37,7 +39,7 @@ class RetryPolicy:
     `demote_for` seconds (no requests at all); in between, reconnects wait
     `reconnect_min * 2**(n-1)` capped at `reconnect_max`, scaled by a random
     factor in [1 - jitter, 1] so many devices that failed together do not
-    reconnect in lockstep.
+    reconnect in lockstep (`gateway.backoff`, the storage writer's rule too).
     """
 
     reconnect_min: float = 0.5
@@ -52,9 +54,14 @@ class RetryPolicy:
             raise ValueError("after_failure needs at least one failure")
         if self.demote_after and failures % self.demote_after == 0:
             return DeviceState.DEMOTED, self.demote_for
-        exponent = min(failures - 1, 30)  # 2**30 times anything exceeds every sane cap
-        delay = min(self.reconnect_max, self.reconnect_min * 2.0**exponent)
-        return DeviceState.BACKOFF, delay * (1.0 - self.jitter * rng.random())
+        delay = backoff_delay(
+            failures,
+            first=self.reconnect_min,
+            cap=self.reconnect_max,
+            jitter=self.jitter,
+            draw=rng.random,
+        )
+        return DeviceState.BACKOFF, delay
 
 
 @dataclass(slots=True)
@@ -81,13 +88,14 @@ class DeviceHealth:
         default_factory=lambda: deque(maxlen=HISTORY), repr=False
     )
 
-    def enter(self, state: DeviceState) -> bool:
-        """Switch state; True when it actually changed (callers log transitions)."""
+    def enter(self, state: DeviceState, *, at: float | None = None) -> bool:
+        """Switch state at POSIX time `at` (default now); True when it actually changed
+        (callers log transitions)."""
         self.version += 1
         if state is self.state:
             return False
         self.state = state
-        self.state_since = time.time()
+        self.state_since = time.time() if at is None else at
         self.connected = state is DeviceState.OK
         self.history.append((self.state_since, state))
         return True

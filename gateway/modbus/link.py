@@ -1,12 +1,13 @@
-"""A Modbus TCP connection and who may reopen it: one per device, or shared.
+"""A Modbus connection and who may reopen it: one per device, or shared.
 
 Most devices have a link of their own. Devices behind one Modbus TCP gateway
 (one host:port, different unit ids) may share one (`connection: <name>`):
 many serial gateways accept a single TCP connection or serve one request at a
-time anyway. Requests on a link are serialized with the client's lock, so a
-slow unit delays the others on its link: the price of one connection.
+time anyway (and units on one RS-485 line can only share it). Requests on a
+link are serialized with its transport's lock, so a slow unit delays the
+others on its link: the price of one connection.
 
-Why an object of its own: reconnecting must be coordinated. The client
+Why an object of its own: reconnecting must be coordinated. The transport
 resets the connection on any failure that may leave the stream out of sync,
 which cuts every device on the link. Then:
 
@@ -17,7 +18,7 @@ which cuts every device on the link. Then:
   `LinkDown` naming it and back off too, instead of reconnecting at once into
   a fault that may be their sibling's;
 - a connection the peer closed while idle after answering (PLCs drop idle
-  connections; garbage after a valid answer makes the client reset) is
+  connections; garbage after a valid answer makes the transport reset) is
   reopened once at the next request, without a backoff: nothing was lost.
   Another free reopen needs another answer, so a peer that closes every
   connection at once still meets the backoff;
@@ -31,7 +32,8 @@ import asyncio
 import logging
 
 from gateway.errors import DeviceError, DeviceTimeout, DeviceUnreachable
-from gateway.modbus.client import ModbusClient
+from gateway.modbus.clock import LOOP_CLOCK, Clock
+from gateway.modbus.transport import ModbusTransport
 from gateway.modbus.wording import describe
 
 __all__ = ["Link", "LinkDown", "wake_future"]
@@ -51,12 +53,13 @@ def wake_future(future: asyncio.Future[None]) -> None:
 
 
 class Link:
-    """One Modbus TCP connection, used by the pollers of one or more devices."""
+    """One Modbus connection (`transport`), used by the pollers of one or more devices."""
 
-    def __init__(self, host: str, port: int, *, connect_timeout: float) -> None:
-        self.client = ModbusClient(host, port, connect_timeout=connect_timeout)
+    def __init__(self, transport: ModbusTransport, *, clock: Clock = LOOP_CLOCK) -> None:
+        self.transport = transport
         #: Held for each request, and across a read-modify-write.
-        self.lock = self.client.lock
+        self.lock = transport.lock
+        self._clock = clock
         #: Successful connects over the link's life (the first one included).
         self.connects = 0
         #: Connections reopened at once after the peer closed them while idle.
@@ -70,25 +73,25 @@ class Link:
         self._waiters: set[asyncio.Future[None]] = set()
 
     def __repr__(self) -> str:
-        return f"<Link {self.client.where} connected={self.connected} connects={self.connects}>"
+        return f"<Link {self.transport.where} connected={self.connected} connects={self.connects}>"
 
     @property
     def connected(self) -> bool:
-        return self.client.connected
+        return self.transport.connected
 
     async def connect(self) -> None:
         """Connect unless connected; concurrent callers share one attempt and its outcome."""
-        if self.client.connected:
+        if self.transport.connected:
             return
         finished = self._attempts_finished
         async with self._connect_lock:
-            if self.client.connected:
+            if self.transport.connected:
                 return
             failed = self._attempt_error
             if failed is not None and self._attempts_finished != finished:
                 raise _again(failed)  # an attempt failed while we waited: do not repeat it
             try:
-                await self.client.connect()
+                await self.transport.connect()
             except DeviceError as error:
                 self._attempt_error = error
                 self._failure = describe(error)  # "connect to … failed: connection refused"
@@ -102,7 +105,7 @@ class Link:
 
     async def ready(self) -> None:
         """Before a request: reopen a connection closed while idle, else raise LinkDown."""
-        if self.client.connected:
+        if self.transport.connected:
             return
         reopen = not self._connect_lock.locked()  # else: share the attempt in progress
         if reopen:
@@ -115,13 +118,13 @@ class Link:
             raise LinkDown(describe(error)) from error  # it names host:port and the reason
         if reopen:
             self.reopens += 1
-            log.debug("%s closed the connection while idle; reopened", self.client.where)
+            log.debug("%s closed the connection while idle; reopened", self.transport.where)
 
     def down(self) -> LinkDown:
         """The error for a request that finds the connection gone, naming why it went."""
         if self._failure is not None:
             return LinkDown(self._failure)
-        return LinkDown(f"{self.client.where} closed the connection")
+        return LinkDown(f"{self.transport.where} closed the connection")
 
     def answered(self) -> None:
         """A request got a well-formed answer: the link works (wakes waiting devices once)."""
@@ -134,17 +137,16 @@ class Link:
 
     def failed(self, device: str, error: DeviceError) -> None:
         """A request of `device` failed and the connection is gone: tell the others why."""
-        if not self.client.connected and self._failure is None:
+        if not self.transport.connected and self._failure is None:
             self._failure = f"connection reset after an error on device {device}: {describe(error)}"
 
     async def wait_usable(self, delay: float) -> None:
         """Sleep `delay` seconds, less if the link answers a request meanwhile."""
-        if self.client.connected and self._answered:
+        if self.transport.connected and self._answered:
             return
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.add(future)
-        handle = loop.call_later(delay, wake_future, future)
+        handle = self._clock.call_later(delay, wake_future, future)
         try:
             await future
         finally:
@@ -153,12 +155,12 @@ class Link:
 
     async def settle(self) -> None:
         """Let a dropped connection finish closing; a live one is left alone."""
-        if not self.client.connected:
-            await self.client.close()
+        if not self.transport.connected:
+            await self.transport.close()
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""
-        await self.client.close()
+        await self.transport.close()
 
 
 def _again(error: DeviceError) -> DeviceError:

@@ -1,14 +1,16 @@
-"""One device's polling task: connection lifecycle, scan schedule, writes.
+"""One device's polling task: connection lifecycle, scan schedule, writes in between.
 
 Each scan class runs on a monotonic schedule without drift (due times are
 `start + k * interval`); a scan that could not run in its slot is counted as
 missed and skipped, never queued. Requests go through the device's `Link`
 (its own connection, or one shared with other unit ids) and are serialized
 with its lock, so writes (including a bit read-modify-write) interleave
-safely with polling. Failures close the connection and wait per the
-`RetryPolicy` (backoff, then demotion); tag statuses follow DESIGN.md §7
-through `BlockState`. A scan's values, including those read before a failure
-cut it short, are published as one batch.
+safely with polling; what a write sends is `writer.TagWrite`'s business.
+Failures close the connection and wait per the `RetryPolicy` (backoff, then
+demotion); tag statuses follow docs/opcua.md through `BlockState`. A scan's
+values, including those read before a failure cut it short, are published
+as one batch. Time is read and waited on only through the `Clock`, so tests
+run the schedule on a fake one.
 
 States (`DeviceHealth.state`, served as `_Status.State`): connecting from the
 connect until the device's first answer (data or a Modbus exception) on the
@@ -25,28 +27,27 @@ import asyncio
 import logging
 import math
 import random
-import time
 from collections.abc import Sequence
 
 from gateway.bus import Bus
-from gateway.codec import encode, set_bit
 from gateway.config import DeviceConfig
 from gateway.errors import (
-    CodecError,
     DeviceError,
     DeviceTimeout,
     DeviceUnreachable,
     MalformedResponse,
     ModbusException,
-    WriteRejected,
 )
 from gateway.modbus.blockstate import BlockState, status_for_exception
+from gateway.modbus.clock import LOOP_CLOCK, Clock
+from gateway.modbus.deviceplan import plan_device
 from gateway.modbus.health import DeviceHealth, DeviceState, RetryPolicy
 from gateway.modbus.link import Link, LinkDown, wake_future
 from gateway.modbus.planner import ReadBlock
 from gateway.modbus.wording import describe
-from gateway.model import DataType, Status, Table, TagValue, Value
-from gateway.tags import Tag, plan_device
+from gateway.modbus.writer import TagWrite
+from gateway.model import Status, TagValue, Value
+from gateway.tags import Tag
 
 __all__ = ["DevicePoller"]
 
@@ -87,6 +88,7 @@ class DevicePoller:
         start_delay: float = 0.0,
         phase: float = 0.0,
         rng: random.Random | None = None,
+        clock: Clock = LOOP_CLOCK,
     ) -> None:
         """`start_delay`: seconds before the first connect; `phase` (0 ≤ phase < 1):
         where in each scan interval this device's scans sit after the first one,
@@ -99,6 +101,7 @@ class DevicePoller:
         self._start_delay = start_delay
         self._phase = phase
         self._rng = rng or random.Random()
+        self._clock = clock
         blocks: list[ReadBlock[Tag]] = plan_device(device, tuple(tags))
         self.blocks = [BlockState(block) for block in blocks]
         self._classes = [
@@ -115,7 +118,7 @@ class DevicePoller:
 
     def snapshot(self) -> list[TagValue]:
         """Current value and status of every tag (for consumers that start late)."""
-        now = time.time()
+        now = self._clock.wall()
         return [state.snapshot(now) for block in self.blocks for state in block.states]
 
     async def run(self) -> None:
@@ -126,7 +129,7 @@ class DevicePoller:
         if not self.device.enabled:
             await self._run_disabled()
             return
-        await asyncio.sleep(self._start_delay)
+        await self._clock.sleep(self._start_delay)
         while True:
             try:
                 await self._connect()
@@ -155,7 +158,7 @@ class DevicePoller:
         the outcome is unknown and the write is not retried. A write that
         broke the connection is also a failure of the device (state, counters).
         """
-        registers = self._validate_write(tag, value)
+        write = TagWrite.checked(tag, value)
         if self.health.state is not DeviceState.OK:
             raise DeviceUnreachable(
                 f"device {self.device.name} is not connected (state {self.health.state})"
@@ -163,29 +166,13 @@ class DevicePoller:
         link = self.link
         if not link.connected:
             await link.ready()
-        unit, timeout = self.device.unit_id, self.device.timeout
-        client = link.client
         async with link.lock:
             if not link.connected or self.health.state is not DeviceState.OK:
                 # Lost while waiting for the lock: not this write's doing.
                 raise DeviceUnreachable(f"device {self.device.name}: connection lost")
-            started = time.perf_counter()
+            started = self._clock.perf()
             try:
-                if tag.table is Table.COIL:
-                    await client.write_coil(unit, tag.address, bool(value), timeout=timeout)
-                elif tag.encoding.bit is not None:
-                    raw = await client.read(
-                        Table.HOLDING_REGISTER, unit, tag.address, 1, timeout=timeout
-                    )
-                    current = int.from_bytes(raw, "big")
-                    updated = set_bit(
-                        current, tag.encoding.bit, bool(value), byte_order=tag.encoding.byte_order
-                    )
-                    await client.write_register(unit, tag.address, updated, timeout=timeout)
-                elif len(registers) == 1:
-                    await client.write_register(unit, tag.address, registers[0], timeout=timeout)
-                else:
-                    await client.write_registers(unit, tag.address, registers, timeout=timeout)
+                await write.send(link.transport, self.device.unit_id, timeout=self.device.timeout)
             except ModbusException as error:
                 self._record_answer(started)
                 self.health.errors += 1
@@ -205,7 +192,7 @@ class DevicePoller:
     async def _run_disabled(self) -> None:
         self._set_state(DeviceState.DISABLED, "disabled in the configuration")
         out: list[TagValue] = []
-        now = time.time()
+        now = self._clock.wall()
         for block in self.blocks:
             block.on_disabled(now, out)
         self.bus.publish(out)
@@ -239,7 +226,7 @@ class DevicePoller:
         timeout = isinstance(error, DeviceTimeout) or isinstance(error.__cause__, DeviceTimeout)
         self.health.record_error(message, timeout=timeout, request=not link_level)
         out, self._out = self._out, []
-        now = time.time()
+        now = self._clock.wall()
         for block in self.blocks:
             block.on_connection_lost(now, out)
         self.bus.publish(out)
@@ -249,11 +236,11 @@ class DevicePoller:
         if state is DeviceState.BACKOFF and link_level:
             await self.link.wait_usable(delay)
         else:
-            await asyncio.sleep(delay)  # writes cannot cut it short: they need state ok
+            await self._clock.sleep(delay)  # writes cannot cut it short: they need state ok
 
     def _set_state(self, state: DeviceState, reason: str = "") -> None:
         previous = self.health.state
-        if self.health.enter(state):
+        if self.health.enter(state, at=self._clock.wall()):
             suffix = f": {reason}" if reason else ""
             if state in (DeviceState.BACKOFF, DeviceState.DEMOTED):
                 level = logging.WARNING
@@ -268,8 +255,8 @@ class DevicePoller:
     # -- scanning ---------------------------------------------------------------------
 
     async def _scan_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        clock = self._clock
+        start = clock.now()
         for scan_class in self._classes:
             # Slot -1 (the first scan) is due at once; the grid starts `phase` in.
             scan_class.start = start + self._phase * scan_class.interval
@@ -282,12 +269,12 @@ class DevicePoller:
                 rereads, self._reread = self._reread, set()
                 for block in rereads:
                     await self._read_block(block, out)
-            now = loop.time()
+            now = clock.now()
             for scan_class in self._classes:
                 if scan_class.due <= now:
                     for block in scan_class.blocks:
                         await self._read_block(block, out)
-                    self._advance(scan_class, loop.time())
+                    self._advance(scan_class, clock.now())
             self._out = []
             self.bus.publish(out)
             if not self._reread and self._write_failure is None:
@@ -311,13 +298,14 @@ class DevicePoller:
         link = self.link
         if not link.connected:
             await link.ready()
-        started = time.perf_counter()
+        clock = self._clock
+        started = clock.perf()
         try:
             async with link.lock:
                 if not link.connected:  # lost while waiting for the lock
                     raise link.down()
-                started = time.perf_counter()  # the round trip, not the wait for the lock
-                payload = await link.client.read(
+                started = clock.perf()  # the round trip, not the wait for the lock
+                payload = await link.transport.read(
                     spec.table,
                     self.device.unit_id,
                     spec.start,
@@ -328,10 +316,10 @@ class DevicePoller:
             self._record_answer(started)
             self.health.errors += 1
             self.health.last_error = f"{spec.table} {spec.start}..{spec.end - 1}: {error}"
-            block.on_error(status_for_exception(error.code), time.time(), out)
+            block.on_error(status_for_exception(error.code), clock.wall(), out)
             return
         except MalformedResponse:
-            block.on_error(Status.BAD_COMMUNICATION_ERROR, time.time(), out)
+            block.on_error(Status.BAD_COMMUNICATION_ERROR, clock.wall(), out)
             raise
         now = self._record_answer(started)
         block.on_payload(payload, now, out)
@@ -341,8 +329,8 @@ class DevicePoller:
 
         The first answer since connecting is what makes the device ok.
         """
-        now = time.time()
-        elapsed = time.perf_counter() - started
+        now = self._clock.wall()
+        elapsed = self._clock.perf() - started
         self.health.record_response(now, elapsed)
         self.health.consecutive_failures = 0
         self.link.answered()
@@ -358,53 +346,18 @@ class DevicePoller:
             wake_future(self._waker)
 
     async def _sleep_until(self, deadline: float) -> None:
-        """Sleep until `deadline` (loop time) or until `_wake`."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        """Sleep until `deadline` (clock time) or until `_wake`."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waker = future
-        handle = loop.call_at(deadline, wake_future, future) if math.isfinite(deadline) else None
+        clock = self._clock
+        handle = (
+            clock.call_later(deadline - clock.now(), wake_future, future)
+            if math.isfinite(deadline)
+            else None
+        )
         try:
             await future
         finally:
             if handle is not None:
                 handle.cancel()
             self._waker = None
-
-    # -- write validation -------------------------------------------------------------
-
-    def _validate_write(self, tag: Tag, value: Value) -> list[int]:
-        """Registers to write (empty for coils and bits), or WriteRejected."""
-        if not tag.writable:
-            raise WriteRejected(Status.BAD_NOT_WRITABLE, f"tag {tag.key} is not writable")
-        kind = tag.data_type
-        if kind is DataType.BOOL:
-            if not isinstance(value, bool):
-                raise WriteRejected(
-                    Status.BAD_TYPE_MISMATCH, f"tag {tag.key} is bool, got {type(value).__name__}"
-                )
-            if tag.table is Table.COIL or tag.encoding.bit is not None:
-                return []  # FC05, or a read-modify-write of the bit
-            return [int(value)]  # a whole holding register: 1 or 0
-        if kind is DataType.STRING:
-            if not isinstance(value, str):
-                raise WriteRejected(
-                    Status.BAD_TYPE_MISMATCH,
-                    f"tag {tag.key} is a string, got {type(value).__name__}",
-                )
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            raise WriteRejected(
-                Status.BAD_TYPE_MISMATCH, f"tag {tag.key} is {kind}, got {type(value).__name__}"
-            )
-        elif tag.range is not None and not tag.range[0] <= value <= tag.range[1]:
-            low, high = tag.range
-            raise WriteRejected(
-                Status.BAD_OUT_OF_RANGE,
-                f"{value} is outside the range [{low:g}, {high:g}] of {tag.key}",
-            )
-        try:
-            return encode(value, tag.encoding)
-        except CodecError as error:
-            status = (
-                Status.BAD_TYPE_MISMATCH if kind is DataType.STRING else Status.BAD_OUT_OF_RANGE
-            )
-            raise WriteRejected(status, f"cannot write {value!r} to {tag.key}: {error}") from error

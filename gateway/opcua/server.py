@@ -23,10 +23,10 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from gateway import __version__
-from gateway.acquisition import Acquisition
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
+from gateway.modbus.acquisition import Acquisition
 from gateway.model import Status
 from gateway.opcua.alarm_calls import AlarmMethods
 from gateway.opcua.alarms import AlarmConditions, AlarmSource

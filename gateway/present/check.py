@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from gateway.config import DeviceConfig, GatewayConfig
-from gateway.tags import plan_device
+from gateway.modbus.deviceplan import plan_device
 
 __all__ = ["format_check", "format_duration"]
 

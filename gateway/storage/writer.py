@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.backoff import backoff_delay
 from gateway.bus import Subscription
 from gateway.config import StorageConfig
 from gateway.storage.buffer import RowBuffer
@@ -61,6 +62,8 @@ class BlockingCalls(Protocol):
 ALARM_EVENT_LIMIT = 100_000
 #: Seconds between two log lines about failing commits.
 _ERROR_LOG_INTERVAL = 10.0
+#: A retry waits its nominal delay less up to half of it at random (gateway.backoff).
+_RETRY_JITTER = 0.5
 
 
 @dataclass(slots=True)
@@ -161,7 +164,7 @@ class StorageWriter:
     async def flusher(self) -> None:
         """Buffer → database in batches, retrying with backoff, until closed and empty."""
         loop = asyncio.get_running_loop()
-        delay = self.settings.retry_min
+        failures = 0  # consecutive failed commits
         deadline: float | None = None
         while True:
             if self._closed.is_set():
@@ -181,8 +184,14 @@ class StorageWriter:
                 self.buffer.put_back(batch)
                 self._events.extendleft(reversed(events))
                 self._failed(error)
-                wait = delay * (1.0 - 0.5 * self._rng.random())
-                delay = min(delay * 2, self.settings.retry_max)
+                failures += 1
+                wait = backoff_delay(
+                    failures,
+                    first=self.settings.retry_min,
+                    cap=self.settings.retry_max,
+                    jitter=_RETRY_JITTER,
+                    draw=self._rng.random,
+                )
                 if deadline is not None and loop.time() + wait > deadline:
                     self._give_up(error)
                     return
@@ -190,7 +199,7 @@ class StorageWriter:
             except StorageError as error:  # refused, not unavailable: a retry cannot help
                 self._refused(error, len(batch), len(events))
             else:
-                delay = self.settings.retry_min
+                failures = 0
 
     # -- helpers ------------------------------------------------------------------------
 

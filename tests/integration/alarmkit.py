@@ -13,10 +13,10 @@ import pytest
 from gatewaykit import FAST_DEVICE, PLC_TAGS, Latest
 from pkikit import pki_dir
 
-from gateway.acquisition import Acquisition
 from gateway.alarms import AlarmEngine, AlarmSnapshot, AlarmState, Transition
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.modbus.acquisition import Acquisition
 from gateway.storage import AlarmEvent, Historian
 from simulators.runtime import RunningPlant
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from gateway.acquisition import Acquisition
 from gateway.bus import Bus, Subscription
 from gateway.config import GatewayConfig
+from gateway.modbus.acquisition import Acquisition
 from gateway.model import TagValue
 from simulators.plant import Plant
 from simulators.runtime import RunningPlant, run_plant

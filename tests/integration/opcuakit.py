@@ -19,9 +19,9 @@ import pytest
 from asyncua import Client, ua
 from gatewaykit import make_plant
 
-from gateway.acquisition import Acquisition
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.modbus.acquisition import Acquisition
 from gateway.opcua import HistoryProvider, OpcUaServer
 from gateway.storage.historian import Historian
 from simulators.runtime import RunningPlant, run_plant

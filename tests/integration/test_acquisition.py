@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 
 import pytest
@@ -189,21 +188,6 @@ async def test_disabled_device_is_out_of_service() -> None:
         health = t.acquisition.health("plc")
         assert health.state is DeviceState.DISABLED
         assert health.requests == 0
-
-
-async def test_scan_schedule_does_not_drift_and_counts_missed_scans() -> None:
-    async with rig({"plc": PLC_POINTS}, lambda r: [plc_device(r, timeout="1s")]) as t:
-        health = t.acquisition.health("plc")
-        await wait_for(lambda: health.scans >= 1, message="first scan")
-        loop = asyncio.get_running_loop()
-        start, scans = loop.time(), health.scans
-        await wait_for(lambda: health.scans >= scans + 10, message="ten scans")
-        elapsed = loop.time() - start
-        assert 0.85 <= elapsed <= 1.2  # ten 100 ms slots
-        assert health.missed_scans == 0
-        # 3 requests of ~150 ms each: a 100 ms slot cannot be kept.
-        t.plant.slave("plc").slow(0.15)
-        await wait_for(lambda: health.missed_scans >= 3, message="missed scans counted")
 
 
 async def test_write_float_goes_to_the_plc_and_is_reread_at_once() -> None:

@@ -19,8 +19,8 @@ from typing import Any
 from fakeslave import FakeRequest, FakeSlave, Script, registers_script
 from gatewaykit import PLC_POINTS, make_config, make_plant, wait_for
 
-from gateway.acquisition import Acquisition
 from gateway.bus import Bus
+from gateway.modbus.acquisition import Acquisition
 from gateway.modbus.health import DeviceHealth, DeviceState
 from simulators.runtime import run_plant
 

@@ -1,22 +1,28 @@
-"""One hung device never delays the others (issue: 20 devices, one hung)."""
+"""Over real TCP, a hung device (accepts, never answers) never stops the others.
+
+The schedule itself (the others' requests at exactly the same instants with
+and without the hung device, on a grid that does not drift) is tested on a
+fake clock: unit/test_poller_isolation.py. Here the same 20 devices poll
+real simulated PLCs on their own sockets while one hangs: every healthy
+device keeps scanning with Good values and no failure, the hung one times
+out. Nothing here is measured: a busy machine only makes it take longer.
+"""
 
 from __future__ import annotations
 
-import itertools
-import statistics
 from typing import Any
 
-import pytest
 from gatewaykit import make_plant, wait_for
 
-from gateway.acquisition import Acquisition
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.modbus.acquisition import Acquisition
+from gateway.model import Status
 from simulators.runtime import RunningPlant, run_plant
 
 DEVICES = 20
 INTERVAL = 0.1
-SCANS = 25
+SCANS = 10
 
 POINTS = [
     {
@@ -52,44 +58,23 @@ def _config(running: RunningPlant) -> GatewayConfig:
     )
 
 
-async def _scan_intervals(*, hang_first: bool) -> list[float]:
-    """Scan-to-scan intervals (s) of devices d1..d19, from response arrival times."""
+async def test_one_hung_device_does_not_stop_the_others() -> None:
     plant = make_plant({f"d{i}": POINTS for i in range(DEVICES)}, tick=0.02)
     async with run_plant(plant) as running:
-        if hang_first:
-            running.slave("d0").hang()
+        running.slave("d0").hang()
         bus = Bus()
         subscription = bus.subscribe("iso", maxsize=100_000)
-        arrivals: dict[str, list[float]] = {f"d{i}": [] for i in range(1, DEVICES)}
-
-        def enough() -> bool:
-            for batch in subscription.get_nowait():
-                for value in batch:
-                    device = value.tag.split(".")[0]
-                    if value.tag.endswith(".counter") and device in arrivals:
-                        assert value.source_time is not None
-                        arrivals[device].append(value.source_time)
-            return all(len(times) > SCANS for times in arrivals.values())
-
         async with Acquisition(_config(running), bus, seed=3) as acquisition:
-            await wait_for(enough, timeout=30, message=f"{SCANS} scans of every healthy device")
-            if hang_first:
-                assert acquisition.health("d0").timeouts >= 1
-    return [
-        later - earlier
-        for times in arrivals.values()
-        for earlier, later in itertools.pairwise(times[1 : SCANS + 1])
-    ]
-
-
-def _p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[98]
-
-
-async def test_one_hung_device_does_not_delay_the_others() -> None:
-    healthy = await _scan_intervals(hang_first=False)
-    with_hung = await _scan_intervals(hang_first=True)
-    assert statistics.median(healthy) == pytest.approx(INTERVAL, rel=0.05)
-    assert statistics.median(with_hung) == pytest.approx(INTERVAL, rel=0.05)
-    # p99 of the scan-to-scan interval stays within 10% of the all-healthy run's.
-    assert _p99(with_hung) <= _p99(healthy) * 1.10, (_p99(healthy), _p99(with_hung))
+            healthy = [acquisition.health(f"d{i}") for i in range(1, DEVICES)]
+            hung = acquisition.health("d0")
+            await wait_for(
+                lambda: all(h.scans > SCANS for h in healthy) and hung.timeouts >= 1,
+                timeout=30,
+                message=f"{SCANS} scans of every healthy device, a timeout of the hung one",
+            )
+            assert all(h.errors == 0 for h in healthy)
+    latest = {value.tag: value for batch in subscription.get_nowait() for value in batch}
+    for i in range(1, DEVICES):
+        assert latest[f"d{i}.value"].status is Status.GOOD
+        assert latest[f"d{i}.counter"].status is Status.GOOD
+    assert latest["d0.value"].status is Status.BAD_NO_COMMUNICATION

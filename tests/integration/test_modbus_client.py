@@ -3,7 +3,8 @@
 Every failure case asserts the exception type, whether the connection was
 reset (the stream may be out of sync) or kept (a Modbus exception is a proper
 answer), and that no task or socket leaks. Each test runs on asyncio's loop
-and on uvloop.
+and on uvloop. When a timeout fires is checked on a fake clock that the test
+advances (the sockets stay real): exact, however busy the machine.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bothloops import (  # noqa: F401 - fixture, marks and guard test shared
     pytestmark,
     test_runs_on_the_intended_loop,
 )
+from fakeclock import FakeClock
 from fakeslave import (
     FakeRequest,
     FakeSlave,
@@ -34,6 +36,7 @@ from fakeslave import (
 
 from gateway.errors import DeviceTimeout, DeviceUnreachable, MalformedResponse, ModbusException
 from gateway.modbus.client import ModbusClient
+from gateway.modbus.clock import LOOP_CLOCK as LOOP
 from gateway.model import Table
 from simulators.image import RegisterImage
 from simulators.server import ModbusSlave
@@ -41,8 +44,7 @@ from simulators.server import ModbusSlave
 HR = Table.HOLDING_REGISTER
 TIMEOUT = 1.0  # generous: only the timeout tests wait it out, and they use SHORT
 SHORT = 0.2
-MARGIN = 0.15  # how late a timeout may fire on a busy CI machine
-EARLY = 0.002  # uvloop's timers have millisecond resolution
+JUST_BEFORE = SHORT - 1e-6  # on a fake clock: a timeout must not fire a microsecond early
 
 
 def _open_sockets() -> int:
@@ -71,10 +73,11 @@ async def slave() -> AsyncIterator[FakeSlave]:
 
 
 @contextlib.asynccontextmanager
-async def session(slave: FakeSlave) -> AsyncIterator[ModbusClient]:
-    """A connected client; on a clean exit: closed, seen closed by the slave, no task leaked."""
+async def session(slave: FakeSlave, clock: FakeClock | None = None) -> AsyncIterator[ModbusClient]:
+    """A connected client (its timeouts on `clock` if given); on a clean exit: closed,
+    seen closed by the slave, no task leaked."""
     tasks = tasks_outside_fakeslave()
-    client = ModbusClient("127.0.0.1", slave.port, connect_timeout=TIMEOUT)
+    client = ModbusClient("127.0.0.1", slave.port, connect_timeout=TIMEOUT, clock=clock or LOOP)
     await client.connect()
     try:
         yield client
@@ -223,12 +226,27 @@ async def test_malformed_response_resets(slave: FakeSlave, case: str) -> None:
 
 async def test_mbap_length_larger_than_frame_then_silence_times_out(slave: FakeSlave) -> None:
     slave.script = _lying(lambda r: frame(r.tid, r.unit, pdu_of(r), length=20))
-    async with session(slave) as client:
-        started = time.monotonic()
+    clock = FakeClock()
+    async with session(slave, clock) as client:
+        request = asyncio.create_task(client.read(HR, 1, 0, 2, timeout=SHORT))
+        await _eventually(lambda: client.bytes_received > 0)  # the start of the frame is in
+        await _times_out_at_short(clock, client, request)
         with pytest.raises(DeviceTimeout, match=r"within 0\.2 s"):
-            await client.read(HR, 1, 0, 2, timeout=SHORT)
-        assert SHORT - EARLY <= time.monotonic() - started < SHORT + MARGIN
+            await request
         await assert_reset(client, slave)
+
+
+async def _times_out_at_short(
+    clock: FakeClock, client: ModbusClient, request: asyncio.Task[bytes]
+) -> None:
+    """The request's timeout fires when its clock reaches SHORT, not a microsecond before."""
+    assert clock.pending == 1  # the request's timer
+    clock.advance(JUST_BEFORE)
+    assert client.connected
+    assert not request.done()
+    clock.advance(SHORT - JUST_BEFORE)
+    assert not client.connected  # reset by the timeout, at once
+    assert clock.pending == 0
 
 
 async def test_frame_split_into_one_byte_segments(slave: FakeSlave) -> None:
@@ -280,23 +298,34 @@ async def test_garbage_flood_is_bounded(slave: FakeSlave, valid_header: bool) ->
 async def test_half_open_peer_times_out_without_spinning(slave: FakeSlave) -> None:
     slave.script = lambda r: None
     async with session(slave) as client:
-        cpu, started = time.process_time(), time.monotonic()
+        cpu = time.process_time()
         with pytest.raises(DeviceTimeout):
             await client.read(HR, 1, 0, 2, timeout=SHORT)
-        assert SHORT - EARLY <= time.monotonic() - started < SHORT + MARGIN
         assert time.process_time() - cpu < 0.1  # waiting costs no CPU
         await assert_reset(client, slave)
         assert len(slave.requests) == 1
 
 
+async def test_half_open_peer_times_out_exactly_at_the_timeout(slave: FakeSlave) -> None:
+    slave.script = lambda r: None
+    clock = FakeClock()
+    async with session(slave, clock) as client:
+        request = asyncio.create_task(client.read(HR, 1, 0, 2, timeout=SHORT))
+        await _eventually(lambda: len(slave.requests) == 1)
+        await _times_out_at_short(clock, client, request)
+        with pytest.raises(DeviceTimeout, match=r"no response from 127\.0\.0\.1:\d+ within 0\.2 s"):
+            await request
+        await assert_reset(client, slave)
+
+
 @pytest.mark.parametrize("after", ["eof", "close", "abort"])
 async def test_peer_closing_fails_the_request_at_once(slave: FakeSlave, after: str) -> None:
     slave.script = lambda r: Reply([good(r)[:5]], after=after)  # type: ignore[arg-type]
-    async with session(slave) as client:
-        started = time.monotonic()
+    clock = FakeClock()  # never advanced: the request's 5 s never pass
+    async with session(slave, clock) as client:
         with pytest.raises(DeviceUnreachable):
             await client.read(HR, 1, 0, 2, timeout=5.0)
-        assert time.monotonic() - started < 1.0  # not the 5 s timeout
+        assert clock.pending == 0  # the timer of the request, never due, is cancelled
         await assert_reset(client, slave)
 
 
@@ -359,11 +388,16 @@ async def test_connect_timeout() -> None:
             sock.setblocking(False)
             with contextlib.suppress(BlockingIOError):
                 sock.connect(("127.0.0.1", port))
-        client = ModbusClient("127.0.0.1", port, connect_timeout=SHORT)
-        started = time.monotonic()
+        clock = FakeClock()
+        client = ModbusClient("127.0.0.1", port, connect_timeout=SHORT, clock=clock)
+        connecting = asyncio.create_task(client.connect())
+        await _eventually(lambda: clock.pending == 1)  # the connect's deadline is set
+        clock.advance(JUST_BEFORE)
+        assert clock.pending == 1
+        assert not connecting.done()
+        clock.advance(SHORT - JUST_BEFORE)
         with pytest.raises(DeviceTimeout, match=f"connect to 127.0.0.1:{port} timed out"):
-            await client.connect()
-        assert time.monotonic() - started < SHORT + MARGIN
+            await connecting
         assert not client.connected
 
 

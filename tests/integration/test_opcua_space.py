@@ -13,10 +13,10 @@ from asyncua import Client, ua
 from gatewaykit import FAST_DEVICE, PLC_POINTS, PLC_TAGS, plc_device
 from opcuakit import OPEN, OpcRig, connect, opc_rig, until
 
-from gateway.acquisition import Acquisition
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
+from gateway.modbus.acquisition import Acquisition
 from gateway.opcua import OpcUaServer
 from gateway.opcua.units import UNECE_NAMESPACE, unit_id
 

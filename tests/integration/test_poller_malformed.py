@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import re
 import struct
@@ -35,9 +34,9 @@ from fakeslave import (
 )
 from gatewaykit import Latest, make_config, wait_for
 
-from gateway.acquisition import Acquisition
 from gateway.bus import Bus
 from gateway.errors import DeviceTimeout
+from gateway.modbus.acquisition import Acquisition
 from gateway.modbus.health import DeviceHealth, DeviceState
 from gateway.modbus.link import Link
 from gateway.model import Status, TagValue
@@ -397,57 +396,3 @@ async def test_timed_out_write_is_reported_once_never_resent() -> None:
         scans = h.health.scans
         await wait_for(lambda: h.health.scans >= scans + 3, message="three more scans")
         assert len(writes) == 1  # never resent, not even on the new connection
-
-
-async def test_device_start_times_are_staggered() -> None:
-    first: dict[int, float] = {}
-
-    def timed(request: FakeRequest) -> list[bytes]:
-        first.setdefault(request.connection, time.monotonic())
-        return registers_script(request)
-
-    sockets = _open_sockets()
-    async with FakeSlave(timed) as slave:
-        devices = [
-            {"name": f"d{i}", "host": "127.0.0.1", "port": slave.port, "tags": TAGS[:1]}
-            | {**FAST, "scan_interval": "200ms"}
-            for i in range(4)
-        ]
-        async with Acquisition(make_config(devices), Bus()):
-            await wait_for(lambda: len(first) == 4, message="a request from every device")
-    await wait_for(lambda: _open_sockets() <= sockets, message="every socket closed")
-    times = sorted(first.values())
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    # Spread over the 200 ms scan interval: 50 ms apart, not all at once.
-    assert all(gap >= 0.035 for gap in gaps), gaps
-
-
-async def test_later_scans_are_spread_over_each_devices_own_interval() -> None:
-    # Four devices scanned every 400 ms next to one scanned every 50 ms: start-up
-    # is spread over the fastest interval (50 ms), but later scans must not all
-    # fall in that one window of every 400 ms (they sit i/5 into the interval).
-    requests: dict[int, list[float]] = {}
-
-    def timed(request: FakeRequest) -> list[bytes]:
-        requests.setdefault(request.connection, []).append(time.monotonic())
-        return registers_script(request)
-
-    async with FakeSlave(timed) as slave:
-        slow = [
-            {"name": f"d{i}", "host": "127.0.0.1", "port": slave.port, "tags": TAGS[:1]}
-            | {**FAST, "scan_interval": "400ms"}
-            for i in range(4)
-        ]
-        fast = {"name": "quick", "host": "127.0.0.1", "port": slave.port, "tags": TAGS[:1]}
-        devices = [*slow, fast | {**FAST, "scan_interval": "50ms"}]
-        async with Acquisition(make_config(devices), Bus()):
-            await wait_for(
-                lambda: sum(len(times) >= 2 for times in requests.values()) == 5,
-                message="a second scan from every device",
-            )
-    quick = max(requests, key=lambda connection: len(requests[connection]))
-    seconds = sorted(times[1] for connection, times in requests.items() if connection != quick)
-    assert len(seconds) == 4, requests
-    gaps = [later - earlier for earlier, later in itertools.pairwise(seconds)]
-    # 80 ms apart by phase (less the 10 ms start-up steps), not 10 ms.
-    assert all(gap >= 0.045 for gap in gaps), gaps

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway import blockcodec
-from gateway.blockcodec import BitBlockDecoder, RegisterBlockDecoder
 from gateway.codec import Encoding, bytes_to_registers, decode, encode, registers_to_bytes
 from gateway.errors import CodecError
+from gateway.modbus import blockcodec
+from gateway.modbus.blockcodec import BitBlockDecoder, RegisterBlockDecoder
 from gateway.model import ByteOrder, DataType, Value, WordOrder
 
 BIG, LITTLE = ByteOrder.BIG, ByteOrder.LITTLE

@@ -63,10 +63,12 @@ def test_all_is_the_public_api() -> None:
     assert sorted(codec.__all__) == sorted(
         [
             "Encoding",
+            "Layout",
             "bytes_to_registers",
             "decode",
             "encode",
             "float32_text",
+            "layout_of",
             "registers_to_bytes",
             "set_bit",
         ]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Any, Literal
 
-from gateway.codec import Encoding, _Layout, _layout
+from gateway.codec import Encoding, Layout, layout_of
 from gateway.errors import CodecError
 from gateway.model import DataType, Value
 
@@ -36,7 +36,7 @@ Converter = Callable[[Any], Value | None]
 Strategy = Literal["direct", "swapped", "gathered"]
 #: (byte-swap every register first?, struct byte order), cheapest first.
 _MODES = ((False, ">"), (False, "<"), (True, ">"), (True, "<"))
-Slot = tuple[int, _Layout]  # byte offset in the payload, layout of the raw value
+Slot = tuple[int, Layout]  # byte offset in the payload, layout of the raw value
 #: "0"/"1" characters to the 0/1 bytes struct's "?" reads as False/True.
 _ASCII_TO_BIT = bytes.maketrans(b"01", b"\x00\x01")
 
@@ -139,7 +139,7 @@ def _slots(
                 f"{enc.data_type} at address {address} ({enc.register_count} registers) "
                 f"lies outside the block {start}..{start + count - 1}"
             )
-        layout = _layout(enc)
+        layout = layout_of(enc)
         key = (2 * (address - start), layout.code, layout.perm)
         if key not in index:
             index[key] = len(slots)
@@ -168,11 +168,11 @@ def _in_place_mode(sorted_slots: list[Slot]) -> tuple[bool, str] | None:
     return None
 
 
-def _is_string(layout: _Layout) -> bool:
+def _is_string(layout: Layout) -> bool:
     return layout.code.endswith("s")
 
 
-def _misread(layout: _Layout, swapped: bool, endian: str) -> bool:
+def _misread(layout: Layout, swapped: bool, endian: str) -> bool:
     """Whether a struct in this mode fails to yield the value's canonical bytes."""
     size = layout.struct.size
     reverses = endian == "<" and not _is_string(layout)  # "Ns" ignores byte order
@@ -233,7 +233,7 @@ def _compile_converters(
     """
     converters: list[tuple[int, Converter]] = []
     for i, (_, enc) in enumerate(fields):
-        convert = _layout(enc).convert
+        convert = layout_of(enc).convert
         if convert is None:
             continue
         if unswap[i]:

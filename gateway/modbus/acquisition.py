@@ -6,6 +6,10 @@ cancels the pollers, then closes the links. Devices naming the same
 `connection` (and reaching the same host:port) share one link. Device start
 times are staggered across the shortest scan interval so a hundred devices
 do not all send their first request at once.
+
+Each link's transport comes from `transport` (Modbus TCP by default; the
+tests pass an in-memory one) and every poller and link keeps time on
+`clock` (the event loop's by default; the tests pass a fake one).
 """
 
 from __future__ import annotations
@@ -18,13 +22,21 @@ from typing import Self
 from gateway.bus import Bus
 from gateway.config import DeviceConfig, GatewayConfig
 from gateway.errors import WriteRejected
+from gateway.modbus.client import ModbusClient
+from gateway.modbus.clock import LOOP_CLOCK, Clock
 from gateway.modbus.health import DeviceHealth, RetryPolicy
 from gateway.modbus.link import Link
 from gateway.modbus.poller import DevicePoller
+from gateway.modbus.transport import ModbusTransport, TransportFactory
 from gateway.model import Status, TagValue, Value
 from gateway.tags import Tag, build_tags
 
-__all__ = ["Acquisition", "retry_policy"]
+__all__ = ["Acquisition", "retry_policy", "tcp_transport"]
+
+
+def tcp_transport(device: DeviceConfig, connect_timeout: float) -> ModbusTransport:
+    """Modbus TCP to the device's host and port."""
+    return ModbusClient(device.host, device.port, connect_timeout=connect_timeout)
 
 
 def retry_policy(device: DeviceConfig) -> RetryPolicy:
@@ -40,12 +52,20 @@ def retry_policy(device: DeviceConfig) -> RetryPolicy:
 class Acquisition:
     """Polls every configured device and publishes changed values on `bus`."""
 
-    def __init__(self, config: GatewayConfig, bus: Bus, *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        bus: Bus,
+        *,
+        seed: int | None = None,
+        transport: TransportFactory = tcp_transport,
+        clock: Clock = LOOP_CLOCK,
+    ) -> None:
         self.bus = bus
         rng = random.Random(seed)
         self._tags: dict[str, Tag] = {}
         self._pollers: dict[str, DevicePoller] = {}
-        links = _links(config.devices)
+        links = _links(config.devices, transport, clock)
         self._links = list({id(link): link for link in links.values()}.values())
         count = len(config.devices)
         device_tags = [build_tags(device) for device in config.devices]
@@ -71,6 +91,7 @@ class Acquisition:
                 # devices scanned every second do not all poll in one 100 ms window.
                 phase=index / count,
                 rng=random.Random(rng.random()),
+                clock=clock,
             )
         self._group: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,7 +156,9 @@ class Acquisition:
         await self._pollers[tag.device].write(tag, value)
 
 
-def _links(devices: tuple[DeviceConfig, ...]) -> dict[str, Link]:
+def _links(
+    devices: tuple[DeviceConfig, ...], transport: TransportFactory, clock: Clock
+) -> dict[str, Link]:
     """Each device's link: its own, or the one of its `connection` at the same host:port.
 
     The config checks reject a shared connection with differing host or port;
@@ -150,11 +173,10 @@ def _links(devices: tuple[DeviceConfig, ...]) -> dict[str, Link]:
     links: dict[str, Link] = {}
     for members in groups.values():
         # One connect timeout for the link: the most patient device's.
-        shared = Link(
-            members[0].host, members[0].port, connect_timeout=max(d.timeout for d in members)
-        )
+        connect_timeout = max(d.timeout for d in members)
+        shared = Link(transport(members[0], connect_timeout), clock=clock)
         links.update((device.name, shared) for device in members)
     for device in devices:
         if device.name not in links:
-            links[device.name] = Link(device.host, device.port, connect_timeout=device.timeout)
+            links[device.name] = Link(transport(device, device.timeout), clock=clock)
     return links
