@@ -1,7 +1,7 @@
 """Per-block tag state: raw bytes and results in, changed `TagValue`s out.
 
-Pure (no I/O, time passed in), so the status rules of docs/opcua.md (Values and status codes) and the
-change-driven output are unit-tested without a network:
+Pure (no I/O, time passed in), so the status rules (docs/opcua.md, "Values and
+status codes") and the change-driven output are unit-tested without a network:
 
 - a payload byte-identical to the last one does no work at all;
 - a decoded value is published only when it differs from the last published
