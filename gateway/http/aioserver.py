@@ -59,6 +59,8 @@ MAX_FIELD_SIZE = 8190
 #: Connections at once, and from one address (a browser opens up to 6).
 MAX_CONNECTIONS = 64
 MAX_CONNECTIONS_PER_PEER = 16
+#: Seconds the rest of a refused body is read (and dropped) before the connection closes.
+LINGER = 1.0
 #: Seconds open requests get to finish when the server stops.
 SHUTDOWN_TIMEOUT = 2.0
 #: Seconds between two log lines about refused connections.
@@ -147,7 +149,10 @@ async def _read_body(raw: web.BaseRequest) -> bytes:
 
 
 def _plain(status: int, text: str) -> web.Response:
-    return web.Response(status=status, text=text + "\n", headers={"Connection": "close"})
+    """A refusal; the connection closes after it (once LINGER has passed for an unread body)."""
+    response = web.Response(status=status, text=text + "\n")
+    response.force_close()
+    return response
 
 
 def _native(response: Response, secure: bool) -> web.Response:
@@ -184,6 +189,7 @@ async def serve(
         max_headers=MAX_HEADERS,
         max_field_size=MAX_FIELD_SIZE,
         max_line_size=MAX_FIELD_SIZE,
+        lingering_time=LINGER,
         access_log=None,
     )
     runner = web.ServerRunner(server, shutdown_timeout=SHUTDOWN_TIMEOUT)
@@ -195,7 +201,6 @@ async def serve(
             port,
             ssl_context=ssl_context,
             reuse_address=True,
-            shutdown_timeout=SHUTDOWN_TIMEOUT,
         )
         try:
             await site.start()

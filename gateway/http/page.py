@@ -108,7 +108,7 @@ def _pager(name: str, page: dict[str, Any], noun: str) -> str:
     info = f"page {page['page']} of {page['pages']} · {page['total']} {noun}"
     return (
         f'<nav class="pager" id="{name}-pager" aria-label="{noun} pages">'
-        '<button type="button" class="prev">‹ Previous</button>'
+        '<button type="button" class="prev">‹ Prev</button>'
         f'<span class="info">{escape(info)}</span>'
         '<button type="button" class="next">Next ›</button></nav>'
     )

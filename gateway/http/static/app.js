@@ -20,6 +20,7 @@
     timer: null,
     chartTimer: null,
     asked: 0, // refreshes started: an answer to an older one is dropped
+    chartData: null, // the chart's last answer, redrawn when the window changes size
   };
 
   // -- formatting (as gateway/http/page.py does) ------------------------------------------
@@ -216,18 +217,16 @@
   }
 
   function drawChart(data) {
+    state.chartData = data;
     const box = $("#chart");
-    const width = 800;
-    const height = 240;
+    // Drawn at the box's own size, so text and lines keep their size on any screen.
+    const width = Math.max(box.clientWidth, 200);
+    const height = Math.max(box.clientHeight, 120);
     const left = 64;
-    const right = 8;
+    const right = 12;
     const top = 10;
     const bottom = 24;
-    const svg = svgElement("svg", {
-      viewBox: `0 0 ${width} ${height}`,
-      preserveAspectRatio: "none",
-      class: "chart",
-    });
+    const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart" });
     const points = data.points;
     const values = points.map((point) => point[1]);
     let low = Math.min(...values);
@@ -239,7 +238,11 @@
       low -= 1;
       high += 1;
     }
-    const x = (t) => left + ((t - data.start) / (data.end - data.start)) * (width - left - right);
+    // A gateway that started minutes ago has minutes of history: show those, not an
+    // hour with a line squeezed into its last pixels.
+    let from = points.length ? Math.max(data.start, points[0][0]) : data.start;
+    if (data.end - from < 60) from = data.end - 60;
+    const x = (t) => left + ((t - from) / (data.end - from)) * (width - left - right);
     const y = (v) => top + (1 - (v - low) / (high - low)) * (height - top - bottom);
     svg.append(
       svgElement("line", { x1: left, y1: top, x2: left, y2: height - bottom, class: "axis" }),
@@ -252,16 +255,24 @@
       }),
       svgElement("text", { x: left - 6, y: top + 10, class: "label end" }, formatValue(high)),
       svgElement("text", { x: left - 6, y: height - bottom, class: "label end" }, formatValue(low)),
-      svgElement("text", { x: left, y: height - 6, class: "label" }, formatTime(data.start)),
+      svgElement("text", { x: left, y: height - 6, class: "label" }, formatTime(from)),
       svgElement("text", { x: width - right, y: height - 6, class: "label end" }, "now"),
     );
     if (points.length) {
-      const line = points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+      // A stored value holds until the next one (the historian stores changes): steps,
+      // and the last value carried on to now.
+      const corners = [];
+      points.forEach(([t, v], index) => {
+        if (index > 0) corners.push([t, points[index - 1][1]]);
+        corners.push([t, v]);
+      });
+      corners.push([data.end, points[points.length - 1][1]]);
+      const line = corners.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
       svg.append(svgElement("polyline", { points: line, class: "line" }));
     }
     box.replaceChildren(svg);
-    const unit = data.unit ? ` ${data.unit}` : "";
-    let note = `${data.readings} reading${data.readings === 1 ? "" : "s"} in the last hour${unit ? ` (${data.unit})` : ""}`;
+    const unit = data.unit ? ` (${data.unit})` : "";
+    let note = `${data.readings} reading${data.readings === 1 ? "" : "s"} in the last hour${unit}`;
     if (data.truncated) note += "; only the newest were read";
     if (!points.length) note = "No numeric readings stored in the last hour.";
     $("#chart-note").textContent = note;
@@ -366,6 +377,11 @@
     $("#alarms tbody").addEventListener("click", (event) => {
       const button = event.target.closest("button.ack");
       if (button) acknowledge(button);
+    });
+    let resizeTimer = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => state.chartData && drawChart(state.chartData), 100);
     });
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden) {
