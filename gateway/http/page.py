@@ -106,11 +106,13 @@ def _tag_row(tag: dict[str, Any]) -> str:
 
 def _pager(name: str, page: dict[str, Any], noun: str) -> str:
     info = f"page {page['page']} of {page['pages']} · {page['total']} {noun}"
+    first = " disabled" if page["page"] <= 1 else ""
+    last = " disabled" if page["page"] >= page["pages"] else ""
     return (
         f'<nav class="pager" id="{name}-pager" aria-label="{noun} pages">'
-        '<button type="button" class="prev">‹ Prev</button>'
+        f'<button type="button" class="prev"{first}>‹ Prev</button>'
         f'<span class="info">{escape(info)}</span>'
-        '<button type="button" class="next">Next ›</button></nav>'
+        f'<button type="button" class="next"{last}>Next ›</button></nav>'
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from httpkit import http_rig, web_client
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.http.families import PREFIX
+
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -73,6 +76,13 @@ async def test_metrics_health_readiness_and_status(tmp_path: Path, eventually: W
             "gateway_process_cpu_seconds",
             "gateway_ready",
         } <= names
+        # docs/operations.md explains every metric exposed, and no metric that is not.
+        exposed = set(re.findall(r"^# TYPE (\S+) ", text, re.MULTILINE))
+        documented = set(
+            re.findall(r"^\| `(gateway_\w+)` \|", OPERATIONS.read_text(), re.MULTILINE)
+        )
+        assert exposed - documented == set(), "metrics missing from docs/operations.md"
+        assert documented - exposed == set(), "docs/operations.md names metrics that do not exist"
         values = _samples(text)
         assert values[("gateway_device_up", (("device", "plc"),))] == 1.0
         assert values[("gateway_device_requests_total", (("device", "big"),))] > 0

@@ -118,15 +118,15 @@ async def test_the_page_updates_filters_pages_and_charts(
         assert len(points) >= 3
         await expect(page.locator("#chart text.label").first).to_have_text("26.5")
 
-        # What a user sees, on a desktop and on a phone.
-        rig.set_point("temp", 35.0)  # an alarm on the screenshots
-        await expect(page.locator('#alarms tr[data-alarm="temp_alarm"]')).to_have_count(
+        # What a user sees, on a desktop and on a phone: an operator with an alarm to handle.
+        rig.set_point("temp", 35.0)
+        await _login(page, "op", "op-secret")
+        await expect(page.locator('#alarms tr[data-alarm="temp_alarm"] button.ack')).to_have_count(
             1, timeout=WAIT_MS
         )
-        await page.fill("#tag-filter", "")
-        await expect(rows).to_have_count(50, timeout=WAIT_MS)
-        await page.click('tr[data-tag="plc.temp"]')
+        await expect(page.locator("#chart-title")).to_have_text("Last hour: plc.temp")
         await expect(page.locator("#chart-note")).to_contain_text("readings", timeout=WAIT_MS)
+        await expect(rows).to_have_count(50)
         folder = _screenshots(tmp_path)
         await page.evaluate("window.scrollTo(0, 0)")
         await page.screenshot(path=str(folder / "status-desktop.png"))
