@@ -20,7 +20,6 @@ CSRF locks of csrf.py before anything else.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -29,14 +28,15 @@ from importlib.resources import files
 from gateway.errors import AlarmAlreadyAcked, UnknownAlarm
 from gateway.http.chart import CHART_ROWS, CHART_SPAN, thin
 from gateway.http.csrf import CSRF_COOKIE, csrf_problem
-from gateway.http.families import Family, Kind
+from gateway.http.families import Family
 from gateway.http.login import LoginGuard, LoginRefused
 from gateway.http.page import render_page
 from gateway.http.paging import MAX_FILTER, MAX_PAGE_SIZE, parse_page
 from gateway.http.parts import Parts
+from gateway.http.probes import local_host, readiness
 from gateway.http.prometheus import CONTENT_TYPE, MetricsExporter
 from gateway.http.sessions import Session, SessionStore, new_token
-from gateway.http.sources import gateway_families
+from gateway.http.sources import gateway_families, http_metrics
 from gateway.http.status import StatusQuery, StatusView
 from gateway.http.wire import (
     HTML,
@@ -124,7 +124,7 @@ class Routes:
         return response
 
     async def _dispatch(self, method: str, request: Request) -> Response:
-        if self._loopback and not _local_host(request.header("host")):
+        if self._loopback and not local_host(request.header("host")):
             # A page of another site whose name was pointed at 127.0.0.1 (DNS rebinding).
             self.counters.requests_refused["host"] += 1
             return error(421, "this gateway answers only to localhost names on a loopback address")
@@ -274,13 +274,7 @@ class Routes:
     # -- probes and metrics ------------------------------------------------------------------------
 
     def ready(self) -> tuple[bool, dict[str, str]]:
-        """Whether every part has started and storage is writable; each check's word."""
-        checks = {
-            part: "started" if up else "not started" for part, up in self._parts.started().items()
-        }
-        checks["storage_writable"] = "yes" if self._parts.historian.writable else "no"
-        ok = all(word in ("started", "yes") for word in checks.values())
-        return ok, checks
+        return readiness(self._parts)
 
     async def _healthz(self, request: Request) -> Response:
         return Response(200, b"ok\n", headers={"Cache-Control": "no-store"})
@@ -293,44 +287,7 @@ class Routes:
         return Response(200, self.exporter.render(), CONTENT_TYPE, {"Cache-Control": "no-store"})
 
     def families(self) -> Iterator[Family]:
-        """Every part's metrics, then the HTTP server's own."""
+        """Every part's metrics, then readiness and the HTTP server's own."""
         yield from gateway_families(self._parts)
-        counters = self.counters
         yield Family("gateway_ready", "1 when /readyz answers 200.").add(self.ready()[0])
-        responses = Family(
-            "gateway_http_responses_total", "Responses by status code.", Kind.COUNTER, ("code",)
-        )
-        for code, count in sorted(counters.responses.items()):
-            responses.add(count, str(code))
-        yield responses
-        refused = Family(
-            "gateway_http_requests_refused_total",
-            "Requests refused before a route: too large, too slow, CSRF, foreign host.",
-            Kind.COUNTER,
-            ("reason",),
-        )
-        for reason, count in sorted(counters.requests_refused.items()):
-            refused.add(count, reason)
-        yield refused
-        yield Family("gateway_http_connections", "HTTP connections open.").add(counters.connections)
-        yield Family(
-            "gateway_http_connections_refused_total", "Connections over the caps.", Kind.COUNTER
-        ).add(counters.connections_refused)
-        yield Family("gateway_http_sessions", "Logged-in browser sessions.").add(len(self.sessions))
-        yield Family(
-            "gateway_http_logins_refused_total", "Status page logins refused.", Kind.COUNTER
-        ).add(self.logins.refused)
-
-
-def _local_host(host: str | None) -> bool:
-    """A Host header naming this machine: localhost or a loopback address, any port."""
-    if not host:
-        return False
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+        yield from http_metrics(self.counters, len(self.sessions), self.logins.refused)

@@ -109,6 +109,12 @@ class HttpServer:
         ) as port:
             self._port = port
             log.info("HTTP: status page and metrics on %s", self.url)
+            if settings.insecure:
+                log.warning(
+                    "HTTP: %s is reachable beyond this host over plain HTTP (http.insecure): "
+                    "logins and session cookies cross the network in clear text",
+                    settings.listen,
+                )
             async with asyncio.TaskGroup() as group:
                 sweeper = group.create_task(self._sweep(), name="http sessions")
                 try:

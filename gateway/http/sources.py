@@ -14,9 +14,10 @@ from gateway import __version__
 from gateway.alarms.model import AlarmState
 from gateway.http.families import Family, Histogram, Kind
 from gateway.http.parts import Parts
+from gateway.http.wire import HttpCounters
 from gateway.modbus.health import RESPONSE_TIME_BOUNDS, DeviceState, ErrorKind
 
-__all__ = ["SOURCES", "gateway_families"]
+__all__ = ["SOURCES", "gateway_families", "http_metrics"]
 
 COUNTER, GAUGE = Kind.COUNTER, Kind.GAUGE
 
@@ -239,3 +240,30 @@ def gateway_families(parts: Parts) -> Iterator[Family]:
     """Every family of every source, in order."""
     for source in SOURCES:
         yield from source(parts)
+
+
+def http_metrics(counters: HttpCounters, sessions: int, logins_refused: int) -> Iterator[Family]:
+    """The HTTP server's own: responses, refusals, connections, sessions."""
+    responses = Family(
+        "gateway_http_responses_total", "Responses by status code.", COUNTER, ("code",)
+    )
+    for code, count in sorted(counters.responses.items()):
+        responses.add(count, str(code))
+    yield responses
+    refused = Family(
+        "gateway_http_requests_refused_total",
+        "Requests refused before a route: too large, too slow, CSRF, foreign host.",
+        COUNTER,
+        ("reason",),
+    )
+    for reason, count in sorted(counters.requests_refused.items()):
+        refused.add(count, reason)
+    yield refused
+    yield Family("gateway_http_connections", "HTTP connections open.").add(counters.connections)
+    yield Family(
+        "gateway_http_connections_refused_total", "Connections over the caps.", COUNTER
+    ).add(counters.connections_refused)
+    yield Family("gateway_http_sessions", "Logged-in browser sessions.").add(sessions)
+    yield Family("gateway_http_logins_refused_total", "Status page logins refused.", COUNTER).add(
+        logins_refused
+    )

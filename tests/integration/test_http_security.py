@@ -2,7 +2,8 @@
 
 A real gateway serves on 127.0.0.1 (or every address, or HTTPS); the attacks
 come over real sockets, some of them raw where a polite client would not
-misbehave.
+misbehave. Attacks that change nothing lasting share one gateway (`shared`);
+the others (a lock-out, an acknowledgement, other settings) get their own.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ssl
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from conftest import WaitUntil
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,6 +26,14 @@ from httpkit import HttpRig, http_rig, web_client
 
 from gateway.alarms import AlarmState
 from gateway.http import aioserver
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HttpRig]:
+    async with http_rig(tmp_path_factory.mktemp("shared")) as rig:
+        yield rig
 
 
 def _port(rig: HttpRig) -> int:
@@ -48,8 +59,9 @@ async def _trip(rig: HttpRig, eventually: WaitUntil) -> None:
     await eventually(lambda: rig.gateway.alarms.snapshot("temp_alarm").active, message="alarm")
 
 
-async def test_posts_need_the_csrf_token_and_the_same_origin(tmp_path: Path) -> None:
-    async with http_rig(tmp_path) as rig, web_client(rig.url) as web:
+async def test_posts_need_the_csrf_token_and_the_same_origin(shared: HttpRig) -> None:
+    rig = shared
+    async with web_client(rig.url) as web:
         page = await web.page()
         token = web.cookie("gateway_csrf")
         assert token
@@ -74,8 +86,9 @@ async def test_posts_need_the_csrf_token_and_the_same_origin(tmp_path: Path) -> 
         assert web.cookie("gateway_session")
 
 
-async def test_cookies_are_httponly_and_samesite_strict(tmp_path: Path) -> None:
-    async with http_rig(tmp_path) as rig, web_client(rig.url) as web:
+async def test_cookies_are_httponly_and_samesite_strict(shared: HttpRig) -> None:
+    rig = shared
+    async with web_client(rig.url) as web:
         async with web.session.get(rig.url) as response:
             first = response.headers.getall("Set-Cookie")
         await web.login("view", "view-secret")
@@ -136,6 +149,7 @@ async def test_oversized_and_slow_requests_are_refused(
 ) -> None:
     monkeypatch.setattr(aioserver, "IDLE_TIMEOUT", 0.5)
     monkeypatch.setattr(aioserver, "BODY_TIMEOUT", 0.5)
+    monkeypatch.setattr(aioserver, "LINGER", 0.2)
     async with http_rig(tmp_path) as rig, web_client(rig.url) as web:
         await web.page()
         huge = {"user": "op", "password": "x" * (aioserver.MAX_BODY + 1)}
@@ -178,15 +192,14 @@ async def test_oversized_and_slow_requests_are_refused(
 
 
 async def test_connections_over_the_per_address_cap_push_out_the_most_idle(
-    tmp_path: Path,
+    shared: HttpRig,
 ) -> None:
-    async with http_rig(tmp_path) as rig:
-        idle = [await _raw(rig, b"") for _ in range(aioserver.MAX_CONNECTIONS_PER_PEER)]
-        newest = await _raw(rig, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        assert await _closed_within(idle[0][0], 5) == b""  # the longest silent one went
-        assert (await newest[0].readline()).startswith(b"HTTP/1.1 200")
-        for _, writer in [*idle, newest]:
-            writer.close()
+    idle = [await _raw(shared, b"") for _ in range(aioserver.MAX_CONNECTIONS_PER_PEER)]
+    newest = await _raw(shared, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert await _closed_within(idle[0][0], 5) == b""  # the longest silent one went
+    assert (await newest[0].readline()).startswith(b"HTTP/1.1 200")
+    for _, writer in [*idle, newest]:
+        writer.close()
 
 
 async def test_logins_are_throttled_per_address(tmp_path: Path) -> None:
@@ -201,9 +214,9 @@ async def test_logins_are_throttled_per_address(tmp_path: Path) -> None:
         assert "gateway_http_logins_refused_total 6.0" in metrics
 
 
-async def test_a_foreign_host_name_is_refused_on_loopback(tmp_path: Path) -> None:
+async def test_a_foreign_host_name_is_refused_on_loopback(shared: HttpRig) -> None:
     """DNS rebinding: another site's name pointed at 127.0.0.1 gets nothing."""
-    async with http_rig(tmp_path) as rig, web_client(rig.url) as web:
+    async with web_client(shared.url) as web:
         status, body = await web.get("/api/status", headers={"Host": "evil.example:8080"})
         assert status == 421, body
         assert (await web.get("/healthz", headers={"Host": "localhost:1"}))[0] == 200
