@@ -57,8 +57,8 @@ class StatusView:
 
     def __init__(self, parts: Parts) -> None:
         self._parts = parts
-        self._index = TagIndex(parts.acquisition.tags)
-        self._units = {key: tag.unit or "" for key, tag in parts.acquisition.tags.items()}
+        self._tags = parts.acquisition.tags
+        self._index = TagIndex(self._tags)
 
     @property
     def index(self) -> TagIndex:
@@ -112,7 +112,7 @@ class StatusView:
         return {
             "key": value.tag,
             "value": json_value(value.value),
-            "unit": self._units.get(value.tag, ""),
+            "unit": self._tags[value.tag].unit or "",
             "status": format_status(status),
             "quality": "good" if status.is_good else "uncertain" if status.is_uncertain else "bad",
             "time": value.source_time,

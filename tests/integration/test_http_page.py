@@ -134,7 +134,7 @@ async def test_the_page_updates_filters_pages_and_charts(
         await expect(page.locator("#chart polyline")).to_have_count(1)
         overflow = await page.evaluate("document.documentElement.scrollWidth - innerWidth")
         assert overflow <= 0, f"the page is {overflow} px wider than a phone"
-        await page.screenshot(path=str(folder / "status-phone.png"), full_page=True)
+        await page.screenshot(path=str(folder / "status-phone.png"))
         assert (folder / "status-desktop.png").stat().st_size > 10_000
         assert errors == []
 
