@@ -165,3 +165,14 @@ async def test_beyond_loopback_data_needs_a_login(tmp_path: Path, path: str) -> 
     page = (await routes.handle(Request("GET", "/"))).body.decode()
     assert 'id="login-needed"' in page
     assert 'id="tags"' not in page
+
+
+def test_without_the_http_extra_the_section_is_refused_with_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.errors import GatewayError
+    from gateway.http import server
+
+    monkeypatch.setattr(server, "find_spec", lambda name: None)
+    with pytest.raises(GatewayError, match=r"pip install 'modbus-opcua-gateway\[http\]'"):
+        _gateway(tmp_path)
