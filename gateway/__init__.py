@@ -8,6 +8,7 @@ docs/architecture.md tells the data flow):
     cli/            `gateway …` commands: the only place that prints for users or exits
     demo/, bench/   `gateway demo` (a plant, a gateway, a status block); `gateway bench` workloads
     app.py          wiring: historian, alarm engine, acquisition and OPC UA server, in order
+    http/           the status page, Prometheus metrics, /healthz and /readyz
     present/        text for people: the check report, history and alarm tables, typed times
     opcua/          the OPC UA server: address space, live values, writes, history, conditions
       stack/        its adapter: the only user of asyncua's server, behind our own transport
@@ -27,6 +28,7 @@ docs/architecture.md tells the data flow):
     loop.py         the process: uvloop, stop signals, the garbage collector's policy
     filemodes.py    files and folders only their owner may read
     backoff.py      the one capped, jittered exponential backoff rule
+    systemd.py      systemd's notify protocol: ready, watchdog, stopping
 
 simulators/, beside this package, are the simulated PLCs; of the gateway they
 use the vocabulary, the codec, configuration loading and the loop only.

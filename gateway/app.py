@@ -3,6 +3,8 @@
 `Gateway` is one async context manager owning every long-running part; the
 CLI's `run` enters it and waits for a stop signal. Leaving it stops the OPC UA
 server and the pollers first, then lets the historian drain what is queued.
+With `http:` the HTTP server starts first and stops last, so /healthz answers
+and /readyz says "not ready" while the other parts start and stop.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -19,10 +21,12 @@ from typing import Self
 from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.http import HttpServer
 from gateway.loop import collect_young, stop_signals
 from gateway.modbus.acquisition import Acquisition
 from gateway.opcua import OpcUaServer
 from gateway.storage import Historian
+from gateway.systemd import systemd_notifier
 
 __all__ = ["Gateway", "run_until_signalled"]
 
@@ -48,19 +52,45 @@ class Gateway:
             alarms=self.alarms,
             config_dir=config_dir if config_dir is not None else Path.cwd(),
         )
+        self.http = (
+            None
+            if config.http is None
+            else HttpServer(
+                config.http, self, config_dir=config_dir if config_dir is not None else Path.cwd()
+            )
+        )
+        self._started = dict.fromkeys(("storage", "alarms", "acquisition", "opcua"), False)
         self._stack: AsyncExitStack | None = None
+
+    def started(self) -> Mapping[str, bool]:
+        """Each part by name: has it started (and not begun to stop)? For /readyz."""
+        return dict(self._started)
+
+    @asynccontextmanager
+    async def _part(
+        self, name: str, part: AbstractAsyncContextManager[object]
+    ) -> AsyncIterator[None]:
+        """Run `part`, marked started while it runs (unmarked first when it stops)."""
+        async with part:
+            self._started[name] = True
+            try:
+                yield
+            finally:
+                self._started[name] = False
 
     async def __aenter__(self) -> Self:
         if self._stack is not None:
             raise RuntimeError("the gateway is already running")
         async with AsyncExitStack() as stack:
+            if self.http is not None:  # first in, last out: probes answer throughout
+                await stack.enter_async_context(self.http.serving())
             # Stopped in reverse: pollers, then the bus, then the historian flushes.
-            await stack.enter_async_context(self.historian)
+            await stack.enter_async_context(self._part("storage", self.historian))
             stack.callback(self.bus.close)
             # After the historian (states restored from its journal), before the pollers.
-            await stack.enter_async_context(self.alarms)
-            await stack.enter_async_context(self.acquisition)
-            await stack.enter_async_context(self.opcua)
+            await stack.enter_async_context(self._part("alarms", self.alarms))
+            await stack.enter_async_context(self._part("acquisition", self.acquisition))
+            await stack.enter_async_context(self._part("opcua", self.opcua))
             self._stack = stack.pop_all()
         tags = len(self.acquisition.tags)
         log.info(
@@ -92,14 +122,26 @@ async def run_until_signalled(
 ) -> None:
     """Run the gateway until SIGINT/SIGTERM (or `duration` seconds), then stop cleanly.
 
-    `running` is called once every part has started.
+    `running` is called once every part has started; then systemd is told READY=1 (when
+    it runs the gateway as a Type=notify service), and STOPPING=1 when the stop begins.
     """
     with stop_signals() as stop:
-        async with Gateway(config, config_dir=config_dir):
+        async with systemd_notifier() as systemd, Gateway(config, config_dir=config_dir) as gateway:
             if running is not None:
                 running()
+            systemd.ready(_ready_status(gateway))
             async with asyncio.TaskGroup() as group:
                 collector = group.create_task(collect_young(), name="young collections")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), duration)
                 collector.cancel()
+            systemd.stopping()
+
+
+def _ready_status(gateway: Gateway) -> str:
+    """systemd's one-line STATUS once running (`systemctl status` shows it)."""
+    devices, tags = len(gateway.config.devices), len(gateway.acquisition.tags)
+    status = f"{devices} device(s), {tags} tag(s); OPC UA {gateway.opcua.endpoint_url}"
+    if gateway.http is not None:
+        status += f"; status page {gateway.http.url}"
+    return status

@@ -32,6 +32,7 @@ __all__ = ["NAMESPACE", "GatewayProcess", "duration", "gateway_config"]
 NAMESPACE = "urn:bench:gateway"
 
 _LISTENING = re.compile(r"OPC UA server listening on (opc\.tcp://\S+)")
+_HTTP = re.compile(r"HTTP: status page and metrics on (https?://\S+)")
 _MAX_KEPT_LINES = 200
 
 
@@ -71,6 +72,7 @@ class GatewayProcess:
         self.spawned = 0.0
         self.listening = 0.0
         self.url = ""
+        self.http_url = ""  # with `http:` in the config: the status page's URL
         self.problems: list[str] = []  # WARNING and ERROR lines of the gateway's log
 
     @property
@@ -125,6 +127,8 @@ class GatewayProcess:
         while line := (await process.stderr.readline()).decode(errors="replace"):
             if not listening.done():
                 head.append(line)
+                if match := _HTTP.search(line):  # the HTTP server starts first
+                    self.http_url = match.group(1)
                 if match := _LISTENING.search(line):
                     listening.set_result(match.group(1))
             if (" WARNING " in line or " ERROR " in line or "Traceback" in line) and len(

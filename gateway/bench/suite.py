@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.bench.fanout import FanoutSpec, bench_fanout
+from gateway.bench.http import HttpSpec, bench_http
 from gateway.bench.latency import LatencySpec, bench_latency
 from gateway.bench.modbus import ModbusSpec, bench_modbus
 from gateway.bench.poll import PollSpec, bench_poll
@@ -26,7 +27,7 @@ from gateway.loop import run
 __all__ = ["WORKLOADS", "Step", "run_suite", "suite"]
 
 #: Workloads in the order they run.
-WORKLOADS = ("poll", "storage", "modbus", "latency", "fanout", "startup")
+WORKLOADS = ("poll", "storage", "modbus", "latency", "fanout", "startup", "http")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,10 @@ def suite(*, quick: bool, postgres_url: str | None = None) -> list[Step]:
             clients=2, slaves=2, tags=100, warmup=1.0, duration=2.0, runs=1, grace=1.0
         )
         sizes, startup_runs, per_device = [2000], 1, 1000
+        http = HttpSpec(
+            devices=10, device_tags=5, slaves=2, slave_tags=100, requests=5,
+            baseline=0.5, warmup=0.5, idle=1.0, runs=1,
+        )  # fmt: skip
     else:
         poll = PollSpec(warmup=3.0, duration=10.0)
         poll_runs, baseline = 2, 10
@@ -59,6 +64,7 @@ def suite(*, quick: bool, postgres_url: str | None = None) -> list[Step]:
         latency = LatencySpec(changes=60, runs=3, settle=3.0)
         fanout = FanoutSpec(warmup=5.0, duration=10.0, runs=3)
         sizes, startup_runs, per_device = [10_000, 100_000], 2, 1000
+        http = HttpSpec(requests=30, baseline=3.0, warmup=3.0, idle=10.0, runs=2)
     return [
         Step("poll", _async(lambda: bench_poll(poll, runs=poll_runs, baseline_slaves=baseline))),
         Step("storage", lambda: bench_storage(storage, postgres_url=postgres_url)),
@@ -69,6 +75,7 @@ def suite(*, quick: bool, postgres_url: str | None = None) -> list[Step]:
             "startup",
             _async(lambda: bench_startup(sizes, runs=startup_runs, per_device=per_device)),
         ),
+        Step("http", _async(lambda: bench_http(http))),
     ]
 
 

@@ -120,6 +120,25 @@ def _cmd_bench_modbus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_http(args: argparse.Namespace) -> int:
+    from gateway.bench.http import HttpSpec, bench_http
+    from gateway.loop import run
+
+    spec = HttpSpec(
+        devices=args.devices,
+        device_tags=args.device_tags,
+        slaves=args.slaves,
+        slave_tags=args.slave_tags,
+        requests=args.requests,
+        baseline=args.baseline,
+        warmup=args.warmup,
+        idle=args.idle,
+        runs=args.runs,
+    )
+    _output(run(bench_http(spec)), args.json)
+    return 0
+
+
 def _cmd_bench_all(args: argparse.Namespace) -> int:
     from gateway.bench.report import write_reports
     from gateway.bench.suite import WORKLOADS, run_suite, suite
@@ -282,11 +301,13 @@ def _register_end_to_end(workloads: Commands) -> None:
     modbus.add_argument("--json", type=Path, default=None, metavar="FILE")
     modbus.set_defaults(handler=_cmd_bench_modbus)
 
+    _register_http(workloads)
+
     every = workloads.add_parser(
         "all",
         help="every workload in sequence (under 10 minutes), one table and one JSON",
         description=(
-            "Run poll, storage, modbus, latency, fanout and startup in sequence with "
+            "Run poll, storage, modbus, latency, fanout, startup and http in sequence with "
             "parameters that keep the total under 10 minutes on a 2-core machine; --quick "
             "runs each for seconds (a check, not a measurement)."
         ),
@@ -296,3 +317,29 @@ def _register_end_to_end(workloads: Commands) -> None:
     every.add_argument("--postgres", default=None, metavar="URL", help="also PostgreSQL storage")
     every.add_argument("--json", type=Path, default=None, metavar="FILE")
     every.set_defaults(handler=_cmd_bench_all)
+
+
+def _register_http(workloads: Commands) -> None:
+    """`bench http`."""
+    http = workloads.add_parser(
+        "http",
+        help="CPU per /metrics scrape at 1,000 devices and per 100 status rows of 100k tags; "
+        "an idle HTTP server's CPU",
+        description=(
+            "Real gateway processes with the status page on 127.0.0.1: the CPU each /metrics "
+            "scrape of a gateway with N devices costs, the CPU of 100 status-page rows of a "
+            "gateway with S slaves x T tags (paged, and with a new filter each time), and the "
+            "CPU an idle HTTP server adds to a gateway without devices."
+        ),
+    )
+    http.add_argument("--devices", type=positive_int, default=1000, help="scraped gateway")
+    http.add_argument("--device-tags", type=positive_int, default=10, help="tags per device")
+    http.add_argument("--slaves", type=positive_int, default=100, help="status page gateway")
+    http.add_argument("--slave-tags", type=positive_int, default=1000, help="tags per slave")
+    http.add_argument("--requests", type=positive_int, default=40, help="per measured window")
+    http.add_argument("--baseline", type=float, default=5.0, metavar="S")
+    http.add_argument("--warmup", type=float, default=5.0, metavar="S")
+    http.add_argument("--idle", type=float, default=20.0, metavar="S", help="per idle window")
+    http.add_argument("--runs", type=positive_int, default=3)
+    http.add_argument("--json", type=Path, default=None, metavar="FILE")
+    http.set_defaults(handler=_cmd_bench_http)

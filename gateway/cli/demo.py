@@ -12,6 +12,8 @@ __all__ = ["register"]
 
 #: The OPC UA default port, where clients look first.
 DEFAULT_PORT = 4840
+#: The status page's port (a browser's http://127.0.0.1:8080/).
+DEFAULT_HTTP_PORT = 8080
 
 
 def _port(text: str) -> int:
@@ -29,7 +31,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import DemoOptions, run_demo
     from gateway.loop import run
 
-    options = DemoOptions(data_dir=args.data_dir, port=args.port, duration=args.duration)
+    options = DemoOptions(
+        data_dir=args.data_dir, port=args.port, duration=args.duration, http_port=args.http_port
+    )
     run(run_demo(options, sys.stdout))
     return 0
 
@@ -41,10 +45,10 @@ def register(commands: Commands) -> None:
         help="run the bundled demo plant and a gateway for it, with a live status",
         description=(
             "Start the bundled demo plant (simulated PLCs on free ports) and a gateway for "
-            "it that stores readings in SQLite in the data directory and serves OPC UA. "
-            "Prints the endpoint, the security summary and the demo credentials, then a "
-            "live status until Ctrl-C. For the demo only, anonymous clients may read over "
-            "an unsecured endpoint."
+            "it that stores readings in SQLite in the data directory, serves OPC UA and a "
+            "status page on 127.0.0.1. Prints the endpoint, the status page's URL, the security "
+            "summary and the demo credentials, then a live status until Ctrl-C. For the demo "
+            "only, anonymous clients may read over an unsecured endpoint."
         ),
     )
     demo.add_argument(
@@ -63,5 +67,13 @@ def register(commands: Commands) -> None:
         default=DEFAULT_PORT,
         metavar="N",
         help=f"OPC UA port on 127.0.0.1 (default {DEFAULT_PORT}; 0: any free port)",
+    )
+    demo.add_argument(
+        "--http-port",
+        type=_port,
+        default=DEFAULT_HTTP_PORT,
+        metavar="N",
+        help=f"status page and /metrics on 127.0.0.1 (default {DEFAULT_HTTP_PORT}; 0: any free "
+        "port)",
     )
     demo.set_defaults(handler=_cmd_demo)

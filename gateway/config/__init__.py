@@ -8,12 +8,14 @@ loader.py       load_model (any file kind), load_config (gateway files)
 types.py        durations, names, Modicon refs, the frozen base model
 tags.py         TagConfig and its single-tag rules
 alarms.py       AlarmConfig (limit or discrete)
+http.py         HttpConfig: the `http:` section (listen, TLS, insecure, sessions)
 models.py       GatewayConfig and its sections, DeviceConfig
 checks.py       cross-item checks: duplicates, overlaps, alarm references
 """
 
 from gateway.config.alarms import LIMIT_KEYS, MESSAGE_FIELDS, AlarmConfig, AlarmKind
 from gateway.config.checks import check_config
+from gateway.config.http import HttpConfig, TlsConfig
 from gateway.config.loader import LoadedConfig, load_config, load_model, resolve_sqlite_url
 from gateway.config.models import (
     DeviceConfig,
@@ -53,6 +55,7 @@ __all__ = [
     "Finding",
     "GatewayConfig",
     "GatewaySection",
+    "HttpConfig",
     "LoadedConfig",
     "Name",
     "NonNegativeDuration",
@@ -67,6 +70,7 @@ __all__ = [
     "StorageMode",
     "Synchronous",
     "TagConfig",
+    "TlsConfig",
     "UserConfig",
     "check_config",
     "load_config",

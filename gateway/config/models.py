@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from gateway.config.alarms import AlarmConfig
+from gateway.config.http import HttpConfig
 from gateway.config.tags import TagConfig
 from gateway.config.types import (
     ConfigModel,
@@ -476,8 +477,13 @@ class GatewayConfig(ConfigModel):
         default=(), description="Modbus TCP devices to poll (below)."
     )
     alarms: tuple[AlarmConfig, ...] = Field(default=(), description="Alarms on tag values (below).")
+    http: HttpConfig | None = Field(
+        default=None,
+        description="Metrics, health and the status page over HTTP (below); off unless the "
+        "section is given (an empty `http:` listens on 127.0.0.1:8080).",
+    )
 
-    _sections_may_be_empty = field_validator("opcua", "storage", mode="before")(
+    _sections_may_be_empty = field_validator("opcua", "storage", "http", mode="before")(
         none_as_empty_mapping
     )
     _lists_may_be_empty = field_validator("devices", "alarms", mode="before")(none_as_empty_list)

@@ -42,6 +42,10 @@ SECTION_INTROS: dict[str, str] = {
     "`ref`. `unit`, `range`, `scale`, `offset` and `deadband` apply to numeric types only.",
     "alarms[]": "An alarm on one tag: a limit alarm (any of `high_high`, `high`, `low`, "
     "`low_low`) or a discrete alarm (`equals`), never both ([alarms](alarms.md)).",
+    "http": "Prometheus metrics, health and readiness, and the live status page "
+    "([operations](operations.md)). Off unless the section is given.",
+    "http.tls": "HTTPS: a certificate and its private key in PEM files "
+    "([operations](operations.md#security)).",
 }
 
 #: What each data type holds and how it is served; the register counts come from the model.

@@ -57,11 +57,20 @@ def _users(config: GatewayConfig, *, roles: bool) -> str:
     return ("; " if roles else ", ").join(shown) or "none"
 
 
-def access_lines(config: GatewayConfig, url: str) -> tuple[str, ...]:
-    """The endpoint and the credentials: the first lines of the live status."""
+def access_lines(
+    config: GatewayConfig, url: str, *, status_page: str | None = None
+) -> tuple[str, ...]:
+    """The endpoint, the status page and the credentials: the first lines of the live status.
+
+    The status page shares the endpoint's line (both URLs are on 127.0.0.1, so
+    the line fits 79 columns even with 5-digit ports).
+    """
     anonymous = "; anonymous may read" if config.opcua.anonymous else ""
+    first = f"OPC UA {url}   (Ctrl-C stops the demo)"
+    if status_page is not None:
+        first = f"OPC UA {url}  page {status_page}  Ctrl-C stops"
     return (
-        *_wrapped(f"OPC UA {url}   (Ctrl-C stops the demo)"),
+        *_wrapped(first),
         *_wrapped(f"  users: {_users(config, roles=False)}{anonymous}"),
     )
 
@@ -82,9 +91,12 @@ def banner_lines(
     server: tuple[str, tuple[str, ...], str],
     plcs: Iterable[tuple[str, str, int]],
     data_dir: str,
+    *,
+    status_page: str | None = None,
 ) -> list[str]:
     """The banner. `server`: the endpoint URL, its endpoints (`POLICY/MODE`) and the
-    certificate's thumbprint; `plcs`: (name, host, port) of the simulated PLCs."""
+    certificate's thumbprint; `plcs`: (name, host, port) of the simulated PLCs;
+    `status_page`: its URL, or why it is off (on a terminal the URL is in `access_lines`)."""
     url, endpoints, thumbprint = server
     plc_list = list(plcs)
     hosts = sorted({host for _, host, _ in plc_list})
@@ -102,6 +114,7 @@ def banner_lines(
         f"  security: {endpoints_text(endpoints)}",
         f"  certificate thumbprint (SHA-1): {thumbprint}",
         f"  users: {_users(config, roles=True)}",
+        *([] if status_page is None else [f"status page: {status_page}"]),
         "WARNING: anonymous access on an unsecured endpoint is for this demo only.",
         "Every minute compressor_high_pressure trips for ~15 s, then clears; at minute 5 "
         "the compressor's PLC drops off for 10 s; at minute 6 compressor_overload trips "

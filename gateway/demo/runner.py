@@ -7,6 +7,9 @@ The config is written into the data directory on every start, so `gateway
 history -c DIR/gateway.yaml …` works on the demo's data. The OPC UA port is
 the one thing a user connects to, so it stays fixed (4840) unless `--port`
 says otherwise, and a port in use is a clear error before anything starts.
+The status page (`http:`) likewise stays on 127.0.0.1:8080 unless
+`--http-port` says otherwise; without the `http` extra installed the demo
+runs without it and says how to get it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from gateway.demo.banner import access_lines, banner_lines, shown_path
 from gateway.demo.status import Sampler, StatusOutput, logs_above
 from gateway.errors import GatewayError
 from gateway.filemodes import make_private_dirs, write_private_text
+from gateway.http import http_available
 from gateway.loop import stop_signals
 from simulators.loader import load_plant
 from simulators.plant import Plant
@@ -45,11 +49,17 @@ HIGHLIGHTS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Where the status page listens unless --http-port says otherwise.
+DEFAULT_HTTP_PORT = 8080
+_NO_HTTP = "status page: off (it needs the http extra: pip install 'modbus-opcua-gateway[http]')"
+
+
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
     data_dir: Path
     port: int  # 0: any free port
     duration: float | None = None  # None: until SIGINT/SIGTERM
+    http_port: int = DEFAULT_HTTP_PORT  # 0: any free port
 
 
 def _demo_plant() -> Plant:
@@ -77,8 +87,8 @@ def _prepare(data_dir: Path) -> Path:
     return path
 
 
-def _check_port(port: int) -> None:
-    """Fail early, naming the port and the way out, when the OPC UA port is taken."""
+def _check_port(port: int, server: str = "the OPC UA server", option: str = "--port") -> None:
+    """Fail early, naming the port and the way out, when a port the demo serves on is taken."""
     if port == 0:
         return
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -88,21 +98,27 @@ def _check_port(port: int) -> None:
             probe.bind((HOST, port))
         except OSError as error:
             raise GatewayError(
-                f"port {port} on {HOST} is not available for the OPC UA server "
-                f"({error.strerror}): is another gateway or OPC UA server running? Stop it, "
-                "or choose another port: gateway demo --port N"
+                f"port {port} on {HOST} is not available for {server} "
+                f"({error.strerror}): is another gateway running? Stop it, "
+                f"or choose another port: gateway demo {option} N"
             ) from None
 
 
-def _load_config(config_path: Path, running: RunningPlant, port: int) -> GatewayConfig:
+def _load_config(config_path: Path, running: RunningPlant, options: DemoOptions) -> GatewayConfig:
     environ = dict(os.environ)
-    environ["GATEWAY_DEMO_OPCUA_PORT"] = str(port)
+    environ["GATEWAY_DEMO_OPCUA_PORT"] = str(options.port)
+    environ["GATEWAY_DEMO_HTTP_PORT"] = str(options.http_port)
     for slave in running.slaves.values():
         environ[f"GATEWAY_DEMO_{slave.name.upper()}_PORT"] = str(slave.port)
-    return load_config(config_path, environ=environ).config
+    config = load_config(config_path, environ=environ).config
+    if not http_available():
+        config = config.model_copy(update={"http": None})
+    return config
 
 
-def _banner(gateway: Gateway, running: RunningPlant, data_dir: Path) -> str:
+def _banner(gateway: Gateway, running: RunningPlant, data_dir: Path, *, live: bool) -> str:
+    """The banner; on a terminal the status page's URL is in the live status's header instead
+    (so the first screen still fits 80×24)."""
     opcua = gateway.opcua
     summary = opcua.security
     if summary is None:  # set when the server starts, before the banner
@@ -110,7 +126,8 @@ def _banner(gateway: Gateway, running: RunningPlant, data_dir: Path) -> str:
     plcs = [(slave.name, slave.host, slave.port) for slave in running.slaves.values()]
     server = (opcua.endpoint_url, summary.endpoints, summary.thumbprint)
     shown = shown_path(data_dir, Path.cwd())
-    return "\n".join(banner_lines(gateway.config, server, plcs, shown))
+    page = _NO_HTTP if gateway.http is None else None if live else gateway.http.url
+    return "\n".join(banner_lines(gateway.config, server, plcs, shown, status_page=page))
 
 
 async def _show_status(
@@ -134,6 +151,8 @@ async def _show_status(
 async def run_demo(options: DemoOptions, out: TextIO) -> None:
     """Run the demo until SIGINT/SIGTERM or `options.duration`; errors: GatewayError."""
     _check_port(options.port)
+    if http_available():
+        _check_port(options.http_port, "the status page", "--http-port")
     data_dir = _prepare(options.data_dir)
     await _run(options, data_dir, out)
     print("gateway demo stopped", file=out, flush=True)
@@ -147,13 +166,15 @@ async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
             flush=True,
         )
         async with run_plant(_demo_plant()) as running:
-            config = _load_config(data_dir / CONFIG_NAME, running, options.port)
+            config = _load_config(data_dir / CONFIG_NAME, running, options)
             async with Gateway(config, config_dir=data_dir) as gateway:
                 if stop.is_set():  # Ctrl-C while starting: no banner, no "Press Ctrl-C"
                     print("gateway demo: stopping…", file=out, flush=True)
                     return
-                print(_banner(gateway, running, data_dir), file=out, flush=True)
-                access = access_lines(gateway.config, gateway.opcua.endpoint_url)
-                output = StatusOutput(out, live=out.isatty(), header=access)
+                live = out.isatty()
+                print(_banner(gateway, running, data_dir, live=live), file=out, flush=True)
+                page = gateway.http.url if gateway.http is not None else None
+                access = access_lines(gateway.config, gateway.opcua.endpoint_url, status_page=page)
+                output = StatusOutput(out, live=live, header=access)
                 with logs_above(output):
                     await _show_status(output, Sampler(gateway, HIGHLIGHTS), stop, options.duration)

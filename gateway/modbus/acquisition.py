@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Self
 
@@ -147,6 +148,11 @@ class Acquisition:
     def snapshot(self) -> list[TagValue]:
         """Current value and status of every tag."""
         return [value for poller in self._pollers.values() for value in poller.snapshot()]
+
+    def current(self, keys: Iterable[str]) -> list[TagValue]:
+        """Current value and status of the given tags, in order; KeyError for an unknown key."""
+        tags, pollers = self._tags, self._pollers
+        return [pollers[tags[key].device].current(key) for key in keys]
 
     async def write(self, key: str, value: Value) -> None:
         """Write a tag by key; see DevicePoller.write for the errors."""

@@ -33,7 +33,6 @@ from gateway.bus import Bus
 from gateway.config import DeviceConfig
 from gateway.errors import (
     DeviceError,
-    DeviceTimeout,
     DeviceUnreachable,
     MalformedResponse,
     ModbusException,
@@ -41,7 +40,7 @@ from gateway.errors import (
 from gateway.modbus.blockstate import BlockState, status_for_exception
 from gateway.modbus.clock import LOOP_CLOCK, Clock
 from gateway.modbus.deviceplan import plan_device
-from gateway.modbus.health import DeviceHealth, DeviceState, RetryPolicy
+from gateway.modbus.health import DeviceHealth, DeviceState, RetryPolicy, error_kind
 from gateway.modbus.link import Link, LinkDown, wake_future
 from gateway.modbus.planner import ReadBlock
 from gateway.modbus.wording import describe
@@ -120,6 +119,14 @@ class DevicePoller:
         """Current value and status of every tag (for consumers that start late)."""
         now = self._clock.wall()
         return [state.snapshot(now) for block in self.blocks for state in block.states]
+
+    def current(self, key: str) -> TagValue:
+        """One tag's current value and status (a page of the status page, without
+        snapshotting every tag); KeyError for a key not polled here."""
+        for state in self._block_of[key].states:
+            if state.tag.key == key:
+                return state.snapshot(self._clock.wall())
+        raise KeyError(key)
 
     async def run(self) -> None:
         """Poll until cancelled. Device faults are handled here, never raised.
@@ -223,8 +230,7 @@ class DevicePoller:
         self.link.failed(self.device.name, error)
         await self.link.settle()
         message = describe(error)
-        timeout = isinstance(error, DeviceTimeout) or isinstance(error.__cause__, DeviceTimeout)
-        self.health.record_error(message, timeout=timeout, request=not link_level)
+        self.health.record_error(message, kind=error_kind(error), request=not link_level)
         out, self._out = self._out, []
         now = self._clock.wall()
         for block in self.blocks:

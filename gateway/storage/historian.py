@@ -123,6 +123,15 @@ class Historian:
     def counters(self) -> StorageCounters:
         return self.writer.counters
 
+    @property
+    def writable(self) -> bool:
+        """The database is prepared and the latest commit did not fail (for /readyz)."""
+        if not self.database.ready:
+            return False
+        counters = self.writer.counters
+        failed, committed = counters.last_error_time, counters.last_commit_time
+        return failed is None or (committed is not None and committed >= failed)
+
     def record_alarm(self, event: AlarmEvent) -> None:
         """Journal an alarm transition (written with the next batch)."""
         self.writer.record_alarm(event)

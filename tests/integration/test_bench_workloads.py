@@ -142,3 +142,17 @@ def test_bench_all_quick_writes_one_combined_document(
 def test_bench_all_refuses_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "all", "--only", "poll,nope"]) == 2
     assert "unknown workload(s) nope" in capsys.readouterr().err
+
+
+def test_bench_http_measures_scrapes_status_rows_and_idle(tmp_path: Path) -> None:
+    out = tmp_path / "http.json"
+    args = ["bench", "http", "--devices", "3", "--device-tags", "2", "--slaves", "1"]
+    args += ["--slave-tags", "150", "--requests", "3", "--baseline", "0.2", "--warmup", "0.2"]
+    assert main([*args, "--idle", "0.3", "--runs", "1", "--json", str(out)]) == 0
+    figures = _figures(out)
+    assert figures["/metrics, 3 devices: CPU per request"]["target"] == "≤ 50"
+    assert figures["/metrics, 3 devices: answer size"]["median"] > 1  # KB
+    assert figures["status, 100 rows of 150 tags: answer size"]["median"] > 5
+    assert figures["status, 100 rows of 150, new filter: response time (median)"]["median"] > 0
+    assert figures["idle gateway, no devices, with http"]["median"] >= 0
+    assert "idle HTTP server's share" in figures

@@ -11,6 +11,7 @@ import socket
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 from asyncua import Client, ua
 from demokit import (
@@ -27,16 +28,22 @@ ALARM_ACTIVE = re.compile(r"^status .*; 1 active alarm: compressor_high_pressure
 CLEARED = re.compile(
     r"^status .*; 0 active alarms; 1 cleared, unacknowledged: compressor_high_pressure$"
 )
+#: The banner's line with the status page's URL (on 127.0.0.1), when stdout is no terminal.
+STATUS_PAGE = re.compile(r"^status page: (http://127\.0\.0\.1:\d+/)$")
 #: A status line once every device of the demo plant polls fine.
 ALL_OK = re.compile(r"^status [\d:]+: boiler ok, compressor ok, compressor_vfd ok, tank_farm ok;")
 
 
 async def _start(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
-    """`gateway demo` with its data under `tmp_path`; stderr into tmp_path/stderr.txt."""
+    """`gateway demo` with its data under `tmp_path`; stderr into tmp_path/stderr.txt.
+
+    The status page goes on any free port unless `args` name one.
+    """
+    http = [] if "--http-port" in args else ["--http-port", "0"]
     with (tmp_path / "stderr.txt").open("wb") as stderr:  # the child keeps its own copy
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway", "demo", "--data-dir", str(tmp_path / "data"), *args,
-            cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=stderr,
+            sys.executable, "-m", "gateway", "demo", "--data-dir", str(tmp_path / "data"),
+            *http, *args, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=stderr,
         )  # fmt: skip
 
 
@@ -55,6 +62,16 @@ async def test_demo_serves_good_values_shows_status_and_stops_on_ctrl_c(tmp_path
         assert isinstance(value.Value.Value, float)
         assert 0 < value.Value.Value < 150  # the plant's heater stays in its range
         await read_until(process.stdout, ALL_OK, seen, timeout=30)
+        # The status page the banner names answers, with the demo's devices.
+        page = next(m for line in seen if (m := STATUS_PAGE.match(line.rstrip("\n"))))[1]
+        async with aiohttp.ClientSession() as web, web.get(page + "api/status") as answer:
+            status = await answer.json()
+        assert [d["name"] for d in status["devices"]["rows"]] == [
+            "boiler",
+            "compressor",
+            "compressor_vfd",
+            "tank_farm",
+        ]
         # The banner's promise: the operator may write a setpoint, even on the open endpoint.
         await write_as_operator(url, "boiler.temperature_setpoint", 90.0)
         # A refused login is the client's business: the gateway's WARNING, no ERROR line.
@@ -131,6 +148,23 @@ async def test_demo_on_a_taken_port_says_which_and_what_to_do(tmp_path: Path) ->
     assert "Traceback" not in errors
     assert out == b""  # nothing started, nothing announced
     assert not (tmp_path / "data").exists()
+
+
+async def test_demo_with_the_status_page_port_taken_says_which_option_to_use(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = await _start(tmp_path, "--port", "0", "--http-port", str(port))
+        async with asyncio.timeout(30):
+            out, _ = await process.communicate()
+    errors = (tmp_path / "stderr.txt").read_text()
+    assert process.returncode == 1, out.decode() + errors
+    assert f"error: port {port} on 127.0.0.1 is not available for the status page" in errors
+    assert "gateway demo --http-port N" in errors
+    assert out == b""
 
 
 async def test_demo_with_a_bad_port_is_a_usage_error(tmp_path: Path) -> None:

@@ -101,7 +101,8 @@ async def test_the_banner_and_the_status_fit_an_80_by_24_terminal(
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setenv("LINES", "24")
     out = _Terminal()
-    await run_demo(DemoOptions(data_dir=Path("gateway-demo"), port=0, duration=2.5), out)
+    options = DemoOptions(data_dir=Path("gateway-demo"), port=0, duration=2.5, http_port=0)
+    await run_demo(options, out)
     first_screen, *redraws = re.split(r"\x1b\[\d+F\x1b\[J", out.getvalue())
     lines = first_screen.splitlines()
     assert all(len(line) < 80 for line in lines), [line for line in lines if len(line) >= 80]
@@ -113,5 +114,7 @@ async def test_the_banner_and_the_status_fit_an_80_by_24_terminal(
     assert redraws
     for redraw in redraws:
         block = redraw.splitlines()
-        assert block[0] == f"OPC UA {url}   (Ctrl-C stops the demo)"
+        assert re.fullmatch(
+            rf"OPC UA {url}  page http://127\.0\.0\.1:\d+/  Ctrl-C stops", block[0]
+        ), block[0]
         assert block[1].startswith("  users: operator / demo-operator, viewer / demo-viewer")

@@ -7,15 +7,16 @@ independent of each other (they never import one another):
     entry points    gateway.__main__
                     gateway.cli
                     gateway.demo | gateway.bench
-    wiring, text    gateway.app | gateway.present
-    OPC UA server   gateway.opcua
+    wiring          gateway.app
+    HTTP face       gateway.http
+    text, OPC UA    gateway.present | gateway.opcua
                     gateway.opcua.stack              (the adapter: asyncua's server)
                     gateway.opcua.guards | .users | .pki   (what the adapter applies)
     acquisition     gateway.modbus | gateway.alarms
     and consumers   gateway.storage | gateway.tags
     low parts       gateway.bus | gateway.uaclient | simulators
     foundations     gateway.config | gateway.codec | gateway.ua | gateway.loop | gateway.filemodes
-                    | gateway.backoff
+                    | gateway.backoff | gateway.systemd
                     gateway.errors
                     gateway.model
 
@@ -56,10 +57,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("gateway.__main__",),
     ("gateway.cli",),
     ("gateway.demo", "gateway.bench"),
-    # a running gateway wired together; text for people
-    ("gateway.app", "gateway.present"),
-    # the OPC UA server, its asyncua adapter, and the rules and files the adapter applies
-    ("gateway.opcua",),
+    # a running gateway wired together
+    ("gateway.app",),
+    # the HTTP face (metrics, health, status page): it reads the parts below
+    ("gateway.http",),
+    # text for people; the OPC UA server, its asyncua adapter, and the rules and files
+    # the adapter applies
+    ("gateway.present", "gateway.opcua"),
     ("gateway.opcua.stack",),
     ("gateway.opcua.guards", "gateway.opcua.users", "gateway.opcua.pki"),
     # Modbus acquisition (pollers, block decoders, the writer) and the consumers of the bus
@@ -76,6 +80,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "gateway.loop",
         "gateway.filemodes",
         "gateway.backoff",
+        "gateway.systemd",
     ),
     ("gateway.errors",),
     ("gateway.model",),

@@ -1,0 +1,158 @@
+"""The status page's HTML, rendered on the server with the first data already in it.
+
+The page works before its script runs (and shows what was true when it was
+served); static/app.js then refreshes the same tables from /api/status every
+second. Every value from the gateway is escaped; the page has no inline script
+or style (the Content-Security-Policy forbids them), so the CSRF token and the
+login rule travel in meta tags. The skeleton is in templates/.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from html import escape
+from importlib.resources import files
+from string import Template
+from typing import Any
+
+from gateway.opcua.users import Identity
+
+__all__ = ["format_time", "format_value", "render_page"]
+
+
+@cache
+def _template(name: str) -> Template:
+    return Template((files("gateway.http") / "templates" / name).read_text(encoding="utf-8"))
+
+
+def format_value(value: Any) -> str:
+    """A tag or alarm value as the page shows it (app.js formats the same way)."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def format_time(seconds: float | None) -> str:
+    """UTC on the server; app.js shows the browser's local time once it runs."""
+    if seconds is None:
+        return ""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%H:%M:%S UTC")
+
+
+def _time(seconds: float | None) -> str:
+    if seconds is None:
+        return '<td class="time"></td>'
+    return f'<td class="time" data-time="{seconds:.3f}">{format_time(seconds)}</td>'
+
+
+def _td(text: object, css: str) -> str:
+    return f'<td class="{css}">{escape(str(text))}</td>'
+
+
+def _account(identity: Identity | None) -> str:
+    if identity is not None:
+        return (
+            f'<span id="user-name">{escape(identity.name)} ({identity.role.value})</span> '
+            '<button type="button" id="logout-button">Log out</button>'
+        )
+    return (
+        '<form id="login-form" autocomplete="on">'
+        '<input id="login-user" name="user" autocomplete="username" placeholder="user" '
+        'required maxlength="256" aria-label="user name">'
+        '<input id="login-password" name="password" type="password" '
+        'autocomplete="current-password" placeholder="password" required maxlength="1024" '
+        'aria-label="password">'
+        '<button type="submit" id="login-button">Log in</button></form>'
+    )
+
+
+def _alarm_row(alarm: dict[str, Any], can_ack: bool) -> str:
+    name = escape(alarm["name"])
+    action = ""
+    if can_ack and not alarm["acked"]:
+        action = f'<button type="button" class="ack" data-alarm="{name}">Acknowledge</button>'
+    return (
+        f'<tr data-alarm="{name}" class="{escape(alarm["state"])}">'
+        f"{_td(alarm['severity'], 'severity')}{_td(alarm['name'], 'name')}"
+        f"{_td(alarm['state'].replace('_', ' '), 'state')}{_td(alarm['message'], 'message')}"
+        f'{_time(alarm["time"])}<td class="action">{action}</td></tr>'
+    )
+
+
+def _device_row(device: dict[str, Any]) -> str:
+    state = escape(device["state"])
+    return (
+        f'<tr data-device="{escape(device["name"])}" class="{state}">'
+        f"{_td(device['name'], 'name')}"
+        f'<td class="state"><span class="badge {state}">{state}</span></td>'
+        f"{_td(device['requests'], 'num')}{_td(device['errors'], 'num')}"
+        f"{_td(device['timeouts'], 'num wide')}{_td(device['missed_scans'], 'num wide')}"
+        f"{_td(device['response_ms'], 'num')}{_td(device['last_error'], 'error wide')}</tr>"
+    )
+
+
+def _tag_row(tag: dict[str, Any]) -> str:
+    return (
+        f'<tr data-tag="{escape(tag["key"])}" class="{tag["quality"]}" tabindex="0">'
+        f"{_td(tag['key'], 'key')}{_td(format_value(tag['value']), 'value')}"
+        f"{_td(tag['unit'], 'unit')}{_td(tag['status'], 'status')}{_time(tag['time'])}</tr>"
+    )
+
+
+def _pager(name: str, page: dict[str, Any], noun: str) -> str:
+    info = f"page {page['page']} of {page['pages']} · {page['total']} {noun}"
+    first = " disabled" if page["page"] <= 1 else ""
+    last = " disabled" if page["page"] >= page["pages"] else ""
+    return (
+        f'<nav class="pager" id="{name}-pager" aria-label="{noun} pages">'
+        f'<button type="button" class="prev"{first}>‹ Prev</button>'
+        f'<span class="info">{escape(info)}</span>'
+        f'<button type="button" class="next"{last}>Next ›</button></nav>'
+    )
+
+
+def _sections(data: dict[str, Any], identity: Identity | None) -> str:
+    alarms, devices, tags = data["alarms"], data["devices"], data["tags"]
+    can_ack = identity is not None and identity.can_write
+    summary = ", ".join(f"{count} {state}" for state, count in devices["states"].items() if count)
+    return _template("sections.html").substitute(
+        alarm_count=f"{alarms['total']} of {alarms['configured']} not normal",
+        alarm_rows="".join(_alarm_row(alarm, can_ack) for alarm in alarms["rows"]),
+        alarms_empty_hidden=" hidden" if alarms["rows"] else "",
+        device_summary=escape(summary),
+        device_rows="".join(_device_row(device) for device in devices["rows"]),
+        device_pager=_pager("device", devices, "devices"),
+        tag_rows="".join(_tag_row(tag) for tag in tags["rows"]),
+        tag_pager=_pager("tag", tags, "tags"),
+    )
+
+
+def render_page(
+    name: str,
+    *,
+    csrf: str,
+    identity: Identity | None,
+    login_required: bool,
+    data: dict[str, Any] | None,
+) -> str:
+    """The whole page; `data` is /api/status's first answer, or None when a login is needed."""
+    ready = data is not None and bool(data["ready"])
+    if data is None:
+        body = '<p id="login-needed" class="notice">Log in to see this gateway\'s status.</p>'
+    else:
+        body = _sections(data, identity)
+    return _template("page.html").substitute(
+        name=escape(name),
+        csrf=escape(csrf),
+        login_required="true" if login_required else "false",
+        can_write="true" if identity is not None and identity.can_write else "false",
+        ready_class="ok" if ready else "bad",
+        ready_text="ready" if ready else "not ready",
+        account=_account(identity),
+        body=body,
+    )
