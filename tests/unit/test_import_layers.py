@@ -15,7 +15,7 @@ independent of each other (they never import one another):
     and consumers   gateway.storage | gateway.tags
     low parts       gateway.bus | gateway.uaclient | simulators
     foundations     gateway.config | gateway.codec | gateway.ua | gateway.loop | gateway.filemodes
-                    | gateway.backoff
+                    | gateway.backoff | gateway.rtuframe | gateway.serialio
                     gateway.errors
                     gateway.model
 
@@ -76,6 +76,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "gateway.loop",
         "gateway.filemodes",
         "gateway.backoff",
+        "gateway.rtuframe",
+        "gateway.serialio",
     ),
     ("gateway.errors",),
     ("gateway.model",),
