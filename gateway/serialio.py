@@ -25,6 +25,11 @@ __all__ = ["PortSettings", "SerialPortError", "open_serial"]
 
 log = logging.getLogger(__name__)
 
+try:  # pyserial's POSIX backend lets termios' own error (not an OSError) through
+    from termios import error as _TermiosError
+except ImportError:  # pragma: no cover - Windows
+    _TermiosError = OSError  # type: ignore[assignment,misc]
+
 _PARITY = {"none": "N", "even": "E", "odd": "O"}
 _INSTALL = "serial ports need the serial extra: pip install 'modbus-opcua-gateway[serial]'"
 
@@ -70,7 +75,7 @@ async def open_serial(
             bytesize=settings.data_bits,
             exclusive=True,
         )
-    except (serial.SerialException, OSError, ValueError) as exc:
+    except (serial.SerialException, OSError, ValueError, _TermiosError) as exc:
         raise SerialPortError(f"cannot open {settings.path}: {_reason(exc)}") from exc
     port: Any = transport.serial
     with contextlib.suppress(serial.SerialException, OSError, ValueError):
@@ -85,6 +90,8 @@ async def open_serial(
 def _reason(exc: BaseException) -> str:
     """pyserial's message without its repetition of the path, or the OS's words."""
     errno = getattr(exc, "errno", None)
+    if errno is None and exc.args and isinstance(exc.args[0], int):  # termios.error
+        errno = exc.args[0]
     if isinstance(errno, int) and errno > 0:
         if errno == 22:  # EINVAL from tcsetattr: a pseudo-terminal refuses parity
             return "the port refuses these settings (pseudo-terminals accept parity none only)"
