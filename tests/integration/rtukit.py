@@ -62,11 +62,9 @@ def _layout(unit: int) -> list[tuple[str, dict[str, Any], Any]]:
     items: list[tuple[str, dict[str, Any], Any]] = []
     address = 0
     for byte_order, word_order in ORDERS:
-        for kind, value in _WIDE:
-            if kind.startswith(("uint", "bcd")) and unit != 1:
-                value = value // 3
-            elif not kind.startswith(("uint", "bcd")):
-                value = value * sign
+        for kind, base in _WIDE:
+            unsigned = kind.startswith(("uint", "bcd"))
+            value = (base if unit == 1 else base // 3) if unsigned else base * sign
             spec = {"table": "holding_register", "address": address, "type": kind,
                     "byte_order": byte_order, "word_order": word_order}  # fmt: skip
             items.append((f"{kind}_{byte_order[0]}{word_order[0]}", spec, value))

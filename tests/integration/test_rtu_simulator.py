@@ -46,7 +46,7 @@ def on_line(
             where: dict[str, Any] = {"serial": {**SERIAL, "port": port or line.where}}
         else:
             where = {"host": "127.0.0.1", "port": line.port}
-        made = [
+        return [
             {
                 "name": f"d{unit}",
                 "transport": transport,
@@ -54,10 +54,9 @@ def on_line(
                 **where,
                 **FAST,
                 "tags": tags(1 if unit == 3 else unit),
-            }  # fmt: skip
+            }
             for unit in units
         ]
-        return made
 
     return devices
 
@@ -95,7 +94,7 @@ async def test_writes_of_each_kind_and_a_broadcast() -> None:
                 "type": "uint16",
                 "writable": True,
             }
-        ],  # fmt: skip
+        ],
     }
 
     def devices(running: RunningPlant) -> list[dict[str, Any]]:
