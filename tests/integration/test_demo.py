@@ -28,7 +28,9 @@ CLEARED = re.compile(
     r"^status .*; 0 active alarms; 1 cleared, unacknowledged: compressor_high_pressure$"
 )
 #: A status line once every device of the demo plant polls fine.
-ALL_OK = re.compile(r"^status [\d:]+: boiler ok, compressor ok, compressor_vfd ok, tank_farm ok;")
+ALL_OK = re.compile(
+    r"^status [\d:]+: boiler ok, compressor ok, compressor_vfd ok, tank_farm ok, energy_meter ok;"
+)
 
 
 async def _start(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
