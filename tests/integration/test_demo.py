@@ -29,7 +29,7 @@ CLEARED = re.compile(
 )
 #: A status line once every device of the demo plant polls fine.
 ALL_OK = re.compile(
-    r"^status [\d:]+: boiler ok, compressor ok, compressor_vfd ok, tank_farm ok, energy_meter ok;"
+    r"^status [\d:]+: boiler ok, compressor ok, compressor_vfd ok, tank_farm ok, meter ok;"
 )
 
 

@@ -46,7 +46,7 @@ def test_demo_plant_runs_for_a_duration_and_prints_its_slaves() -> None:
     assert re.search(r"^\s+boiler\s+127\.0\.0\.1:5020\s+unit 1$", result.stdout, re.M)
     assert re.search(r"^\s+compressor\s+127\.0\.0\.1:5021\s+units 1, 2$", result.stdout, re.M)
     assert re.search(r"^\s+tank_farm\s+127\.0\.0\.1:5022\s+unit 1$", result.stdout, re.M)
-    meter = r"^\s+energy_meter\s+127\.0\.0\.1:5023\s+unit 7  rtu_over_tcp$"
+    meter = r"^\s+meter\s+127\.0\.0\.1:5023\s+unit 7  rtu_over_tcp$"
     assert re.search(meter, result.stdout, re.M)
     assert lines[-1] == "stopped"
 
