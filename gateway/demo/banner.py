@@ -103,8 +103,8 @@ def banner_lines(
         f"  certificate thumbprint (SHA-1): {thumbprint}",
         f"  users: {_users(config, roles=True)}",
         "WARNING: anonymous access on an unsecured endpoint is for this demo only.",
-        "Every minute compressor_high_pressure trips; at minute 5 the compressor drops "
-        "off, at 6 compressor_overload trips. Try (docs/quickstart.md):",
+        "Every minute compressor_high_pressure trips; minute 5 the compressor drops off; "
+        "minute 6 compressor_overload trips for ~30 s. Try (docs/quickstart.md):",
     ]
     lines = [line for text in logical for line in _wrapped(text)]
     lines += [
