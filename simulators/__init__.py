@@ -12,6 +12,9 @@ Where things are:
     image.py          the register image of one unit id (four tables)
     pdu.py            Modbus request parsing and execution, pure
     server.py         the asyncio Modbus TCP slave (and why it is not pymodbus')
+    lineconfig.py     `transport` and `serial:` of a slave on an RTU line
+    rtuslave.py       RTU framing, paced answers and RTU faults of one line end
+    rtuserving.py     RTU slaves on a pseudo-terminal, a device path or TCP
     points.py         a point bound to an image through the gateway's codec
     unit.py, slave.py run-time units and slaves: the control API tests use
     serving.py        servers plus a ticker under one TaskGroup

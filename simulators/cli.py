@@ -92,7 +92,8 @@ def describe_plant(running: RunningPlant) -> str:
     for slave in running.slaves.values():
         ids = ", ".join(str(unit_id) for unit_id in slave.unit_ids)
         label = "unit" if len(slave.unit_ids) == 1 else "units"
-        lines.append(f"  {slave.name:<{width}}  {slave.host}:{slave.port}  {label} {ids}")
+        how = f"  {slave.config.transport}" if slave.config.transport != "tcp" else ""
+        lines.append(f"  {slave.name:<{width}}  {slave.where}  {label} {ids}{how}")
     lines.append("press Ctrl-C to stop")
     return "\n".join(lines)
 

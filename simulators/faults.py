@@ -13,6 +13,16 @@ only going offline needs the listener, which the slave does itself.
     close_mid  half of each answer is sent, then the connection is closed
     restart    at `at`: connections dropped, registers and models reset;
                `duration` is the downtime (offline) before it listens again
+
+RTU slaves (serial line or RTU over TCP) also know, per answer:
+
+    bad_crc    the answer's CRC is wrong
+    garbage    random bytes instead of the answer
+    wrong_unit the answer carries another unit id (a neighbour's late answer)
+
+and there `hang` is a unit that does not answer, `close_mid` half an answer
+(a short frame; over TCP the connection is closed too), `offline` a line that
+stays silent (a serial port cannot refuse).
 """
 
 from __future__ import annotations
@@ -31,17 +41,20 @@ from simulators.kinds import kind_dispatcher
 
 __all__ = [
     "EXCEPTION_CODES",
+    "BadCrcFault",
     "BaseFault",
     "CloseMidFault",
     "ExceptionFault",
     "Fault",
     "FaultSet",
+    "GarbageFault",
     "HangFault",
     "OfflineFault",
     "Reaction",
     "RestartFault",
     "SlowFault",
     "UnitFault",
+    "WrongUnitFault",
 ]
 
 #: Modbus exception codes a fault can answer with, and what they mean.
@@ -131,6 +144,19 @@ class CloseMidFault(UnitFault):
     kind: Literal["close_mid"] = "close_mid"
 
 
+class BadCrcFault(UnitFault):
+    kind: Literal["bad_crc"] = "bad_crc"
+
+
+class GarbageFault(UnitFault):
+    kind: Literal["garbage"] = "garbage"
+    size: int = Field(default=8, ge=1, le=256)  # random bytes sent instead of the answer
+
+
+class WrongUnitFault(UnitFault):
+    kind: Literal["wrong_unit"] = "wrong_unit"
+
+
 class SlowFault(UnitFault):
     kind: Literal["slow"] = "slow"
     delay: NonNegativeDuration | tuple[NonNegativeDuration, NonNegativeDuration]
@@ -187,11 +213,22 @@ _KINDS: dict[str, type[BaseFault]] = {
     "exception": ExceptionFault,
     "close_mid": CloseMidFault,
     "restart": RestartFault,
+    "bad_crc": BadCrcFault,
+    "garbage": GarbageFault,
+    "wrong_unit": WrongUnitFault,
 }
 
 #: Any fault, chosen by its `kind:` key.
 Fault = Annotated[
-    OfflineFault | HangFault | SlowFault | ExceptionFault | CloseMidFault | RestartFault,
+    OfflineFault
+    | HangFault
+    | SlowFault
+    | ExceptionFault
+    | CloseMidFault
+    | RestartFault
+    | BadCrcFault
+    | GarbageFault
+    | WrongUnitFault,
     BeforeValidator(kind_dispatcher("fault", _KINDS)),
 ]
 
@@ -203,6 +240,9 @@ class Reaction:
     hang: bool = False
     delay: float = 0.0
     close_mid: bool = False
+    bad_crc: bool = False
+    garbage: int = 0  # RTU: this many random bytes instead of the answer
+    wrong_unit: bool = False
 
 
 _NO_REACTION = Reaction()
@@ -238,7 +278,14 @@ class FaultSet:
             hang=any(isinstance(f, HangFault) for f in unit_faults),
             delay=max(delays, default=0.0),
             close_mid=any(isinstance(f, CloseMidFault) for f in unit_faults),
+            bad_crc=any(isinstance(f, BadCrcFault) for f in unit_faults),
+            garbage=max((f.size for f in unit_faults if isinstance(f, GarbageFault)), default=0),
+            wrong_unit=any(isinstance(f, WrongUnitFault) for f in unit_faults),
         )
+
+    def garbage(self, size: int) -> bytes:
+        """`size` random bytes (from the slave's seeded generator: reproducible)."""
+        return self._rng.randbytes(size)
 
     def exception(self, unit_id: int, table: Table, start: int, count: int) -> int | None:
         """The exception code for a request touching [start, start + count), if any."""

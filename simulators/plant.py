@@ -46,6 +46,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from gateway.codec import Encoding, encode
+from gateway.config.serial import Transport
 from gateway.config.tags import expand_modicon_ref
 from gateway.config.types import ConfigModel, Duration, Name
 from gateway.config.validation import MISSING, raise_located
@@ -54,6 +55,7 @@ from gateway.errors import CodecError
 from gateway.model import ByteOrder, DataType, Table, WordOrder
 from simulators.faults import Fault
 from simulators.image import TABLE_SIZE_LIMIT
+from simulators.lineconfig import LineConfig
 from simulators.models import ProcessModel
 from simulators.signals import Signal
 
@@ -190,11 +192,13 @@ class UnitConfig(ConfigModel):
 
 
 class SlaveConfig(ConfigModel):
-    """One simulated PLC: a TCP port serving one or more unit ids."""
+    """One simulated PLC: a TCP port (or an RTU line) serving one or more unit ids."""
 
     name: Name
+    transport: Transport = Transport.TCP  # rtu, rtu_over_tcp: lineconfig.py
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=0, ge=0, le=65535)
+    serial: LineConfig = LineConfig()
     units: tuple[UnitConfig, ...] = ()  # at least one: plant_checks (no cascade of errors)
     faults: tuple[Fault, ...] = ()
 

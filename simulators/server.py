@@ -30,14 +30,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Self, cast
+from typing import Protocol, Self, cast
 
 from gateway.model import Table
 from simulators.faults import FaultSet, Reaction
 from simulators.image import RegisterImage
 from simulators.pdu import Request, exception_pdu, execute, parse_request
 
-__all__ = ["GATEWAY_TARGET_FAILED", "ModbusSlave", "WriteListener"]
+__all__ = ["GATEWAY_TARGET_FAILED", "Connection", "ModbusSlave", "WriteListener"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,13 @@ GATEWAY_TARGET_FAILED = 0x0B
 
 #: Called after a master's write is stored: (unit id, table, address, count).
 WriteListener = Callable[[int, Table, int, int], None]
+
+
+class Connection(Protocol):
+    """An open connection of a slave: what `drop_connections` needs."""
+
+    def abort(self) -> None: ...
+
 
 #: A request waiting for its delayed answer: transaction id, unit id, PDU, reaction.
 _Pending = tuple[int, int, bytes, Reaction]
@@ -79,7 +86,7 @@ class ModbusSlave:
         self.on_write = on_write
         self._port = port
         self._server: asyncio.Server | None = None
-        self._connections: set[_Connection] = set()
+        self._connections: set[Connection] = set()
         self._running = False
 
     async def __aenter__(self) -> Self:
@@ -98,6 +105,11 @@ class ModbusSlave:
     def port(self) -> int:
         """The TCP port (the OS's choice once listening when 0 was asked for)."""
         return self._port
+
+    @property
+    def where(self) -> str:
+        """Where masters reach the slave, for people: host:port (a serial slave: its port)."""
+        return f"{self.host}:{self._port}"
 
     @property
     def listening(self) -> bool:
@@ -133,9 +145,13 @@ class ModbusSlave:
     async def _open_listener(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _Connection(self), self.host, self._port, reuse_address=True
+            self._new_connection, self.host, self._port, reuse_address=True
         )
         self._port = self._server.sockets[0].getsockname()[1]
+
+    def _new_connection(self) -> asyncio.Protocol:
+        """The protocol of one accepted connection (RTU over TCP frames differently)."""
+        return _Connection(self)
 
     async def _close_listener(self) -> None:
         server, self._server = self._server, None
@@ -168,10 +184,10 @@ class ModbusSlave:
         except Exception:  # a listener's bug must not cut the master's connection
             log.exception("write listener failed for unit %d %s", unit_id, request)
 
-    def _register(self, connection: _Connection) -> None:
+    def _register(self, connection: Connection) -> None:
         self._connections.add(connection)
 
-    def _unregister(self, connection: _Connection) -> None:
+    def _unregister(self, connection: Connection) -> None:
         self._connections.discard(connection)
 
 

@@ -14,16 +14,19 @@ import random
 
 from gateway.model import Table
 from simulators.faults import (
+    BadCrcFault,
     CloseMidFault,
     ExceptionFault,
     FaultSet,
+    GarbageFault,
     HangFault,
     OfflineFault,
     RestartFault,
     SlowFault,
+    WrongUnitFault,
 )
 from simulators.plant import SlaveConfig
-from simulators.server import ModbusSlave
+from simulators.rtuserving import make_server
 from simulators.unit import SimulatedUnit, derive_seed
 
 __all__ = ["SimulatedSlave"]
@@ -43,7 +46,9 @@ class SimulatedSlave:
         }
         self.faults = FaultSet(random.Random(derive_seed(seed, config.name, "faults")))
         self.faults.schedule(config.faults, 0.0)
-        self.server = ModbusSlave(
+        self.server = make_server(
+            config.transport,
+            config.serial,
             {unit_id: unit.image for unit_id, unit in self.units.items()},
             host=config.host,
             port=config.port,
@@ -58,6 +63,11 @@ class SimulatedSlave:
     @property
     def port(self) -> int:
         return self.server.port
+
+    @property
+    def where(self) -> str:
+        """Where masters reach it: host:port, or the serial port's path."""
+        return self.server.where
 
     @property
     def unit_ids(self) -> list[int]:
@@ -117,6 +127,18 @@ class SimulatedSlave:
     def close_mid_response(self, *, unit_id: int | None = None) -> None:
         """Send half of each answer, then close the connection."""
         self.faults.manual.append(CloseMidFault(unit_id=unit_id))
+
+    def bad_crc(self, *, unit_id: int | None = None) -> None:
+        """RTU: answer with a wrong CRC."""
+        self.faults.manual.append(BadCrcFault(unit_id=unit_id))
+
+    def garbage(self, size: int = 8, *, unit_id: int | None = None) -> None:
+        """RTU: send `size` random bytes instead of each answer."""
+        self.faults.manual.append(GarbageFault(size=size, unit_id=unit_id))
+
+    def wrong_unit(self, *, unit_id: int | None = None) -> None:
+        """RTU: answer with another unit id."""
+        self.faults.manual.append(WrongUnitFault(unit_id=unit_id))
 
     async def clear_faults(self) -> None:
         """Remove every switched fault; the port opens again unless a scheduled one holds."""

@@ -9,8 +9,10 @@ types.py        durations, names, Modicon refs, the frozen base model
 tags.py         TagConfig and its single-tag rules
 alarms.py       AlarmConfig (limit or discrete)
 http.py         HttpConfig: the `http:` section (listen, TLS, insecure, sessions)
+serial.py       how a device is reached: Transport, a serial line's settings
 models.py       GatewayConfig and its sections, DeviceConfig
 checks.py       cross-item checks: duplicates, overlaps, alarm references
+lines.py        shared RTU lines: which devices share one, what cannot work on one
 """
 
 from gateway.config.alarms import LIMIT_KEYS, MESSAGE_FIELDS, AlarmConfig, AlarmKind
@@ -32,6 +34,7 @@ from gateway.config.models import (
     Synchronous,
     UserConfig,
 )
+from gateway.config.serial import Parity, SerialConfig, Transport
 from gateway.config.tags import LAST_ADDRESS, StorageMode, TagConfig
 from gateway.config.types import (
     ConfigModel,
@@ -61,16 +64,19 @@ __all__ = [
     "NonNegativeDuration",
     "OpcUaConfig",
     "OpcUaLimitsConfig",
+    "Parity",
     "ResolvedTag",
     "Role",
     "SecurityConfig",
     "SecurityMode",
     "SecurityPolicy",
+    "SerialConfig",
     "StorageConfig",
     "StorageMode",
     "Synchronous",
     "TagConfig",
     "TlsConfig",
+    "Transport",
     "UserConfig",
     "check_config",
     "load_config",

@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Iterable, Iterator
 
 from gateway.config.alarms import AlarmConfig, AlarmKind
+from gateway.config.lines import line_findings
 from gateway.config.models import DeviceConfig, GatewayConfig
 from gateway.config.tags import TagConfig
 from gateway.config.validation import Finding
@@ -35,6 +36,7 @@ def check_config(config: GatewayConfig, *, opcua: bool = True) -> list[Finding]:
     for index, device in enumerate(config.devices):
         findings += _device_findings(device, ("devices", index))
     findings += _shared_connections(config.devices)
+    findings += line_findings(config.devices)
     for index, alarm in enumerate(config.alarms):
         findings += _alarm_findings(config, alarm, ("alarms", index))
     return findings

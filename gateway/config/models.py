@@ -17,16 +17,18 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator, model_va
 
 from gateway.config.alarms import AlarmConfig
 from gateway.config.http import HttpConfig
+from gateway.config.serial import SerialConfig, Transport
 from gateway.config.tags import TagConfig
 from gateway.config.types import (
     ConfigModel,
     Duration,
     Name,
+    NonNegativeDuration,
     none_as_empty_list,
     none_as_empty_mapping,
     validate_host,
 )
-from gateway.config.validation import raise_located
+from gateway.config.validation import MISSING, raise_located
 from gateway.config.yamlsource import KeyPath
 from gateway.model import MAX_READ_BITS, MAX_READ_REGISTERS, ByteOrder, WordOrder
 
@@ -330,16 +332,23 @@ class ResolvedTag:
 
 
 class DeviceConfig(ConfigModel):
-    """One Modbus TCP slave and its tags."""
+    """One Modbus slave (TCP, RTU on a serial line, or RTU over TCP) and its tags."""
 
     name: Name = Field(
         description="Device name, unique in the file: the OPC UA device object and the first "
         "part of `<device>.<tag>` references."
     )
+    transport: Transport = Field(
+        default=Transport.TCP,
+        description="tcp: Modbus TCP; rtu: Modbus RTU on the serial port `serial.port`; "
+        "rtu_over_tcp: RTU frames through a serial converter at `host:port` in its "
+        "transparent (raw, RTU over TCP) mode. Devices on one serial port or one converter "
+        "share its line and take turns.",
+    )
+    # Required, but an rtu device gets "" (no host) before validation: `_no_host_on_serial`.
     host: Annotated[str, AfterValidator(validate_host)] = Field(
-        min_length=1,
-        description="Host name or IP address of the Modbus TCP slave, without the port "
-        "(that is `port`).",
+        description="Host name or IP address of the Modbus TCP slave or the serial "
+        "converter, without the port (that is `port`). Required unless `transport: rtu`.",
     )
     port: int = Field(default=502, ge=1, le=65535, description="TCP port of the slave.")
     unit_id: int = Field(
@@ -347,7 +356,9 @@ class DeviceConfig(ConfigModel):
         ge=0,
         le=255,
         description="Modbus unit identifier (slave id). Plain TCP devices usually ignore it; "
-        "behind a TCP-to-serial gateway it selects the serial slave.",
+        "behind a TCP-to-serial gateway it selects the serial slave. On an RTU line 1..247, "
+        "unique on the line; 0 is broadcast: every slave executes the writes, none answers, "
+        "so such a device has writable tags only and is never read.",
     )
     scan_interval: Duration = Field(
         default=1.0, description="Default scan class: how often the device's tags are read."
@@ -416,6 +427,17 @@ class DeviceConfig(ConfigModel):
         "`unit_id`s, e.g. behind a TCP-to-serial gateway) share one TCP connection and "
         "take turns on it.",
     )
+    serial: SerialConfig | None = Field(
+        default=None,
+        description="The serial line of an `rtu` device (port and settings, below); for "
+        "`rtu_over_tcp` optionally the converter's line settings, for the line plan.",
+    )
+    turnaround: NonNegativeDuration | None = Field(
+        default=None,
+        description="RTU: pause on the line after each request to this device, for slow "
+        "devices; after a broadcast (unit 0) the time the slaves get to act "
+        "(default 0, and 100ms after a broadcast).",
+    )
     tags: tuple[TagConfig, ...] = Field(
         default=(), repr=False, description="The device's tags (below)."
     )
@@ -441,6 +463,61 @@ class DeviceConfig(ConfigModel):
                 f"got {value}"
             )
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_host_on_serial(cls, data: Any) -> Any:
+        """A serial device has no host: "" stands for it, so `host` stays required for TCP."""
+        if isinstance(data, dict) and data.get("transport") == "rtu" and "host" not in data:
+            return {**data, "host": ""}
+        return data
+
+    @model_validator(mode="after")
+    def _transport_settings(self) -> DeviceConfig:
+        """What each transport needs: a host for TCP and converters, a port for serial."""
+        problems: list[tuple[KeyPath, str]] = []
+        kind = self.transport
+        if kind is Transport.RTU:
+            if self.host:
+                problems.append((("host",), "not used by transport rtu (the port is serial.port)"))
+            if self.serial is None:
+                problems.append((("serial",), MISSING))
+            elif self.serial.port is None:
+                problems.append((("serial", "port"), MISSING))
+        elif not self.host:
+            problems.append((("host",), "must not be empty"))
+        if kind is Transport.RTU_OVER_TCP and self.serial and self.serial.port is not None:
+            problems.append(
+                (("serial", "port"), "not used by rtu_over_tcp: the converter owns the port")
+            )
+        if kind is Transport.TCP:
+            problems.extend(
+                ((key,), f"only for transport rtu or rtu_over_tcp, not {kind}")
+                for key in ("serial", "turnaround")
+                if getattr(self, key) is not None
+            )
+        elif self.connection is not None:
+            problems.append(
+                (
+                    ("connection",),
+                    "not used by RTU devices: devices on one serial port or one converter "
+                    "share its line already",
+                )
+            )
+        raise_located(type(self).__name__, problems, None)
+        return self
+
+    @property
+    def broadcast(self) -> bool:
+        """Unit 0 on an RTU line: written to every slave at once, never read."""
+        return self.transport.is_rtu and self.unit_id == 0
+
+    @property
+    def where(self) -> str:
+        """Where the device is, for people: `10.0.0.5:502`, `/dev/ttyUSB0`."""
+        if self.transport is Transport.RTU and self.serial is not None:
+            return str(self.serial.port)
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def resolve(self, tag: TagConfig) -> ResolvedTag:
         """The tag's scan interval and orders, falling back to this device's."""

@@ -36,8 +36,12 @@ SECTION_INTROS: dict[str, str] = {
     "([users and roles](security.md#users-and-roles)).",
     "storage": "The historian: where readings go and how long they stay. Everything but "
     "`url`, `retention` and `synchronous` is tuning ([storage](storage.md)).",
-    "devices[]": "One Modbus TCP slave: a PLC, a drive, a meter, or one unit id behind a "
-    "TCP-to-serial gateway ([connecting real PLCs](plc-guide.md)).",
+    "devices[]": "One Modbus slave: a PLC, a drive, a meter, or one unit id behind a "
+    "TCP-to-serial gateway, over Modbus TCP; or a unit on a serial line (`transport: rtu`) "
+    "or behind a serial converter in transparent mode (`transport: rtu_over_tcp`) "
+    "([connecting real PLCs](plc-guide.md), [serial lines](plc-guide.md#serial-lines-modbus-rtu)).",
+    "devices[].serial": "The serial line of an RTU device. Every device on one port gives "
+    "the same settings; pseudo-terminals accept `parity: none` only.",
     "devices[].tags[]": "One value at a Modbus address: give `table` and `address`, or "
     "`ref`. `unit`, `range`, `scale`, `offset` and `deadband` apply to numeric types only.",
     "alarms[]": "An alarm on one tag: a limit alarm (any of `high_high`, `high`, `low`, "

@@ -100,7 +100,7 @@ def banner_lines(
     url, endpoints, thumbprint = server
     plc_list = list(plcs)
     hosts = sorted({host for _, host, _ in plc_list})
-    places = ", ".join(f"{name} :{port}" for name, _, port in plc_list)
+    places = ", ".join(f"{name}:{port}" for name, _, port in plc_list)
     operator = config.opcua.users[0] if config.opcua.users else None
     login = ""
     if operator is not None:
@@ -108,7 +108,7 @@ def banner_lines(
         if operator.password.get_secret_value() == DEMO_PASSWORDS.get(operator.name):
             login += f" -p {DEMO_PASSWORDS[operator.name]}"
     logical = [
-        f"demo PLCs on {', '.join(hosts)}: {places}",
+        f"PLCs on {', '.join(hosts)}: {places}",
         f"  data in {data_dir}: history demo.db, certificates pki/, config gateway.yaml",
         f"OPC UA endpoint: {url}",
         f"  security: {endpoints_text(endpoints)}",
@@ -116,9 +116,8 @@ def banner_lines(
         f"  users: {_users(config, roles=True)}",
         *([] if status_page is None else [f"status page: {status_page}"]),
         "WARNING: anonymous access on an unsecured endpoint is for this demo only.",
-        "Every minute compressor_high_pressure trips for ~15 s, then clears; at minute 5 "
-        "the compressor's PLC drops off for 10 s; at minute 6 compressor_overload trips "
-        "for ~30 s. Try in another terminal (more in docs/quickstart.md):",
+        "Every minute compressor_high_pressure trips; minute 5 the compressor drops off; "
+        "minute 6 compressor_overload trips for ~30 s. Try (docs/quickstart.md):",
     ]
     lines = [line for text in logical for line in _wrapped(text)]
     lines += [

@@ -46,6 +46,7 @@ HIGHLIGHTS: dict[str, tuple[str, ...]] = {
     "compressor": ("discharge_pressure", "loaded"),
     "compressor_vfd": ("motor_speed", "speed_setpoint"),
     "tank_farm": ("tank1_level", "tank1_outlet_valve"),
+    "meter": ("active_power", "energy_total"),
 }
 
 

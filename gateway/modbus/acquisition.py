@@ -3,12 +3,14 @@
 `Acquisition` is an async context manager that owns a TaskGroup with one
 polling task per device, and every device's `Link` (connection); leaving it
 cancels the pollers, then closes the links. Devices naming the same
-`connection` (and reaching the same host:port) share one link. Device start
+`connection` (and reaching the same host:port), and RTU devices on one serial
+port or one converter, share one link (lines.py). Device start
 times are staggered across the shortest scan interval so a hundred devices
 do not all send their first request at once.
 
-Each link's transport comes from `transport` (Modbus TCP by default; the
-tests pass an in-memory one) and every poller and link keeps time on
+Each link's transport comes from `transport` (by default the devices'
+own: Modbus TCP, RTU on a serial port, RTU over TCP; the tests pass an
+in-memory one) and every poller and link keeps time on
 `clock` (the event loop's by default; the tests pass a fake one).
 """
 
@@ -26,6 +28,7 @@ from gateway.errors import WriteRejected
 from gateway.modbus.client import ModbusClient
 from gateway.modbus.clock import LOOP_CLOCK, Clock
 from gateway.modbus.health import DeviceHealth, RetryPolicy
+from gateway.modbus.lines import LineFactory, group_links, line_transport
 from gateway.modbus.link import Link
 from gateway.modbus.poller import DevicePoller
 from gateway.modbus.transport import ModbusTransport, TransportFactory
@@ -59,14 +62,14 @@ class Acquisition:
         bus: Bus,
         *,
         seed: int | None = None,
-        transport: TransportFactory = tcp_transport,
+        transport: TransportFactory | None = None,
         clock: Clock = LOOP_CLOCK,
     ) -> None:
         self.bus = bus
         rng = random.Random(seed)
         self._tags: dict[str, Tag] = {}
         self._pollers: dict[str, DevicePoller] = {}
-        links = _links(config.devices, transport, clock)
+        links = group_links(config.devices, _line_factory(transport, clock), clock)
         self._links = list({id(link): link for link in links.values()}.values())
         count = len(config.devices)
         device_tags = [build_tags(device) for device in config.devices]
@@ -162,27 +165,8 @@ class Acquisition:
         await self._pollers[tag.device].write(tag, value)
 
 
-def _links(
-    devices: tuple[DeviceConfig, ...], transport: TransportFactory, clock: Clock
-) -> dict[str, Link]:
-    """Each device's link: its own, or the one of its `connection` at the same host:port.
-
-    The config checks reject a shared connection with differing host or port;
-    keying by them as well means such a config, built without the checks,
-    still never sends a unit's requests to another host.
-    """
-    groups: dict[tuple[str, str, int], list[DeviceConfig]] = {}
-    for device in devices:
-        if device.connection is not None:
-            key = (device.connection, device.host, device.port)
-            groups.setdefault(key, []).append(device)
-    links: dict[str, Link] = {}
-    for members in groups.values():
-        # One connect timeout for the link: the most patient device's.
-        connect_timeout = max(d.timeout for d in members)
-        shared = Link(transport(members[0], connect_timeout), clock=clock)
-        links.update((device.name, shared) for device in members)
-    for device in devices:
-        if device.name not in links:
-            links[device.name] = Link(transport(device, device.timeout), clock=clock)
-    return links
+def _line_factory(transport: TransportFactory | None, clock: Clock) -> LineFactory:
+    """The devices' own transports, or `transport` (a test's) for the first device of a link."""
+    if transport is None:
+        return lambda devices, connect_timeout: line_transport(devices, connect_timeout, clock)
+    return lambda devices, connect_timeout: transport(devices[0], connect_timeout)

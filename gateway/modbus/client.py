@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self, cast
 
@@ -38,7 +39,7 @@ from gateway.modbus.clock import LOOP_CLOCK, CallLater, Clock, call_later_on, ti
 from gateway.modbus.pdu import MAX_MBAP_LENGTH, MBAP, MBAP_SIZE, MIN_MBAP_LENGTH
 from gateway.modbus.transport import PduRequests, no_response
 
-__all__ = ["ModbusClient"]
+__all__ = ["ModbusClient", "open_tcp"]
 
 _MAX_TID = 0xFFFF  # transaction ids run 1..65535; 0 is never sent
 
@@ -93,26 +94,14 @@ class ModbusClient(PduRequests):
             return
         await self.close()  # let a reset connection finish closing: no socket outlives it
         loop = asyncio.get_running_loop()
+        conn = _Connection(self, loop)
         try:
             async with timeout(self._clock, self.connect_timeout):
-                transport, conn = await loop.create_connection(
-                    lambda: _Connection(self, loop), self.host, self.port
-                )
-        except TimeoutError:  # before OSError: TimeoutError is one
+                await open_tcp(self.host, self.port, self.where, lambda: conn)
+        except TimeoutError:
             raise DeviceTimeout(
                 f"connect to {self.where} timed out after {self.connect_timeout:g} s"
             ) from None
-        except OSError as exc:
-            raise DeviceUnreachable(f"connect to {self.where} failed: {_reason(exc)}") from exc
-        except UnicodeError as exc:  # the resolver refuses the name itself ("plc..local")
-            raise DeviceUnreachable(
-                f"connect to {self.where} failed: invalid host name ({exc})"
-            ) from exc
-        sock = transport.get_extra_info("socket")
-        # asyncio and uvloop set it already; say so explicitly. A dead socket
-        # fails here too, but the first request reports that in our terms.
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._conn = conn
         self._call_later = call_later_on(self._clock, loop)
 
@@ -151,6 +140,30 @@ class ModbusClient(PduRequests):
             raise
         finally:
             timer.cancel()
+
+
+async def open_tcp(
+    host: str, port: int, where: str, protocol_factory: Callable[[], asyncio.Protocol]
+) -> asyncio.Transport:
+    """A TCP connection with Nagle off (the caller bounds the time); failures name `where`.
+
+    Modbus TCP and RTU over TCP connect alike.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        transport, _ = await loop.create_connection(protocol_factory, host, port)
+    except TimeoutError:  # before OSError (TimeoutError is one): the caller's timeout
+        raise
+    except OSError as exc:
+        raise DeviceUnreachable(f"connect to {where} failed: {_reason(exc)}") from exc
+    except UnicodeError as exc:  # the resolver refuses the name itself ("plc..local")
+        raise DeviceUnreachable(f"connect to {where} failed: invalid host name ({exc})") from exc
+    sock = transport.get_extra_info("socket")
+    # asyncio and uvloop set it already; say so explicitly. A dead socket
+    # fails here too, but the first request reports that in our terms.
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return transport
 
 
 class _Connection(asyncio.Protocol):

@@ -14,7 +14,12 @@ __all__ = ["plan_device"]
 
 
 def plan_device(device: DeviceConfig, tags: tuple[Tag, ...] | None = None) -> list[ReadBlock[Tag]]:
-    """The read requests of one device, per table and scan class (see planner)."""
+    """The read requests of one device, per table and scan class (see planner).
+
+    None for a broadcast device (unit 0 on an RTU line): nobody answers it.
+    """
+    if device.broadcast:
+        return []
     return plan_reads(
         build_tags(device) if tags is None else tags,
         max_registers=device.max_read_registers,

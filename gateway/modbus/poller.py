@@ -191,7 +191,9 @@ class DevicePoller:
                 self._wake()
                 raise
             self._record_answer(started)
-        self._reread.add(self._block_of[tag.key])
+        block = self._block_of.get(tag.key)
+        if block is not None:  # a broadcast device's tags are never read back
+            self._reread.add(block)
         self._wake()
 
     # -- connection lifecycle -------------------------------------------------------

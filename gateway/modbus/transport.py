@@ -2,9 +2,9 @@
 
 `ModbusTransport` is all they know of a connection: connect, close, one
 request at a time under its `lock`, reads and writes by table, unit id and
-address. Modbus TCP (`client.ModbusClient`) implements it today; RTU and
-RTU over TCP (a serial line shared by unit ids) implement the same, and so
-does the tests' in-memory transport (the idea of httpx's MockTransport).
+address. Modbus TCP (`client.ModbusClient`) implements it, RTU and RTU over
+TCP (`rtuline.RtuLine`, a line shared by unit ids) the same, and so does the
+tests' in-memory transport (the idea of httpx's MockTransport).
 
 `PduRequests` is the Modbus application layer every framing shares: it
 builds each request PDU, checks the answer strictly against it (`pdu.py`)
@@ -51,7 +51,7 @@ class ModbusTransport(Protocol):
 
     @property
     def where(self) -> str:
-        """Where the units are, for messages: `10.0.0.5:502`, later `/dev/ttyUSB0`."""
+        """Where the units are, for messages: `10.0.0.5:502`, `/dev/ttyUSB0`."""
         ...
 
     @property

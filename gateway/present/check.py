@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gateway.config import DeviceConfig, GatewayConfig
+from gateway.config import DeviceConfig, GatewayConfig, Transport
 from gateway.modbus.deviceplan import plan_device
+from gateway.modbus.lineplan import LinePlan, plan_lines
 
 __all__ = ["format_check", "format_duration"]
 
@@ -24,8 +25,12 @@ def _device_lines(device: DeviceConfig) -> list[str]:
     state = "" if device.enabled else "  [disabled]"
     if device.connection is not None:
         state += f"  [shares connection {device.connection!r}]"
+    if device.transport is not Transport.TCP:
+        state += f"  [{device.transport}]"
+    if device.broadcast:
+        state += "  [broadcast: written, never read]"
     lines = [
-        f"device {device.name}: {device.host}:{device.port} unit {device.unit_id}, "
+        f"device {device.name}: {device.where} unit {device.unit_id}, "
         f"{len(device.tags)} tags, byte order {device.byte_order}, "
         f"word order {device.word_order}{state}"
     ]
@@ -59,4 +64,30 @@ def format_check(config: GatewayConfig, *, source: str) -> str:
     for device in config.devices:
         lines.extend(_device_lines(device))
         lines.append("")
+    for line in plan_lines(config.devices):
+        lines.extend(_line_lines(line))
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _line_lines(plan: LinePlan) -> list[str]:
+    """A shared RTU line: its devices, and its line time per scan against the interval."""
+    speed = plan.settings.describe() + (" (assumed: set serial.baudrate)" if plan.assumed else "")
+    lines = [
+        f"line {plan.name} at {speed}: {len(plan.devices)} device(s) {', '.join(plan.devices)}"
+    ]
+    for load in plan.loads.values():
+        share = load.seconds / load.interval
+        lines.append(
+            f"  scan class {format_duration(load.interval)}: {load.requests} request(s), "
+            f"about {load.seconds * 1000:.0f} ms of line time ({share:.0%} of the interval)"
+        )
+    busy = plan.busy
+    if busy > 1:
+        lines.append(
+            f"  warning: the line needs {busy:.0%} of its time: scans will run late "
+            "(raise scan_interval, move devices to another line, or raise the baud rate)"
+        )
+    else:
+        lines.append(f"  line busy {busy:.0%} of the time, before retries of units that fail")
+    return lines

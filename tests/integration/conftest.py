@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pkikit import use_root
 from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.framer import FramerType
 
 #: Connect to a Modbus TCP slave: (port, host=..., timeout=...) → a connected client.
 ClientFactory = Callable[..., Awaitable[AsyncModbusTcpClient]]
@@ -32,10 +33,12 @@ async def modbus_client() -> AsyncIterator[ClientFactory]:
     clients: list[AsyncModbusTcpClient] = []
 
     async def connect(
-        port: int, host: str = "127.0.0.1", timeout: float = 1.0
+        port: int, host: str = "127.0.0.1", timeout: float = 1.0, *, rtu: bool = False
     ) -> AsyncModbusTcpClient:
+        """`rtu`: RTU frames over TCP (a serial converter in transparent mode)."""
+        framer = FramerType.RTU if rtu else FramerType.SOCKET
         client = AsyncModbusTcpClient(
-            host, port=port, timeout=timeout, retries=0, reconnect_delay=0
+            host, port=port, framer=framer, timeout=timeout, retries=0, reconnect_delay=0
         )
         clients.append(client)
         assert await client.connect(), f"could not connect to {host}:{port}"

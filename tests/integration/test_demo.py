@@ -31,7 +31,9 @@ CLEARED = re.compile(
 #: The banner's line with the status page's URL (on 127.0.0.1), when stdout is no terminal.
 STATUS_PAGE = re.compile(r"^status page: (http://127\.0\.0\.1:\d+/)$")
 #: A status line once every device of the demo plant polls fine.
-ALL_OK = re.compile(r"^status [\d:]+: boiler ok, compressor ok, compressor_vfd ok, tank_farm ok;")
+ALL_OK = re.compile(
+    r"^status [\d:]+: boiler ok, compressor ok, compressor_vfd ok, tank_farm ok, meter ok;"
+)
 
 
 async def _start(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:

@@ -66,6 +66,7 @@ def test_demo_config_reaches_the_plant_through_its_port_variables() -> None:
         "GATEWAY_DEMO_BOILER_PORT": "6001",
         "GATEWAY_DEMO_COMPRESSOR_PORT": "6002",
         "GATEWAY_DEMO_TANK_FARM_PORT": "6003",
+        "GATEWAY_DEMO_METER_PORT": "6004",
     }
     with as_file(files("gateway.demo") / "gateway.yaml") as path:
         demo = load_config(path, environ=environ).config
@@ -75,4 +76,5 @@ def test_demo_config_reaches_the_plant_through_its_port_variables() -> None:
         "compressor": 6002,
         "compressor_vfd": 6002,
         "tank_farm": 6003,
+        "meter": 6004,
     }

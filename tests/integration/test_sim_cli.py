@@ -42,10 +42,12 @@ def test_demo_plant_runs_for_a_duration_and_prints_its_slaves() -> None:
     result = run("-m", "simulators", "-c", str(DEMO), "--duration", "2")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "plant demo: 3 slave(s), tick 0.1s"
+    assert lines[0] == "plant demo: 4 slave(s), tick 0.1s"
     assert re.search(r"^\s+boiler\s+127\.0\.0\.1:5020\s+unit 1$", result.stdout, re.M)
     assert re.search(r"^\s+compressor\s+127\.0\.0\.1:5021\s+units 1, 2$", result.stdout, re.M)
     assert re.search(r"^\s+tank_farm\s+127\.0\.0\.1:5022\s+unit 1$", result.stdout, re.M)
+    meter = r"^\s+meter\s+127\.0\.0\.1:5023\s+unit 7  rtu_over_tcp$"
+    assert re.search(meter, result.stdout, re.M)
     assert lines[-1] == "stopped"
 
 

@@ -16,7 +16,7 @@ independent of each other (they never import one another):
     and consumers   gateway.storage | gateway.tags
     low parts       gateway.bus | gateway.uaclient | simulators
     foundations     gateway.config | gateway.codec | gateway.ua | gateway.loop | gateway.filemodes
-                    | gateway.backoff | gateway.systemd
+                    | gateway.backoff | gateway.systemd | gateway.rtuframe | gateway.serialio
                     gateway.errors
                     gateway.model
 
@@ -81,6 +81,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "gateway.filemodes",
         "gateway.backoff",
         "gateway.systemd",
+        "gateway.rtuframe",
+        "gateway.serialio",
     ),
     ("gateway.errors",),
     ("gateway.model",),
