@@ -73,6 +73,7 @@ async def test_demo_serves_good_values_shows_status_and_stops_on_ctrl_c(tmp_path
             "compressor",
             "compressor_vfd",
             "tank_farm",
+            "meter",  # on RTU over TCP
         ]
         # The banner's promise: the operator may write a setpoint, even on the open endpoint.
         await write_as_operator(url, "boiler.temperature_setpoint", 90.0)
