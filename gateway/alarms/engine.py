@@ -59,6 +59,7 @@ class AlarmEngine:
         self._journal = journal
         self._machines: dict[str, AlarmMachine] = {}
         self._by_tag: dict[str, list[AlarmMachine]] = {}
+        self._by_reference: dict[str, list[AlarmMachine]] = {}  # deviation alarms' `from`
         self._types: dict[str, DataType | None] = {}
         self._listeners: list[AlarmListener] = []
         now = self._now()
@@ -69,11 +70,19 @@ class AlarmEngine:
                 log.warning("alarm %s: no tag %s in the configuration", alarm.name, alarm.tag)
             data_type = None if tag is None else tag.type
             machine = AlarmMachine(
-                alarm, now=now, unit=None if tag is None else tag.unit, data_type=data_type
+                alarm,
+                now=now,
+                unit=None if tag is None else tag.unit,
+                data_type=data_type,
+                scan_interval=None
+                if tag is None or device is None
+                else device.resolve(tag).scan_interval,
             )
             self._machines[alarm.name] = machine
             self._types[alarm.name] = data_type
             self._by_tag.setdefault(alarm.tag, []).append(machine)
+            if alarm.deviation is not None:
+                self._by_reference.setdefault(alarm.deviation.from_tag, []).append(machine)
         self._subscription: Subscription | None = None
         if self._machines:
             self._subscription = bus.subscribe(
@@ -173,11 +182,12 @@ class AlarmEngine:
         async for batch in subscription:
             now = self._now()
             for value in batch:
-                machines = self._by_tag.get(value.tag)
-                if machines is None:
-                    continue
-                for machine in machines:
+                for machine in self._by_tag.get(value.tag, ()):
                     self._step(machine, partial(machine.update, value.value, value.status, now))
+                    self._schedule(machine.deadline)
+                for machine in self._by_reference.get(value.tag, ()):
+                    step = partial(machine.update_reference, value.value, value.status, now)
+                    self._step(machine, step)
                     self._schedule(machine.deadline)
 
     def _step(self, machine: AlarmMachine, step: Callable[[], list[Change]]) -> None:

@@ -19,6 +19,12 @@ ExclusiveLimitAlarms where the less severe limit is the same alarm calming down.
 Quality: an input that is not Good keeps the state (no false clear, no false
 trip), cancels what is pending, and is shown in `snapshot.quality`
 (Transition.QUALITY, not journaled). The first Good value evaluates afresh.
+A quality alarm is the exception: the quality is what it watches.
+
+Time-driven kinds (stale, quality, a decaying rate; kinds.py) say when their
+target may change with no input (`Rule.wakeup`); `deadline` includes it, so
+the engine's timer calls `tick` then, as for a delay. A deviation alarm also
+takes its reference tag's values (`update_reference`).
 """
 
 from __future__ import annotations
@@ -27,9 +33,10 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import NamedTuple
 
+from gateway.alarms.kinds import HIGH, DeviationRule, StaleRule, rule_for
 from gateway.alarms.messages import MessageFormat
 from gateway.alarms.model import AlarmSnapshot, AlarmState, Transition
-from gateway.alarms.rules import DISCRETE, Condition, is_escalation, rule_for, side
+from gateway.alarms.rules import DISCRETE, Condition, is_escalation, side
 from gateway.config.alarms import AlarmConfig, AlarmKind
 from gateway.errors import AlarmAlreadyAcked
 from gateway.model import DataType, Status, Value
@@ -68,13 +75,17 @@ class AlarmMachine:
         now: float,
         unit: str | None = None,
         data_type: DataType | None = None,
+        scan_interval: float | None = None,
     ) -> None:
         self.alarm = alarm
-        self._rule = rule_for(alarm, single=data_type is DataType.FLOAT32)
+        self._rule = rule_for(
+            alarm, now=now, single=data_type is DataType.FLOAT32, scan_interval=scan_interval
+        )
         self._format = MessageFormat(alarm, self._rule, unit=unit, data_type=data_type)
         self._active: Condition = None  # the condition in force while active
         self._pending: _Pending | None = None
         self._input: Value | None = None  # the last Good input value
+        self._evaluated_at = now  # a rule's wakeup at or before this is spent
         self._snapshot = AlarmSnapshot(
             name=alarm.name,
             tag=alarm.tag,
@@ -94,8 +105,13 @@ class AlarmMachine:
 
     @property
     def deadline(self) -> float | None:
-        """When a pending (delayed) change falls due; None when nothing is pending."""
-        return None if self._pending is None else self._pending.due
+        """When a pending (delayed) change falls due, or a time-driven rule may change
+        its mind; None when only an input can change anything."""
+        due = None if self._pending is None else self._pending.due
+        wakeup = self._rule.wakeup(self._active)
+        if wakeup is not None and wakeup > self._evaluated_at:
+            due = wakeup if due is None else min(due, wakeup)
+        return due
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -105,16 +121,27 @@ class AlarmMachine:
         if status != self._snapshot.quality:
             self._snapshot = replace(self._snapshot, quality=status)
             changes.append(Change(self._snapshot, Transition.QUALITY))
-        if not status.is_good:
+        if status.is_good:
+            self._input = value
+        if not self._rule.observe(value, status, now):
             self._pending = None  # a delay counts only while the condition is seen to hold
             return changes
-        self._input = value
         changes.extend(self._evaluate(now))
         return changes
 
+    def update_reference(self, value: Value | None, status: Status, now: float) -> list[Change]:
+        """A new value of a deviation alarm's reference tag (other kinds ignore it)."""
+        if not isinstance(self._rule, DeviationRule):
+            return []
+        if not self._rule.observe_reference(value, status) or not self._snapshot.quality.is_good:
+            self._pending = None
+            return []
+        return self._evaluate(now)
+
     def tick(self, now: float) -> list[Change]:
-        """Time passed: apply a pending change that is due (the input did not change)."""
-        if self._pending is None or now < self._pending.due:
+        """Time passed: apply a pending change or a rule's wakeup that is due."""
+        due = self.deadline
+        if due is None or now < due:
             return []
         return self._evaluate(now)
 
@@ -155,8 +182,10 @@ class AlarmMachine:
         condition = self._restorable(limit)
         self._active = condition if state.active else None
         shown: str | None = None
-        if self.alarm.kind is AlarmKind.LIMIT:
+        if self.alarm.kind.limited:
             shown = condition if state.active or limit == condition else None
+        if isinstance(self._rule, StaleRule) and state.active:
+            self._rule.restore(value, time)
         self._snapshot = replace(
             self._snapshot, state=state, limit=shown, value=value, message=message, time=time
         )
@@ -165,7 +194,8 @@ class AlarmMachine:
     # -- the rules --------------------------------------------------------------------------
 
     def _evaluate(self, now: float) -> list[Change]:
-        target = self._rule.target(self._input, self._active)
+        self._evaluated_at = now
+        target = self._rule.target(self._input, self._active, now)
         if target == self._active:
             self._pending = None
             return []
@@ -188,7 +218,7 @@ class AlarmMachine:
             transition = Transition.ACTIVATED if old is None else Transition.LIMIT_CHANGED
             if is_escalation(old, target):
                 state = AlarmState.UNACK
-            shown = target if self.alarm.kind is AlarmKind.LIMIT else None
+            shown = target if self.alarm.kind.limited else None
         condition = target if target is not None else (old if old is not None else shown)
         if target is None and self.alarm.message is not None and self._snapshot.message:
             # A configured text describes the alarm ("… above {limit}"): rendered again
@@ -210,8 +240,10 @@ class AlarmMachine:
         return Change(self._snapshot, transition)
 
     def _restorable(self, limit: str | None) -> str:
-        if self.alarm.kind is AlarmKind.DISCRETE:
+        if not self.alarm.kind.limited:
             return DISCRETE
+        if self.alarm.kind is not AlarmKind.LIMIT:
+            return HIGH
         configured = [key for key in _SEVERITY_ORDER if key in self.alarm.limits]
         if limit in configured:
             return configured[configured.index(limit)]

@@ -26,7 +26,7 @@ from gateway.codec import float32_text
 from gateway.config.alarms import AlarmConfig, AlarmKind
 from gateway.model import DataType, Value
 
-__all__ = ["MessageFormat", "format_value"]
+__all__ = ["MessageFormat", "duration_text", "format_value"]
 
 _SPACES = re.compile(r"  +")
 
@@ -123,11 +123,58 @@ class MessageFormat:
 
     def _default(self, condition: Condition, *, active: bool) -> str:
         quantity = "{tag} {value} {unit}"
-        if self.alarm.kind is AlarmKind.DISCRETE:
+        kind = self.alarm.kind
+        if kind is AlarmKind.DISCRETE:
             return "{tag} is {value}" if active else "{tag} back to normal: {value}"
+        if kind is not AlarmKind.LIMIT:
+            return _KIND_DEFAULTS[kind][active].replace("{per}", self._per())
         if condition is None:
             return quantity
         if not active:
             return quantity + f" back within the {condition} limit {{limit}}"
         where = "above" if side(condition) == "high" else "below"
         return quantity + f" {where} the {condition} limit {{limit}}"
+
+    def _per(self) -> str:
+        """The time unit of a rate ("1s", "1m") or a deviation's reference tag, for defaults."""
+        if self.alarm.rate_of_change is not None:
+            return duration_text(self.alarm.rate_of_change.per)
+        if self.alarm.deviation is not None:
+            return self.alarm.deviation.from_tag
+        if self.alarm.stale is not None:
+            return duration_text(self.alarm.stale)
+        if self.alarm.quality is not None:
+            return duration_text(self.alarm.quality)
+        return ""
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as a person writes it: 1s, 90s, 10m, 2h, 250ms."""
+    for unit, size in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if seconds >= size and (seconds / size).is_integer():
+            return f"{seconds / size:g}{unit}"
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    return f"{seconds:g}s"
+
+
+#: Default messages of the abnormal-state kinds, inactive and active; {per} is the
+#: rate's time unit, the deviation's reference tag, or the stale/quality time.
+_KIND_DEFAULTS: dict[AlarmKind, dict[bool, str]] = {
+    AlarmKind.RATE_OF_CHANGE: {
+        True: "{tag} changes faster than {limit} {unit} per {per}: now {value} {unit}",
+        False: "{tag} {value} {unit} changes within {limit} {unit} per {per} again",
+    },
+    AlarmKind.DEVIATION: {
+        True: "{tag} {value} {unit} deviates from {per} by more than {limit} {unit}",
+        False: "{tag} {value} {unit} back within {limit} {unit} of {per}",
+    },
+    AlarmKind.STALE: {
+        True: "{tag} frozen at {value} {unit} for {per}",
+        False: "{tag} changing again: {value} {unit}",
+    },
+    AlarmKind.QUALITY: {
+        True: "{tag} not Good for {per}",
+        False: "{tag} Good again: {value} {unit}",
+    },
+}

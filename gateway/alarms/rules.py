@@ -19,10 +19,9 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from gateway.config.alarms import AlarmConfig, AlarmKind
-from gateway.model import Value
+from gateway.model import Status, Value
 
-__all__ = ["DISCRETE", "Condition", "Rule", "is_escalation", "rule_for"]
+__all__ = ["DISCRETE", "Condition", "Rule", "ValueRule", "is_escalation", "side"]
 
 #: The condition of an active discrete alarm.
 DISCRETE = "equals"
@@ -56,18 +55,42 @@ def side(condition: str) -> str:
 
 
 class Rule(Protocol):
-    """Evaluates an input value against an alarm's configuration."""
+    """Evaluates an alarm's input against its configuration.
 
-    def target(self, value: Value | None, active: Condition) -> Condition:
-        """The condition `value` calls for, given the condition now in force."""
+    `observe` takes each input (value and quality) and says whether the state
+    may be evaluated now; `target` is the condition called for at `now`;
+    `wakeup` is when `target` may change with no new input (a time-driven
+    kind: stale, quality, a rate that decays), None when only an input can.
+    """
+
+    def observe(self, value: Value | None, status: Status, now: float) -> bool:
+        """Take an input; False: not comparable (not Good), keep the state."""
+        ...
+
+    def target(self, value: Value | None, active: Condition, now: float) -> Condition:
+        """The condition `value` calls for at `now`, given the condition now in force."""
         ...
 
     def threshold(self, condition: Condition) -> Value | None:
-        """The configured value of a condition (a limit, or the equals value)."""
+        """The configured value of a condition (a limit, the equals value, a time)."""
+        ...
+
+    def wakeup(self, active: Condition) -> float | None:
+        """When the target may change with no new input; None: only an input changes it."""
         ...
 
 
-class LimitRule:
+class ValueRule:
+    """A rule on the value alone: a Good input is evaluated, time plays no part."""
+
+    def observe(self, value: Value | None, status: Status, now: float) -> bool:
+        return status.is_good
+
+    def wakeup(self, active: Condition) -> float | None:
+        return None
+
+
+class LimitRule(ValueRule):
     """Exclusive limits with one deadband for the return (see the module docstring)."""
 
     def __init__(self, limits: dict[str, float], deadband: float) -> None:
@@ -75,7 +98,7 @@ class LimitRule:
         self.deadband = deadband
         self._checks = [(key, limits[key]) for key in _ORDER if key in limits]
 
-    def target(self, value: Value | None, active: Condition) -> Condition:
+    def target(self, value: Value | None, active: Condition, now: float = 0.0) -> Condition:
         if isinstance(value, str) or value is None:
             return active  # not comparable: keep the state
         number = float(value)
@@ -105,14 +128,14 @@ SINGLE_TOLERANCE = 1.2e-7  # one float32 step (2**-23) at the value's magnitude
 _ABSOLUTE_TOLERANCE = 1e-9
 
 
-class DiscreteRule:
+class DiscreteRule(ValueRule):
     """Active while the value equals the configured value (a bool, or a number)."""
 
     def __init__(self, equals: bool | float, *, tolerance: float = DOUBLE_TOLERANCE) -> None:
         self.equals = equals
         self.tolerance = tolerance
 
-    def target(self, value: Value | None, active: Condition) -> Condition:
+    def target(self, value: Value | None, active: Condition, now: float = 0.0) -> Condition:
         if value is None or isinstance(value, str):
             return active
         if isinstance(self.equals, bool):
@@ -128,11 +151,3 @@ class DiscreteRule:
 
     def threshold(self, condition: Condition) -> Value | None:
         return self.equals
-
-
-def rule_for(alarm: AlarmConfig, *, single: bool = False) -> Rule:
-    """The rule of a configured alarm; `single`: its tag is a float32."""
-    if alarm.kind is AlarmKind.LIMIT:
-        return LimitRule(alarm.limits, alarm.deadband)
-    assert alarm.equals is not None
-    return DiscreteRule(alarm.equals, tolerance=SINGLE_TOLERANCE if single else DOUBLE_TOLERANCE)

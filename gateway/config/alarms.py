@@ -1,4 +1,4 @@
-"""The alarm model: a limit alarm on a numeric tag, or a discrete (equals) alarm.
+"""The alarm model: limits, equals, rate of change, deviation, stale or quality.
 
 An alarm is exactly one kind, decided here once, so the alarm engine can
 branch on `kind` without re-reading which keys were given. Whether the tag
@@ -12,13 +12,20 @@ import string
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from gateway.config.types import NAME_PATTERN, ConfigModel, Name, NonNegativeDuration
+from gateway.config.types import NAME_PATTERN, ConfigModel, Duration, Name, NonNegativeDuration
 from gateway.config.validation import raise_located
 from gateway.config.yamlsource import KeyPath
 
-__all__ = ["LIMIT_KEYS", "MESSAGE_FIELDS", "AlarmConfig", "AlarmKind"]
+__all__ = [
+    "LIMIT_KEYS",
+    "MESSAGE_FIELDS",
+    "AlarmConfig",
+    "AlarmKind",
+    "DeviationConfig",
+    "RateOfChangeConfig",
+]
 
 #: Limit keys from lowest to highest: configured limits must be in this order.
 LIMIT_KEYS = ("low_low", "low", "high", "high_high")
@@ -27,10 +34,53 @@ MESSAGE_FIELDS = ("alarm", "device", "tag", "value", "unit", "limit", "severity"
 
 
 class AlarmKind(StrEnum):
-    """Limit alarms compare against thresholds; discrete alarms against one value."""
+    """What an alarm watches; decided once from which keys are given."""
 
-    LIMIT = "limit"
-    DISCRETE = "discrete"
+    LIMIT = "limit"  # thresholds (high_high … low_low)
+    DISCRETE = "discrete"  # equals one value
+    RATE_OF_CHANGE = "rate_of_change"  # |Δvalue/Δt| above a limit
+    DEVIATION = "deviation"  # |tag − another tag| above a limit
+    STALE = "stale"  # a Good value unchanged for a time (a frozen sensor)
+    QUALITY = "quality"  # the input not Good for a time (comm loss, device failure)
+
+    @property
+    def limited(self) -> bool:
+        """True for the kinds served as exclusive limit alarms (with a LimitState)."""
+        return self in (AlarmKind.LIMIT, AlarmKind.RATE_OF_CHANGE, AlarmKind.DEVIATION)
+
+    @property
+    def needs_number(self) -> bool:
+        """True for the kinds that need a numeric input tag."""
+        return self.limited
+
+
+class RateOfChangeConfig(ConfigModel):
+    """`rate_of_change: {per: 1s, limit: 5.0}`: |Δvalue/Δt| above `limit` per `per`."""
+
+    per: Duration = Field(description="The time unit of `limit`: 1s, 1m, 1h (more than 0).")
+    limit: float = Field(gt=0, description="Largest change allowed per `per`, in the tag's units.")
+
+
+class DeviationConfig(ConfigModel):
+    """`deviation: {from: boiler.setpoint, limit: 5.0}`: |tag − from| above `limit`."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", coerce_numbers_to_str=True, populate_by_name=True
+    )
+
+    from_tag: str = Field(
+        alias="from", description="The reference tag as `<device>.<tag>` (numeric)."
+    )
+    limit: float = Field(gt=0, description="Largest difference allowed, in the tag's units.")
+
+    @field_validator("from_tag")
+    @classmethod
+    def _reference(cls, value: str) -> str:
+        return _tag_reference(value)
+
+
+#: The keys that choose an alarm's kind, besides the limits.
+_KIND_KEYS = ("equals", "rate_of_change", "deviation", "stale", "quality")
 
 
 def _parse_equals(value: Any) -> Any:
@@ -94,6 +144,26 @@ class AlarmConfig(ConfigModel):
         + " (write {{ and }} for literal braces). Unset: the gateway writes one naming the "
         "tag, its value and the limit.",
     )
+    rate_of_change: RateOfChangeConfig | None = Field(
+        default=None,
+        description="Makes a rate-of-change alarm: `{per: 1s, limit: 5.0}`, active while the "
+        "tag changes faster than `limit` per `per` (either way); `deadband` applies to the rate.",
+    )
+    deviation: DeviationConfig | None = Field(
+        default=None,
+        description="Makes a deviation alarm: `{from: <device>.<tag>, limit: 5.0}`, active while "
+        "|tag − from| exceeds `limit`; `deadband` applies to the difference.",
+    )
+    stale: Duration | None = Field(
+        default=None,
+        description="Makes a stale alarm: active once a Good value has not changed for this "
+        "long (a frozen sensor); must be longer than the tag's scan interval.",
+    )
+    quality: NonNegativeDuration | None = Field(
+        default=None,
+        description="Makes a quality alarm: active once the tag has not been Good for this "
+        "long (communication lost, device failure); 0: at once.",
+    )
     equals: Annotated[bool | float | None, BeforeValidator(_parse_equals)] = Field(
         default=None,
         description="Makes a discrete alarm: active while the tag equals this value (true or "
@@ -103,10 +173,7 @@ class AlarmConfig(ConfigModel):
     @field_validator("tag")
     @classmethod
     def _tag_reference(cls, value: str) -> str:
-        device, dot, tag = value.partition(".")
-        if not (dot and NAME_PATTERN.fullmatch(device) and NAME_PATTERN.fullmatch(tag)):
-            raise ValueError(f"expected '<device>.<tag>', got {value!r}")
-        return value
+        return _tag_reference(value)
 
     @model_validator(mode="after")
     def _check(self) -> AlarmConfig:
@@ -114,14 +181,8 @@ class AlarmConfig(ConfigModel):
         return self
 
     def _problems(self) -> list[tuple[KeyPath, str]]:
-        problems: list[tuple[KeyPath, str]] = []
+        problems = self._kind_problems()
         limits = self.limits
-        if self.equals is not None and limits:
-            problems.append(
-                (("equals",), "a discrete alarm (equals) cannot also have limits; make two alarms")
-            )
-        elif self.equals is None and not limits:
-            problems.append(((), "an alarm needs limits (high_high, high, low, low_low) or equals"))
         ordered = list(limits.items())
         for (below, low), (key, value) in itertools.pairwise(ordered):
             if not low < value:
@@ -132,16 +193,68 @@ class AlarmConfig(ConfigModel):
                 problems.append((("message",), problem))
         return problems
 
+    def _kind_problems(self) -> list[tuple[KeyPath, str]]:
+        given = [key for key in _KIND_KEYS if getattr(self, key) is not None]
+        if self.limits:
+            given.insert(0, "limits")
+        if not given:
+            return [
+                (
+                    (),
+                    "an alarm needs limits (high_high, high, low, low_low), equals, "
+                    "rate_of_change, deviation, stale or quality",
+                )
+            ]
+        if len(given) > 1:
+            shown = " and ".join(given)
+            return [((given[1],), f"an alarm is one kind, but {shown} are given: make two alarms")]
+        kind = self.kind
+        threshold = self._threshold()
+        if threshold is not None and self.deadband >= threshold:
+            return [
+                (
+                    ("deadband",),
+                    f"must be below the {kind} limit ({threshold:g}), got {self.deadband:g}",
+                )
+            ]
+        if kind in (AlarmKind.STALE, AlarmKind.QUALITY) and self.deadband:
+            return [(("deadband",), f"a {kind} alarm has no deadband")]
+        return []
+
+    def _threshold(self) -> float | None:
+        if self.rate_of_change is not None:
+            return self.rate_of_change.limit
+        if self.deviation is not None:
+            return self.deviation.limit
+        return None
+
     @property
     def kind(self) -> AlarmKind:
-        """Discrete when `equals` is set, otherwise a limit alarm."""
-        return AlarmKind.LIMIT if self.equals is None else AlarmKind.DISCRETE
+        """Which key chose the kind: limits by default."""
+        if self.equals is not None:
+            return AlarmKind.DISCRETE
+        if self.rate_of_change is not None:
+            return AlarmKind.RATE_OF_CHANGE
+        if self.deviation is not None:
+            return AlarmKind.DEVIATION
+        if self.stale is not None:
+            return AlarmKind.STALE
+        if self.quality is not None:
+            return AlarmKind.QUALITY
+        return AlarmKind.LIMIT
 
     @property
     def limits(self) -> dict[str, float]:
         """The configured limits, lowest first (keys from LIMIT_KEYS)."""
         values = {key: getattr(self, key) for key in LIMIT_KEYS}
         return {key: value for key, value in values.items() if value is not None}
+
+    @property
+    def condition_limits(self) -> dict[str, float]:
+        """The limits an OPC UA limit alarm shows: the configured ones, or a rate of
+        change's or a deviation's one limit as `high` (it applies to a magnitude)."""
+        threshold = self._threshold()
+        return self.limits if threshold is None else {"high": threshold}
 
     @property
     def device_name(self) -> str:
@@ -152,6 +265,13 @@ class AlarmConfig(ConfigModel):
     def tag_name(self) -> str:
         """The tag part of `tag`."""
         return self.tag.partition(".")[2]
+
+
+def _tag_reference(value: str) -> str:
+    device, dot, tag = value.partition(".")
+    if not (dot and NAME_PATTERN.fullmatch(device) and NAME_PATTERN.fullmatch(tag)):
+        raise ValueError(f"expected '<device>.<tag>', got {value!r}")
+    return value
 
 
 def _template_problem(template: str) -> str | None:

@@ -172,15 +172,15 @@ def _alarm_findings(config: GatewayConfig, alarm: AlarmConfig, path: KeyPath) ->
                 here, f"device '{device_name}' has no tag '{tag_name}'{_suggest(tag_name, names)}"
             )
         ]
-    if alarm.kind is AlarmKind.LIMIT and not tag.type.is_numeric:
+    if alarm.kind.needs_number and not tag.type.is_numeric:
         return [
             Finding(
                 here,
-                f"a limit alarm needs a numeric tag; '{reference}' is {tag.type} "
+                f"a {alarm.kind} alarm needs a numeric tag; '{reference}' is {tag.type} "
                 "(use equals: for a discrete alarm)",
             )
         ]
-    findings: list[Finding] = []
+    findings = _kind_findings(config, alarm, path, device.resolve(tag).scan_interval)
     if alarm.kind is AlarmKind.DISCRETE:
         if tag.type is DataType.STRING:
             findings.append(
@@ -203,6 +203,42 @@ def _alarm_findings(config: GatewayConfig, alarm: AlarmConfig, path: KeyPath) ->
             if not low <= value <= high
         )
     return findings
+
+
+def _kind_findings(
+    config: GatewayConfig, alarm: AlarmConfig, path: KeyPath, scan_interval: float
+) -> list[Finding]:
+    """The checks of the kinds that look beyond their own tag: deviation, stale."""
+    if alarm.stale is not None and alarm.stale <= scan_interval:
+        return [
+            Finding(
+                (*path, "stale"),
+                f"must be longer than the scan interval of '{alarm.tag}' "
+                f"({scan_interval:g}s), got {alarm.stale:g}s: every scan would look frozen",
+            )
+        ]
+    if alarm.deviation is None:
+        return []
+    reference = alarm.deviation.from_tag
+    here = (*path, "deviation", "from")
+    if reference == alarm.tag:
+        return [Finding(here, f"'{reference}' is the alarm's own tag: it never deviates")]
+    found = config.find_tag(reference)
+    if found is None:
+        device_name, _, tag_name = reference.partition(".")
+        device = config.device(device_name)
+        if device is None:
+            names = [d.name for d in config.devices]
+            return [Finding(here, f"no device '{device_name}'{_suggest(device_name, names)}")]
+        names = [t.name for t in device.tags]
+        return [
+            Finding(
+                here, f"device '{device_name}' has no tag '{tag_name}'{_suggest(tag_name, names)}"
+            )
+        ]
+    if not found[1].type.is_numeric:
+        return [Finding(here, f"'{reference}' is {found[1].type}; deviation needs a numeric tag")]
+    return []
 
 
 def _suggest(name: str, names: list[str]) -> str:

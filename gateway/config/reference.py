@@ -81,7 +81,8 @@ def sections(model: type[BaseModel] = GatewayConfig, path: str = "") -> Iterator
     keys: list[KeyDoc] = []
     nested: list[tuple[type[BaseModel], str]] = []
     for name, field in model.model_fields.items():
-        key_path = f"{path}.{name}" if path else name
+        key = field.alias or name  # `from`, a Python keyword, is an alias
+        key_path = f"{path}.{key}" if path else key
         child, is_list = _nested_model(field.annotation)
         if child is not None:
             child_path = f"{key_path}[]" if is_list else key_path

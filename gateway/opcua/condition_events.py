@@ -147,14 +147,19 @@ def condition_fields(
 
 def _kind_fields(info: ConditionInfo, snapshot: AlarmSnapshot) -> Fields:
     config = info.config
-    if config.equals is not None:
+    if not config.kind.limited:
         # NormalState names a variable holding the normal value; "not equal to
-        # `equals`" is no single value, so there is none.
+        # `equals`", "changing", "Good" is no single value, so there is none.
         return {"NormalState": ua.Variant(_NULL_ID, _V.NodeId)}
     fields: Fields = {
         LIMIT_PROPERTIES[key][0]: ua.Variant(float(value), _V.Double)
-        for key, value in config.limits.items()
+        for key, value in config.condition_limits.items()
     }
+    if config.deviation is not None:
+        namespace = info.source.NamespaceIndex
+        fields["SetpointNode"] = ua.Variant(
+            node_id(config.deviation.from_tag, namespace), _V.NodeId
+        )
     limit = snapshot.limit if snapshot.active else None
     if limit in LIMIT_PROPERTIES:
         state = _STATE_NAMES[limit]

@@ -12,8 +12,10 @@
         ├── NormalState                                          (discrete alarms)
         └── Acknowledge  → the type's method node i=9111, shared
 
-The condition is an ExclusiveLimitAlarmType (limit alarms) or an
-OffNormalAlarmType (discrete). A standard member's NodeId is
+The condition is an ExclusiveLimitAlarmType (limit alarms), an
+ExclusiveRateOfChangeAlarmType or ExclusiveDeviationAlarmType (one HighLimit,
+on the magnitude; a deviation's SetpointNode is its `from` tag), or an
+OffNormalAlarmType (discrete, stale, quality). A standard member's NodeId is
 `Alarms.<alarm>.` + its event field path with `/` → `.`, so the event fields
 (condition_events.py) and the nodes that mirror them share one table.
 BaseEventType's Message and Severity are not members: their NodeIds belong to
@@ -39,7 +41,13 @@ from gateway.errors import GatewayError
 from gateway.opcua.stack import OBJECT, Constant, NodeTree
 from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 
-__all__ = ["LIMIT_PROPERTIES", "ConditionInfo", "Member", "build_conditions"]
+__all__ = [
+    "CONDITION_TYPES",
+    "LIMIT_PROPERTIES",
+    "ConditionInfo",
+    "Member",
+    "build_conditions",
+]
 
 _V = ua.VariantType
 _O = ObjectIds
@@ -147,14 +155,28 @@ class ConditionInfo:
         return self.member_ids[path]
 
 
+#: The Part 9 type of each alarm kind.
+CONDITION_TYPES: dict[AlarmKind, int] = {
+    AlarmKind.LIMIT: _O.ExclusiveLimitAlarmType,
+    AlarmKind.RATE_OF_CHANGE: _O.ExclusiveRateOfChangeAlarmType,
+    AlarmKind.DEVIATION: _O.ExclusiveDeviationAlarmType,
+    AlarmKind.DISCRETE: _O.OffNormalAlarmType,
+    AlarmKind.STALE: _O.OffNormalAlarmType,
+    AlarmKind.QUALITY: _O.OffNormalAlarmType,
+}
+
+
 def _members(alarm: AlarmConfig) -> tuple[Member, ...]:
-    if alarm.kind is AlarmKind.DISCRETE:
+    if not alarm.kind.limited:
         return (*COMMON_MEMBERS, _member("NormalState", _P, _ID, dynamic=False))
     limits = tuple(
         _member(LIMIT_PROPERTIES[key][0], _P, (_V.Double, _O.Double), dynamic=False)
-        for key in alarm.limits
+        for key in alarm.condition_limits
     )
-    return (*COMMON_MEMBERS, *_LIMIT_STATE, *limits)
+    extra: tuple[Member, ...] = ()
+    if alarm.kind is AlarmKind.DEVIATION:  # ExclusiveDeviationAlarmType: the reference's node
+        extra = (_member("SetpointNode", _P, _ID, dynamic=False),)
+    return (*COMMON_MEMBERS, *_LIMIT_STATE, *limits, *extra)
 
 
 _A = AttributeIds
@@ -200,8 +222,7 @@ async def _build(
     sources: dict[tuple[ua.NodeId, ua.NodeId], None] = {}
     parent_node = tree.node(folder)
     for alarm in alarms:
-        limit = alarm.kind is AlarmKind.LIMIT
-        type_id = _O.ExclusiveLimitAlarmType if limit else _O.OffNormalAlarmType
+        type_id = CONDITION_TYPES[alarm.kind]
         info = ConditionInfo(
             config=alarm,
             nodeid=node_id(f"Alarms.{alarm.name}", ns),

@@ -255,13 +255,68 @@ CASES = [
     ),
     pytest.param(
         alarms("{name: a, tag: d.temp, severity: 500}"),
-        [(11, "alarms[0]", ("needs limits", "or equals"))],
+        [(11, "alarms[0]", ("needs limits", "equals", "stale or quality"))],
         id="alarm-without-limits",
     ),
     pytest.param(
         alarms("{name: a, tag: d.on, equals: true, high: 1}"),
-        [(11, "alarms[0].equals", ("cannot also have limits",))],
+        [(11, "alarms[0].equals", ("one kind", "limits and equals"))],
         id="alarm-both-kinds",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, deviation: {from: d.nope, limit: 5}}"),
+        [(11, "alarms[0].deviation.from", ("device 'd' has no tag 'nope'",))],
+        id="deviation-from-missing-tag",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, deviation: {from: d.label, limit: 5}}"),
+        [(11, "alarms[0].deviation.from", ("'d.label' is string", "numeric"))],
+        id="deviation-from-string-tag",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, deviation: {from: d.temp, limit: 5}}"),
+        [(11, "alarms[0].deviation.from", ("the alarm's own tag",))],
+        id="deviation-from-itself",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, deviation: {from: temp, limit: 5}}"),
+        [(11, "alarms[0].deviation.from", ("expected '<device>.<tag>'",))],
+        id="deviation-from-not-a-reference",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, rate_of_change: {per: 0s, limit: 5}}"),
+        [(11, "alarms[0].rate_of_change.per", ("longer than 0",))],
+        id="rate-per-zero",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, rate_of_change: {per: 1s, limit: 0}}"),
+        [(11, "alarms[0].rate_of_change.limit", ("greater than 0",))],
+        id="rate-limit-zero",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, rate_of_change: {per: 1s, limit: 2}, deadband: 2}"),
+        [(11, "alarms[0].deadband", ("below the rate_of_change limit (2)", "got 2"))],
+        id="rate-deadband-not-below-limit",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.on, rate_of_change: {per: 1s, limit: 2}}"),
+        [(11, "alarms[0].tag", ("rate_of_change alarm needs a numeric tag", "bool"))],
+        id="rate-on-bool",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, stale: 1s}"),
+        [(11, "alarms[0].stale", ("longer than the scan interval", "(1s)", "got 1s"))],
+        id="stale-not-longer-than-scan",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, stale: 10m, deadband: 1}"),
+        [(11, "alarms[0].deadband", ("stale alarm has no deadband",))],
+        id="stale-with-deadband",
+    ),
+    pytest.param(
+        alarms("{name: a, tag: d.temp, quality: 30s, stale: 10m}"),
+        [(11, "alarms[0].quality", ("one kind", "stale and quality"))],
+        id="stale-and-quality",
     ),
     pytest.param(
         alarms("name: a\n    tag: d.temp\n    high_high: 90\n    high: 95\n    low: 99"),
