@@ -128,6 +128,15 @@ class AlarmAlreadyAcked(AlarmError):
     """The alarm has nothing to acknowledge: it is normal or acknowledged already."""
 
 
+class AlarmShelvingRefused(AlarmError):
+    """A shelve, unshelve, enable or disable that does not apply in the alarm's state
+    (`reason`: already shelved, not shelved, already disabled, already enabled, bad time)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class StorageError(GatewayError):
     """The database refused an operation or is unavailable."""
 

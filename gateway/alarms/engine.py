@@ -19,9 +19,15 @@ from functools import partial
 from types import TracebackType
 from typing import Self
 
-from gateway.alarms.journal import AlarmJournal, event_of, journaled_state, typed_value
+from gateway.alarms.journal import (
+    AlarmJournal,
+    event_of,
+    journaled_shelving,
+    journaled_state,
+    typed_value,
+)
 from gateway.alarms.machine import AlarmMachine, Change
-from gateway.alarms.model import AlarmListener, AlarmSnapshot
+from gateway.alarms.model import AlarmListener, AlarmSnapshot, Shelving, Transition
 from gateway.bus import Bus, OverflowPolicy, Subscription
 from gateway.config import GatewayConfig
 from gateway.errors import UnknownAlarm
@@ -32,6 +38,11 @@ from gateway.storage.rows import from_us, to_us
 __all__ = ["SUBSCRIPTION_BATCHES", "AlarmEngine"]
 
 log = logging.getLogger("gateway.alarms")
+
+#: Transitions an operator makes (or the gateway for them): logged with who and why.
+_BY_USER = frozenset(
+    {Transition.SHELVED, Transition.UNSHELVED, Transition.DISABLED, Transition.ENABLED}
+)
 
 #: Bus batches queued for the engine; only a starved event loop fills it, and
 #: then the oldest go (the newest value is what decides an alarm's state).
@@ -150,6 +161,43 @@ class AlarmEngine:
         self._emit([change])
         return change.snapshot
 
+    def shelve(
+        self,
+        name: str,
+        *,
+        user: str,
+        reason: str = "",
+        duration: float | None = None,
+    ) -> AlarmSnapshot:
+        """Shelve an alarm: timed for `duration` seconds, else one-shot (until it clears).
+
+        AlarmShelvingRefused when it is shelved already or the duration is not positive.
+        """
+        machine = self._machine(name)
+        now = self._now()
+        kind = Shelving.ONESHOT if duration is None else Shelving.TIMED
+        until = None if duration is None else now + duration
+        change = machine.shelve(kind, until=until, user=user, reason=reason, now=now)
+        self._emit([change])
+        self._schedule(machine.deadline)
+        return change.snapshot
+
+    def unshelve(self, name: str, *, user: str, reason: str = "") -> AlarmSnapshot:
+        """Unshelve an alarm; AlarmShelvingRefused when it is not shelved."""
+        change = self._machine(name).unshelve(user=user, reason=reason, now=self._now())
+        self._emit([change])
+        return change.snapshot
+
+    def set_enabled(
+        self, name: str, enabled: bool, *, user: str, reason: str = ""
+    ) -> AlarmSnapshot:
+        """Enable or disable (out of service) an alarm; AlarmShelvingRefused if so already."""
+        machine = self._machine(name)
+        changes = machine.set_enabled(enabled, user=user, reason=reason, now=self._now())
+        self._emit(changes)
+        self._schedule(machine.deadline)
+        return machine.snapshot
+
     # -- additions --------------------------------------------------------------------------
 
     @property
@@ -222,7 +270,15 @@ class AlarmEngine:
 
     def _emit(self, changes: Iterable[Change]) -> None:
         for snapshot, transition in changes:
-            if transition.journaled:
+            if transition in _BY_USER:
+                log.info(
+                    "alarm %s %s by %s: %s",
+                    snapshot.name,
+                    transition.value,
+                    snapshot.user or "the gateway",
+                    snapshot.comment or "no reason given",
+                )
+            elif transition.journaled:
                 log.info(
                     "alarm %s %s: %s (%s) %s",
                     snapshot.name,
@@ -262,6 +318,9 @@ class AlarmEngine:
                 value=typed_value(event.value, self._types[name]),
                 message=event.message,
                 time=event.time,
+                shelving=journaled_shelving(event),
+                shelved_until=event.shelved_until,
+                enabled=event.enabled is not False,
             )
             if change is None:
                 continue

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Protocol
 
-from gateway.alarms.model import AlarmSnapshot, AlarmState, Transition
+from gateway.alarms.model import AlarmSnapshot, AlarmState, Shelving, Transition
 from gateway.model import DataType, Value
 from gateway.storage.rows import AlarmEvent
 
-__all__ = ["AlarmJournal", "event_of", "journaled_state", "typed_value"]
+__all__ = ["AlarmJournal", "event_of", "journaled_shelving", "journaled_state", "typed_value"]
 
 
 class AlarmJournal(Protocol):
@@ -40,6 +40,9 @@ def event_of(snapshot: AlarmSnapshot, transition: Transition) -> AlarmEvent:
         comment=snapshot.comment,
         state=snapshot.state.value,
         limit=snapshot.limit,
+        shelving=snapshot.shelving.value,
+        shelved_until=snapshot.shelved_until,
+        enabled=snapshot.enabled,
     )
 
 
@@ -49,6 +52,14 @@ def journaled_state(event: AlarmEvent) -> AlarmState:
         return AlarmState(event.state_after)
     except ValueError:  # a state this gateway does not know: as if none was recorded
         return AlarmState(replace(event, state=None).state_after)
+
+
+def journaled_shelving(event: AlarmEvent) -> Shelving:
+    """The shelving an alarm was left in (events from before revision 0004: none)."""
+    try:
+        return Shelving(event.shelving or Shelving.UNSHELVED)
+    except ValueError:
+        return Shelving.UNSHELVED
 
 
 def typed_value(value: Value | None, data_type: DataType | None) -> Value | None:

@@ -25,6 +25,12 @@ Time-driven kinds (stale, quality, a decaying rate; kinds.py) say when their
 target may change with no input (`Rule.wakeup`); `deadline` includes it, so
 the engine's timer calls `tick` then, as for a delay. A deviation alarm also
 takes its reference tag's values (`update_reference`).
+
+Shelving and out of service (Part 9): a shelved alarm is evaluated as ever
+and only marked (`snapshot.shelving`); a one-shot shelve ends when the alarm
+clears, a timed one at its time (part of `deadline`). A disabled alarm is out
+of service: it goes to NORMAL, inputs are only remembered, and Enable
+evaluates the last one afresh.
 """
 
 from __future__ import annotations
@@ -35,10 +41,10 @@ from typing import NamedTuple
 
 from gateway.alarms.kinds import HIGH, DeviationRule, StaleRule, rule_for
 from gateway.alarms.messages import MessageFormat
-from gateway.alarms.model import AlarmSnapshot, AlarmState, Transition
+from gateway.alarms.model import AlarmSnapshot, AlarmState, Shelving, Transition
 from gateway.alarms.rules import DISCRETE, Condition, is_escalation, side
 from gateway.config.alarms import AlarmConfig, AlarmKind
-from gateway.errors import AlarmAlreadyAcked
+from gateway.errors import AlarmAlreadyAcked, AlarmShelvingRefused
 from gateway.model import DataType, Status, Value
 
 __all__ = ["AlarmMachine", "Change"]
@@ -105,13 +111,15 @@ class AlarmMachine:
 
     @property
     def deadline(self) -> float | None:
-        """When a pending (delayed) change falls due, or a time-driven rule may change
-        its mind; None when only an input can change anything."""
-        due = None if self._pending is None else self._pending.due
-        wakeup = self._rule.wakeup(self._active)
-        if wakeup is not None and wakeup > self._evaluated_at:
-            due = wakeup if due is None else min(due, wakeup)
-        return due
+        """When a pending (delayed) change falls due, a time-driven rule may change its
+        mind, or a timed shelve ends; None when only an input can change anything."""
+        times = [self._snapshot.shelved_until]
+        if self._snapshot.enabled:
+            times.append(None if self._pending is None else self._pending.due)
+            wakeup = self._rule.wakeup(self._active)
+            if wakeup is not None and wakeup > self._evaluated_at:
+                times.append(wakeup)
+        return min((t for t in times if t is not None), default=None)
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -123,7 +131,7 @@ class AlarmMachine:
             changes.append(Change(self._snapshot, Transition.QUALITY))
         if status.is_good:
             self._input = value
-        if not self._rule.observe(value, status, now):
+        if not self._rule.observe(value, status, now) or not self._snapshot.enabled:
             self._pending = None  # a delay counts only while the condition is seen to hold
             return changes
         changes.extend(self._evaluate(now))
@@ -133,17 +141,84 @@ class AlarmMachine:
         """A new value of a deviation alarm's reference tag (other kinds ignore it)."""
         if not isinstance(self._rule, DeviationRule):
             return []
-        if not self._rule.observe_reference(value, status) or not self._snapshot.quality.is_good:
+        observed = self._rule.observe_reference(value, status)
+        if not observed or not self._snapshot.quality.is_good or not self._snapshot.enabled:
             self._pending = None
             return []
         return self._evaluate(now)
 
     def tick(self, now: float) -> list[Change]:
-        """Time passed: apply a pending change or a rule's wakeup that is due."""
+        """Time passed: end a timed shelve, apply a pending change or a rule's wakeup."""
         due = self.deadline
         if due is None or now < due:
             return []
-        return self._evaluate(now)
+        changes: list[Change] = []
+        until = self._snapshot.shelved_until
+        if until is not None and until <= now:
+            changes.append(self._unshelved(None, "timed shelve expired", now))
+        if self._snapshot.enabled:
+            changes.extend(self._evaluate(now))
+        return changes
+
+    # -- shelving and out of service ----------------------------------------------------
+
+    def shelve(
+        self, shelving: Shelving, *, until: float | None, user: str, reason: str, now: float
+    ) -> Change:
+        """Shelve one-shot (until it clears) or timed (until `until`); refused when shelved."""
+        if self._snapshot.shelving is not Shelving.UNSHELVED:
+            raise AlarmShelvingRefused(
+                f"alarm {self.alarm.name!r} is shelved already ({self._snapshot.shelving})",
+                "already shelved",
+            )
+        if shelving is Shelving.TIMED and (until is None or until <= now):
+            raise AlarmShelvingRefused("a timed shelve needs a time in the future", "bad time")
+        self._snapshot = replace(
+            self._snapshot,
+            shelving=shelving,
+            shelved_until=until if shelving is Shelving.TIMED else None,
+            time=now,
+            user=user,
+            comment=reason,
+        )
+        return Change(self._snapshot, Transition.SHELVED)
+
+    def unshelve(self, *, user: str, reason: str, now: float) -> Change:
+        """An operator's unshelve; refused when not shelved."""
+        if self._snapshot.shelving is Shelving.UNSHELVED:
+            raise AlarmShelvingRefused(f"alarm {self.alarm.name!r} is not shelved", "not shelved")
+        return self._unshelved(user, reason, now)
+
+    def set_enabled(self, enabled: bool, *, user: str, reason: str, now: float) -> list[Change]:
+        """Disable (out of service: to NORMAL) or enable (the last input evaluated afresh)."""
+        if self._snapshot.enabled is enabled:
+            shown = "enabled" if enabled else "disabled"
+            raise AlarmShelvingRefused(
+                f"alarm {self.alarm.name!r} is {shown} already", f"already {shown}"
+            )
+        self._pending = None
+        transition = Transition.ENABLED if enabled else Transition.DISABLED
+        if not enabled:
+            self._active = None
+        state = self._snapshot.state if enabled else AlarmState.NORMAL
+        self._snapshot = replace(
+            self._snapshot, enabled=enabled, state=state, time=now, user=user, comment=reason
+        )
+        changes = [Change(self._snapshot, transition)]
+        if enabled and self._snapshot.quality.is_good:
+            changes.extend(self._evaluate(now))
+        return changes
+
+    def _unshelved(self, user: str | None, reason: str, now: float) -> Change:
+        self._snapshot = replace(
+            self._snapshot,
+            shelving=Shelving.UNSHELVED,
+            shelved_until=None,
+            time=now,
+            user=user,
+            comment=reason,
+        )
+        return Change(self._snapshot, Transition.UNSHELVED)
 
     def cancel_pending(self) -> None:
         """Forget a pending delayed change (the next input value starts afresh)."""
@@ -170,15 +245,29 @@ class AlarmMachine:
         value: Value | None,
         message: str,
         time: float,
+        shelving: Shelving = Shelving.UNSHELVED,
+        shelved_until: float | None = None,
+        enabled: bool = True,
     ) -> Change | None:
-        """Take back a state journaled before a restart (None when it is NORMAL).
+        """Take back a state journaled before a restart (None when it is NORMAL,
+        unshelved and enabled: nothing to take back).
 
         The alarm is not re-raised: the first Good value evaluates it as if it
         had never stopped (still beyond the limit → no change). A limit that is
         no longer configured is replaced by the nearest one; the value then decides.
+        A shelve or a disable is kept; a timed shelve that ran out meanwhile ends
+        at the first tick.
         """
-        if state is AlarmState.NORMAL:
-            return None
+        if shelving is Shelving.TIMED and shelved_until is None:
+            shelving = Shelving.UNSHELVED
+        self._snapshot = replace(
+            self._snapshot,
+            shelving=shelving,
+            shelved_until=shelved_until if shelving is Shelving.TIMED else None,
+            enabled=enabled,
+        )
+        if state is AlarmState.NORMAL or not enabled:
+            return Change(self._snapshot, Transition.RESTORED) if self._snapshot.silenced else None
         condition = self._restorable(limit)
         self._active = condition if state.active else None
         shown: str | None = None
@@ -206,7 +295,10 @@ class AlarmMachine:
         if now < self._pending.due:
             return []
         self._pending = None
-        return [self._apply(target, now)]
+        change = self._apply(target, now)
+        if change.transition is Transition.CLEARED and self._snapshot.shelving is Shelving.ONESHOT:
+            return [change, self._unshelved(None, "one-shot shelve ended: the alarm cleared", now)]
+        return [change]
 
     def _apply(self, target: Condition, now: float) -> Change:
         old, state = self._active, self._snapshot.state

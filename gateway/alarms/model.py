@@ -1,6 +1,6 @@
 """What the rest of the gateway sees of an alarm: its state, a snapshot, a listener.
 
-The ISA-18.2 states (no shelving or suppression):
+The ISA-18.2 states (shelving and out of service are marks beside them, below):
 
     NORMAL ──trip──► UNACK ──ack──► ACKED
       ▲               │               │
@@ -28,7 +28,7 @@ from typing import Protocol
 from gateway.config.alarms import AlarmKind
 from gateway.model import Status, Value
 
-__all__ = ["AlarmListener", "AlarmSnapshot", "AlarmState", "Transition"]
+__all__ = ["AlarmListener", "AlarmSnapshot", "AlarmState", "Shelving", "Transition"]
 
 
 class AlarmState(StrEnum):
@@ -48,6 +48,19 @@ class AlarmState(StrEnum):
         return self in (AlarmState.NORMAL, AlarmState.ACKED)
 
 
+class Shelving(StrEnum):
+    """OPC UA Part 9 ShelvedStateMachine: an operator set the alarm aside.
+
+    A shelved alarm is still evaluated and journaled, but notifies no one and
+    shows as shelved; a one-shot shelve ends when the alarm clears, a timed
+    one at `shelved_until`.
+    """
+
+    UNSHELVED = "unshelved"
+    ONESHOT = "oneshot"
+    TIMED = "timed"
+
+
 class Transition(StrEnum):
     """Why a snapshot changed; journaled ones are written to the alarm journal."""
 
@@ -55,6 +68,10 @@ class Transition(StrEnum):
     LIMIT_CHANGED = "limit_changed"  # still active, another limit (high → high_high)
     CLEARED = "cleared"  # active → normal or rtn-unacked (after the off-delay)
     ACKNOWLEDGED = "acknowledged"  # by a user, with a comment
+    SHELVED = "shelved"  # by a user (one-shot or timed), with a reason
+    UNSHELVED = "unshelved"  # by a user, or by itself (timed out, one-shot cleared)
+    DISABLED = "disabled"  # out of service: not evaluated, notifies no one
+    ENABLED = "enabled"  # back in service: evaluated afresh
     QUALITY = "quality"  # the input's quality changed; state kept (not journaled)
     RESTORED = "restored"  # state read back from the journal at start (not journaled)
 
@@ -77,8 +94,16 @@ class AlarmSnapshot:
     value: Value | None  # the input value at the last transition
     quality: Status  # the input's current quality (Good, or why not)
     time: float  # POSIX seconds of the last transition (or of start)
-    user: str | None = None  # who acknowledged (on ACKNOWLEDGED)
-    comment: str | None = None  # their comment (on ACKNOWLEDGED)
+    user: str | None = None  # who acknowledged, shelved, disabled… (on those transitions)
+    comment: str | None = None  # their comment or reason
+    shelving: Shelving = Shelving.UNSHELVED
+    shelved_until: float | None = None  # POSIX seconds, while TIMED
+    enabled: bool = True  # False: out of service (Disable)
+
+    @property
+    def silenced(self) -> bool:
+        """Shelved or disabled: shown as such, notifies no one."""
+        return self.shelving is not Shelving.UNSHELVED or not self.enabled
 
     @property
     def active(self) -> bool:

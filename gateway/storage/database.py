@@ -99,4 +99,7 @@ def _event_row(event: AlarmEvent) -> dict[str, object]:
         "comment": event.comment,
         "state": event.state,
         "limit_key": event.limit,
+        "shelving": event.shelving,
+        "shelved_until": None if event.shelved_until is None else to_us(event.shelved_until),
+        "enabled": event.enabled,
     }

@@ -240,6 +240,9 @@ def _event(row: Row[Any]) -> AlarmEvent:
         comment=row.comment,
         state=row.state,
         limit=row.limit_key,
+        shelving=row.shelving,
+        shelved_until=None if row.shelved_until is None else from_us(row.shelved_until),
+        enabled=row.enabled,
     )
 
 

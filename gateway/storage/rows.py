@@ -121,6 +121,11 @@ class AlarmEvent:
     comment: str | None = None
     state: str | None = None
     limit: str | None = None
+    # Revision 0004: shelving ("unshelved", "oneshot", "timed"; None before it),
+    # when a timed shelve ends, and out of service (None before it: enabled).
+    shelving: str | None = None
+    shelved_until: float | None = None
+    enabled: bool | None = None
 
     @property
     def state_after(self) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["alarm_events", "metadata", "readings", "tags"]
+__all__ = ["alarm_events", "metadata", "notifications", "readings", "tags"]
 
 #: Constraint names follow one convention so migrations can refer to them.
 metadata = MetaData(
@@ -84,6 +84,30 @@ alarm_events = Table(
     # Revision 0002: the state after the transition and the active limit, for restore.
     Column("state", String(32)),
     Column("limit_key", String(16)),
+    # Revision 0004: shelving and out of service after the event, for restore.
+    Column("shelving", String(16)),
+    Column("shelved_until", BigInteger),
+    Column("enabled", Boolean),
     # The latest event per alarm (restore, retention) is one index lookup per alarm.
     Index("ix_alarm_events_alarm_id", "alarm", "id"),
+)
+
+#: Revision 0004: the notification outbox (gateway/alarms/notify), one row per
+#: message to deliver, written with the journal event it tells of.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("message_id", String(64), nullable=False, unique=True),
+    Column("channel", String(128), nullable=False),
+    Column("alarm", String(128), nullable=False),
+    Column("transition", String(32), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_try", BigInteger, nullable=False),
+    Column("last_error", Text),
+    Column("sent_ts", BigInteger),
+    Index("ix_notifications_status_next_try", "status", "next_try"),
 )
