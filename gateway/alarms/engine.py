@@ -287,10 +287,10 @@ class AlarmEngine:
                     snapshot.limit or "-",
                     snapshot.message,
                 )
-                if self._journal is not None:
-                    self._journal.record_alarm(event_of(snapshot, transition))
             else:
                 log.debug("alarm %s %s: %s", snapshot.name, transition.value, snapshot.quality)
+            if transition.journaled and self._journal is not None:
+                self._journal.record_alarm(event_of(snapshot, transition))
             for listener in list(self._listeners):
                 try:
                     listener.alarm_changed(snapshot, transition)

@@ -6,7 +6,9 @@ the subscription. Every other call goes to asyncua's method service.
 
 Routed here: AcknowledgeableConditionType.Acknowledge (i=9111) on any object,
 any method on a condition object, ConditionType.ConditionRefresh (i=3875) and
-ConditionRefresh2 (i=12912). Result codes follow OPC 10000-9 §5.5.7, §5.7.3.
+ConditionRefresh2 (i=12912), Enable and Disable, and the ShelvingState's
+OneShotShelve, TimedShelve, Unshelve (and their "2" forms with a comment).
+Result codes follow OPC 10000-9 §5.5.7, §5.7.3, §5.8.10.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from asyncua import ua
 
-from gateway.opcua.alarms import AlarmConditions
+from gateway.opcua.alarms import AlarmConditions, ServiceAction
 from gateway.opcua.stack import Caller, StackServer
 from gateway.ua.wire import ObjectIds, StatusCodes, node_id, status_code
 
@@ -28,6 +30,20 @@ _ACKNOWLEDGE = node_id(ObjectIds.AcknowledgeableConditionType_Acknowledge)
 _REFRESH = node_id(ObjectIds.ConditionType_ConditionRefresh)
 _REFRESH2 = node_id(ObjectIds.ConditionType_ConditionRefresh2)
 _CONDITION_TYPE = node_id(ObjectIds.ConditionType)
+_O = ObjectIds
+#: MethodId → (action, whether it takes a ShelvingTime, whether it takes a comment).
+_SERVICE_METHODS: dict[ua.NodeId, tuple[str, bool, bool]] = {
+    node_id(_O.AlarmConditionType_ShelvingState_OneShotShelve): ("shelve", False, False),
+    node_id(_O.AlarmConditionType_ShelvingState_TimedShelve): ("shelve", True, False),
+    node_id(_O.AlarmConditionType_ShelvingState_Unshelve): ("unshelve", False, False),
+    node_id(_O.AlarmConditionType_ShelvingState_OneShotShelve2): ("shelve", False, True),
+    node_id(_O.AlarmConditionType_ShelvingState_TimedShelve2): ("shelve", True, True),
+    node_id(_O.AlarmConditionType_ShelvingState_Unshelve2): ("unshelve", False, True),
+    node_id(_O.ConditionType_Enable): ("enable", False, False),
+    node_id(_O.ConditionType_Disable): ("disable", False, False),
+}
+#: A TimedShelve's ShelvingTime (ms) beyond this is BadShelvingTimeOutOfRange (MaxTimeShelved).
+MAX_SHELVING_MS = 30 * 24 * 3600 * 1000.0
 _V = ua.VariantType
 
 
@@ -57,6 +73,14 @@ def _arguments(
     return [v.Value for v in given]
 
 
+def _plain_comment(request: ua.CallMethodRequest, index: int | None) -> None:
+    """Take a plain String where a LocalizedText comment is expected (lenient)."""
+    given = list(request.InputArguments or [])
+    if index is not None and index < len(given) and given[index].VariantType == _V.String:
+        given[index] = ua.Variant(ua.LocalizedText(given[index].Value), _V.LocalizedText)
+        request.InputArguments = given
+
+
 class AlarmMethods:
     """Answers the alarm method calls of one server's sessions."""
 
@@ -65,11 +89,11 @@ class AlarmMethods:
         self._stack = stack
 
     def handles(self, request: ua.CallMethodRequest) -> bool:
-        return request.MethodId in (
-            _ACKNOWLEDGE,
-            _REFRESH,
-            _REFRESH2,
-        ) or self._conditions.is_condition(request.ObjectId)
+        return (
+            request.MethodId in (_ACKNOWLEDGE, _REFRESH, _REFRESH2)
+            or request.MethodId in _SERVICE_METHODS
+            or self._conditions.is_condition(request.ObjectId)
+        )
 
     async def __call__(
         self, caller: Caller, request: ua.CallMethodRequest
@@ -82,7 +106,9 @@ class AlarmMethods:
                 return await self._refresh(caller, request)
             if request.MethodId == _ACKNOWLEDGE:
                 return self._acknowledge(caller, request)
-            return _result(StatusCodes.BadMethodInvalid)  # Enable, Disable, AddComment...
+            if request.MethodId in _SERVICE_METHODS:
+                return self._service(caller, request)
+            return _result(StatusCodes.BadMethodInvalid)  # AddComment, Confirm...
         except Exception:
             log.exception("OPC UA: alarm method call failed: %s", request)
             return _result(StatusCodes.BadInternalError)
@@ -107,6 +133,39 @@ class AlarmMethods:
         event_id, comment = values
         text = comment.Text if isinstance(comment, ua.LocalizedText) else None
         code = self._conditions.acknowledge(target, bytes(event_id or b""), text or "", name)
+        return _result(code)
+
+    def _service(self, caller: Caller, request: ua.CallMethodRequest) -> ua.CallMethodResult:
+        """Shelving (on the ShelvingState, or leniently the condition) and Enable/Disable.
+
+        Enable and Disable take no argument in Part 9; the gateway also takes one
+        LocalizedText, the reason it journals (`gateway alarms enable --reason`).
+        """
+        action, timed, commented = _SERVICE_METHODS[request.MethodId]
+        name = self._conditions.shelving_target(request.ObjectId)
+        if name is None:
+            known = self._stack.has_node(request.ObjectId)
+            return _result(StatusCodes.BadNodeIdInvalid if known else StatusCodes.BadNodeIdUnknown)
+        if not caller.identity.can_write:  # the operator role (docs/security.md)
+            log.info("OPC UA: %s may not %s %s", caller.identity.name, action, name)
+            return _result(StatusCodes.BadUserAccessDenied)
+        if action in ("enable", "disable") and len(request.InputArguments or []) == 1:
+            commented = True
+        expected = ([_V.Double] if timed else []) + ([_V.LocalizedText] if commented else [])
+        _plain_comment(request, len(expected) - 1 if commented else None)
+        values = _arguments(request, expected)
+        if isinstance(values, ua.CallMethodResult):
+            return values
+        duration = None
+        if timed:
+            milliseconds = float(values[0])
+            if not 0 < milliseconds <= MAX_SHELVING_MS:
+                return _result(StatusCodes.BadShelvingTimeOutOfRange)
+            duration = milliseconds / 1000.0
+        comment = values[-1].Text if commented and values[-1] is not None else None
+        code = self._conditions.change_service(
+            name, ServiceAction(action, duration), caller.identity.name, comment or ""
+        )
         return _result(code)
 
     async def _refresh(self, caller: Caller, request: ua.CallMethodRequest) -> ua.CallMethodResult:

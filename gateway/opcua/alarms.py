@@ -30,7 +30,7 @@ from asyncua import ua
 
 from gateway.alarms.model import AlarmListener, AlarmSnapshot, Transition
 from gateway.config import AlarmConfig
-from gateway.errors import AlarmAlreadyAcked, UnknownAlarm
+from gateway.errors import AlarmAlreadyAcked, AlarmShelvingRefused, UnknownAlarm
 from gateway.opcua.condition_events import (
     ConditionHistory,
     Fields,
@@ -42,7 +42,7 @@ from gateway.opcua.conditions import ConditionInfo, build_conditions
 from gateway.opcua.stack import StackServer
 from gateway.ua.wire import ObjectIds, StatusCodes, node_id
 
-__all__ = ["QUEUE_EVENTS", "AlarmConditions", "AlarmSource"]
+__all__ = ["QUEUE_EVENTS", "AlarmConditions", "AlarmSource", "ServiceAction"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,32 @@ class AlarmSource(Protocol):
     def add_listener(self, listener: AlarmListener) -> None: ...
     def remove_listener(self, listener: AlarmListener) -> None: ...
     def acknowledge(self, name: str, *, user: str, comment: str = "") -> AlarmSnapshot: ...
+    def shelve(
+        self, name: str, *, user: str, reason: str = "", duration: float | None = None
+    ) -> AlarmSnapshot: ...
+    def unshelve(self, name: str, *, user: str, reason: str = "") -> AlarmSnapshot: ...
+    def set_enabled(
+        self, name: str, enabled: bool, *, user: str, reason: str = ""
+    ) -> AlarmSnapshot: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAction:
+    """What a shelving or Enable/Disable call asks: `kind` is shelve, unshelve,
+    enable or disable; `duration` (seconds) makes a shelve timed."""
+
+    kind: str
+    duration: float | None = None
+
+
+#: AlarmShelvingRefused.reason → the Part 9 result code.
+_REFUSALS = {
+    "already shelved": StatusCodes.BadConditionAlreadyShelved,
+    "not shelved": StatusCodes.BadConditionNotShelved,
+    "already enabled": StatusCodes.BadConditionAlreadyEnabled,
+    "already disabled": StatusCodes.BadConditionAlreadyDisabled,
+    "bad time": StatusCodes.BadShelvingTimeOutOfRange,
+}
 
 
 @dataclass(slots=True)
@@ -95,6 +121,11 @@ class AlarmConditions:
         self._stack = stack
         self._by_name = {info.name: _Condition(info) for info in infos}
         self._by_node = {c.info.nodeid: c for c in self._by_name.values()}
+        self._by_shelving = {
+            c.info.member_id("ShelvingState"): c
+            for c in self._by_name.values()
+            if "ShelvingState" in c.info.member_ids
+        }
         self._queue: deque[tuple[_Condition, Fields, bool]] = deque()
         self._wake = asyncio.Event()
         self.dropped = 0  # events dropped from a full queue, since start
@@ -135,10 +166,14 @@ class AlarmConditions:
             log.warning("OPC UA: no condition for alarm %r", snapshot.name)
             return
         # A restored state is not a new event: the nodes and ConditionRefresh show it.
+        # A disabled condition sends no events but the one that disables it (Part 9).
+        quiet = transition is Transition.RESTORED or (
+            not snapshot.enabled and transition is not Transition.DISABLED
+        )
         self._update(
             condition,
             snapshot,
-            send=transition is not Transition.RESTORED,
+            send=not quiet,
             quality_changed=transition is Transition.QUALITY,
         )
 
@@ -225,6 +260,28 @@ class AlarmConditions:
         except UnknownAlarm:
             return StatusCodes.BadNodeIdUnknown
         log.info("OPC UA: %s acknowledged %s: %r", user, condition.info.name, comment)
+        return StatusCodes.Good
+
+    def shelving_target(self, nodeid: ua.NodeId) -> str | None:
+        """The alarm whose condition or ShelvingState is `nodeid`, or None."""
+        condition = self._by_shelving.get(nodeid) or self._by_node.get(nodeid)
+        return None if condition is None else condition.info.name
+
+    def change_service(self, name: str, action: ServiceAction, user: str, comment: str) -> int:
+        """Shelve, unshelve, enable or disable alarm `name`; a StatusCode value (Part 9 §5.8)."""
+        engine = self._engine
+        try:
+            if action.kind == "shelve":
+                engine.shelve(name, user=user, reason=comment, duration=action.duration)
+            elif action.kind == "unshelve":
+                engine.unshelve(name, user=user, reason=comment)
+            else:
+                engine.set_enabled(name, action.kind == "enable", user=user, reason=comment)
+        except AlarmShelvingRefused as refused:
+            return _REFUSALS.get(refused.reason, StatusCodes.BadStateNotActive)
+        except UnknownAlarm:
+            return StatusCodes.BadNodeIdUnknown
+        log.info("OPC UA: %s %s %s: %r", user, action.kind, name, comment)
         return StatusCodes.Good
 
     async def refresh(self, session_id: ua.NodeId, subscription_id: int, item: int | None) -> int:

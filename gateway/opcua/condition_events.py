@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from asyncua import ua
 
-from gateway.alarms.model import AlarmSnapshot
+from gateway.alarms.model import AlarmSnapshot, Shelving
 from gateway.opcua.conditions import LIMIT_PROPERTIES, ConditionInfo
 from gateway.ua.wire import DATETIME_NULL, ObjectIds, node_id, status_code, utc
 
@@ -108,9 +108,11 @@ def condition_fields(
         "ConditionClassName": ua.Variant(ua.LocalizedText("Process"), _V.LocalizedText),
         "ConditionName": ua.Variant(info.name, _V.String),
         "BranchId": ua.Variant(_NULL_ID, _V.NodeId),
-        "Retain": ua.Variant(active or not acked, _V.Boolean),
-        "EnabledState": ua.Variant(ua.LocalizedText("Enabled"), _V.LocalizedText),
-        "EnabledState/Id": ua.Variant(True, _V.Boolean),
+        "Retain": ua.Variant(snapshot.enabled and (active or not acked), _V.Boolean),
+        "EnabledState": ua.Variant(
+            ua.LocalizedText("Enabled" if snapshot.enabled else "Disabled"), _V.LocalizedText
+        ),
+        "EnabledState/Id": ua.Variant(snapshot.enabled, _V.Boolean),
         "Quality": ua.Variant(status_code(snapshot.quality), _V.StatusCode),
         "Quality/SourceTimestamp": ua.Variant(
             utc(history.quality_time or snapshot.time), _V.DateTime
@@ -135,14 +137,36 @@ def condition_fields(
         "ActiveState/Id": ua.Variant(active, _V.Boolean),
         "ActiveState/TransitionTime": ua.Variant(utc(history.active_time), _V.DateTime),
         "InputNode": ua.Variant(info.source, _V.NodeId),
-        "SuppressedOrShelved": ua.Variant(False, _V.Boolean),
+        "SuppressedOrShelved": ua.Variant(snapshot.shelving is not Shelving.UNSHELVED, _V.Boolean),
         "NodeId": ua.Variant(info.nodeid, _V.NodeId),  # the ConditionId
         # The gateway's plain variables (not event fields of the standard types).
         "Active": ua.Variant(active, _V.Boolean),
         "Acked": ua.Variant(acked, _V.Boolean),
     }
     fields.update(_kind_fields(info, snapshot))
+    fields.update(_shelving_fields(snapshot))
     return fields
+
+
+#: Shelving → (ShelvedStateMachineType state name, its state node).
+_SHELVING_STATES = {
+    Shelving.UNSHELVED: ("Unshelved", ObjectIds.ShelvedStateMachineType_Unshelved),
+    Shelving.ONESHOT: ("OneShotShelved", ObjectIds.ShelvedStateMachineType_OneShotShelved),
+    Shelving.TIMED: ("TimedShelved", ObjectIds.ShelvedStateMachineType_TimedShelved),
+}
+
+
+def _shelving_fields(snapshot: AlarmSnapshot) -> Fields:
+    name, state = _SHELVING_STATES[snapshot.shelving]
+    # UnshelveTime: milliseconds left of a timed shelve (0 otherwise), as of this event.
+    left = 0.0
+    if snapshot.shelved_until is not None:
+        left = max(0.0, (snapshot.shelved_until - time.time()) * 1000.0)
+    return {
+        "ShelvingState/CurrentState": ua.Variant(ua.LocalizedText(name), _V.LocalizedText),
+        "ShelvingState/CurrentState/Id": ua.Variant(node_id(state), _V.NodeId),
+        "ShelvingState/UnshelveTime": ua.Variant(left, _V.Double),
+    }
 
 
 def _kind_fields(info: ConditionInfo, snapshot: AlarmSnapshot) -> Fields:

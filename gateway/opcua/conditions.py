@@ -7,10 +7,12 @@
         │   ConditionClassId/Name, ConditionName, BranchId, Retain, ClientUserId,
         │   InputNode, SuppressedOrShelved                       (properties)
         ├── EnabledState, AckedState, ActiveState  (+ .Id)        (two-state variables)
+        ├── ShelvingState.CurrentState (+ .Id), .UnshelveTime    (ShelvedStateMachine)
         ├── Quality, LastSeverity, Comment  (+ .SourceTimestamp)  (condition variables)
         ├── LimitState.CurrentState (+ .Id), HighHighLimit...    (limit alarms)
         ├── NormalState                                          (discrete alarms)
-        └── Acknowledge  → the type's method node i=9111, shared
+        ├── Acknowledge, Enable, Disable  → the type's method nodes, shared
+        └── ShelvingState → OneShotShelve(2), TimedShelve(2), Unshelve(2), shared
 
 The condition is an ExclusiveLimitAlarmType (limit alarms), an
 ExclusiveRateOfChangeAlarmType or ExclusiveDeviationAlarmType (one HighLimit,
@@ -42,8 +44,10 @@ from gateway.opcua.stack import OBJECT, Constant, NodeTree
 from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 
 __all__ = [
+    "CONDITION_METHODS",
     "CONDITION_TYPES",
     "LIMIT_PROPERTIES",
+    "SHELVING_METHODS",
     "ConditionInfo",
     "Member",
     "build_conditions",
@@ -69,6 +73,7 @@ class Kind(Enum):
     CONDITION_VARIABLE = (_O.HasComponent, _O.ConditionVariableType)
     FINITE_STATE = (_O.HasComponent, _O.FiniteStateVariableType)
     STATE_MACHINE = (_O.HasComponent, _O.ExclusiveLimitStateMachineType)  # an object
+    SHELVING = (_O.HasComponent, _O.ShelvedStateMachineType)  # an object
     PLAIN = (_O.HasComponent, _O.BaseDataVariableType)  # gateway namespace names
 
 
@@ -111,8 +116,8 @@ COMMON_MEMBERS: tuple[Member, ...] = (
     _member("ConditionName", _P, (_V.String, _O.String), dynamic=False),
     _member("BranchId", _P, _ID, dynamic=False),
     _member("Retain", _P, _BOOL),
-    _member("EnabledState", _TWO, _TEXT, dynamic=False),
-    _member("EnabledState/Id", _P, _BOOL, dynamic=False),
+    _member("EnabledState", _TWO, _TEXT),
+    _member("EnabledState/Id", _P, _BOOL),
     _member("Quality", _CV, (_V.StatusCode, _O.StatusCode)),
     _member("Quality/SourceTimestamp", _P, _DATE),
     _member("LastSeverity", _CV, (_V.UInt16, _O.UInt16)),
@@ -125,7 +130,11 @@ COMMON_MEMBERS: tuple[Member, ...] = (
     _member("ActiveState", _TWO, _TEXT),
     _member("ActiveState/Id", _P, _BOOL),
     _member("InputNode", _P, _ID, dynamic=False),
-    _member("SuppressedOrShelved", _P, _BOOL, dynamic=False),
+    _member("SuppressedOrShelved", _P, _BOOL),
+    Member("ShelvingState", Kind.SHELVING),
+    _member("ShelvingState/CurrentState", Kind.FINITE_STATE, _TEXT),
+    _member("ShelvingState/CurrentState/Id", _P, _ID),
+    _member("ShelvingState/UnshelveTime", _P, (_V.Double, _O.Duration)),
 )
 
 _LIMIT_STATE: tuple[Member, ...] = (
@@ -154,6 +163,22 @@ class ConditionInfo:
     def member_id(self, path: str) -> ua.NodeId:
         return self.member_ids[path]
 
+
+#: Methods of every condition, on the condition object.
+CONDITION_METHODS = (
+    _O.AcknowledgeableConditionType_Acknowledge,
+    _O.ConditionType_Enable,
+    _O.ConditionType_Disable,
+)
+#: Methods of the ShelvingState object (Part 9 §5.8.10; the "2" forms take a comment).
+SHELVING_METHODS = (
+    _O.AlarmConditionType_ShelvingState_OneShotShelve,
+    _O.AlarmConditionType_ShelvingState_TimedShelve,
+    _O.AlarmConditionType_ShelvingState_Unshelve,
+    _O.AlarmConditionType_ShelvingState_OneShotShelve2,
+    _O.AlarmConditionType_ShelvingState_TimedShelve2,
+    _O.AlarmConditionType_ShelvingState_Unshelve2,
+)
 
 #: The Part 9 type of each alarm kind.
 CONDITION_TYPES: dict[AlarmKind, int] = {
@@ -243,14 +268,20 @@ async def _build(
             parent_path, _, name = member.path.rpartition("/")
             nodeid = node_id(f"Alarms.{alarm.name}.{member.path.replace('/', '.')}", ns)
             browse_name = ua.QualifiedName(name, ns if member.kind is Kind.PLAIN else 0)
-            constants = OBJECT if member.kind is Kind.STATE_MACHINE else _variable(member)
+            is_object = member.kind in (Kind.STATE_MACHINE, Kind.SHELVING)
+            constants = OBJECT if is_object else _variable(member)
             nodes[member.path] = tree.add(
                 nodes[parent_path], nodeid, browse_name, member.kind.value, constants
             )
             info.member_ids[member.path] = nodeid
-        # The type's Acknowledge method, shared: clients call it on the condition.
-        acknowledge = node_id(_O.AcknowledgeableConditionType_Acknowledge)
-        tree.link(info.nodeid, _O.HasComponent, acknowledge, inverse=False)
+        # The type's methods, shared: clients call them on the condition (Acknowledge,
+        # Enable, Disable) or on its ShelvingState (the shelving methods).
+        for method in CONDITION_METHODS:
+            tree.link(info.nodeid, _O.HasComponent, node_id(method), inverse=False)
+        shelving = info.member_id("ShelvingState")
+        for method in SHELVING_METHODS:
+            if tree.has(node_id(method)):  # the "2" forms are answered even when not browsable
+                tree.link(shelving, _O.HasComponent, node_id(method), inverse=False)
         tree.link(info.source, _O.HasCondition, info.nodeid)
         notifiers[info.device] = None
         sources[(info.device, info.source)] = None

@@ -48,6 +48,11 @@ class NodeTree:
             ua.DataValue(ua.Variant(ua.LocalizedText(), _V.LocalizedText))
         )
 
+    def has(self, nodeid: ua.NodeId) -> bool:
+        """True when the address space holds `nodeid` (a standard node may be missing
+        from asyncua's nodeset, which can be older than its generated ids)."""
+        return nodeid in self.aspace
+
     def node(self, nodeid: ua.NodeId) -> NodeData:
         """An existing node (KeyError if there is none)."""
         return self.aspace[nodeid]
