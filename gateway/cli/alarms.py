@@ -1,24 +1,38 @@
-"""`alarms`: the alarm journal, or the alarms not normal now, from the configured storage."""
+"""`alarms`: the alarm journal, or the alarms not normal now, from the configured storage;
+`alarms shelve|unshelve|disable|enable URL ALARM`: the Part 9 methods over OPC UA."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.cli.common import (
     Commands,
-    add_config,
     add_time_range,
     load_with_warnings,
     print_lines,
     time_range,
 )
 
+if TYPE_CHECKING:
+    from gateway.cli.client import ClientCommand
+    from gateway.uaclient import ClientOptions
+
 __all__ = ["register"]
 
 
 def _cmd_alarms(args: argparse.Namespace) -> int:
     from gateway.present.alarms import AlarmFormat, active_lines, journal_lines
+
+    if args.config is None:
+        print(
+            "error: the following arguments are required: -c/--config "
+            "(or an action: shelve, unshelve, disable, enable)",
+            file=sys.stderr,
+        )
+        return 2
 
     if args.active and (args.since is not None or args.until is not None):
         print(
@@ -64,7 +78,7 @@ def register(commands: Commands) -> None:
             "or an offset), relative like -1h, -30m, -7d, or now. Output times are UTC."
         ),
     )
-    add_config(alarms, "FILE")
+    alarms.add_argument("-c", "--config", type=Path, metavar="FILE")
     alarms.add_argument(
         "--active",
         action="store_true",
@@ -74,3 +88,64 @@ def register(commands: Commands) -> None:
     alarms.add_argument("--alarm", metavar="NAME", help="only the alarm NAME")
     alarms.add_argument("--format", choices=["table", "csv"], default="table", help="output format")
     alarms.set_defaults(handler=_cmd_alarms)
+    _service_commands(alarms)
+
+
+def _service_commands(alarms: argparse.ArgumentParser) -> None:
+    from gateway.cli.client import client_parser, run_client
+
+    actions = alarms.add_subparsers(dest="action", metavar="ACTION", required=False)
+    helps = {
+        "shelve": "shelve an alarm: one-shot (until it clears) or --for a time",
+        "unshelve": "unshelve an alarm",
+        "disable": "take an alarm out of service (not evaluated, notifies no one)",
+        "enable": "put an alarm back in service (evaluated afresh)",
+    }
+    for action, text in helps.items():
+        parser = client_parser(
+            actions,
+            action,
+            help=text,
+            description=text[0].upper() + text[1:] + ", over OPC UA (the operator role). "
+            "The gateway journals who, when and the reason.",
+        )
+        parser.add_argument("alarm", metavar="ALARM", help="the alarm's name, e.g. boiler_overtemp")
+        if action == "shelve":
+            parser.add_argument(
+                "--for",
+                dest="duration",
+                type=_duration,
+                metavar="TIME",
+                help="a timed shelve, e.g. 30m, 1h, 8h (default: one-shot, until it clears)",
+            )
+        parser.add_argument("--reason", default="", metavar="TEXT", help="why, for the journal")
+        parser.set_defaults(handler=lambda args, a=action: run_client(args, _service(a)))
+
+
+def _duration(text: str) -> float:
+    from gateway.config.types import parse_duration
+
+    try:
+        return parse_duration(text, unit_required=True)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _service(action: str) -> ClientCommand:
+    async def command(args: argparse.Namespace, options: ClientOptions) -> int:
+        from gateway.cli.client import note as _note
+        from gateway.uaclient import open_session
+        from gateway.uaclient.alarmservice import change_service
+
+        duration = getattr(args, "duration", None)
+        async with open_session(options, _note) as session:
+            done = await change_service(
+                session, args.alarm, action, duration=duration, reason=args.reason
+            )
+        what = f"{done.action}d" if done.action.endswith("e") else f"{done.action}ed"
+        if duration is not None:
+            what += f" for {duration:g} s"
+        print(f"{done.alarm} {what} ({done.condition})")
+        return 0
+
+    return command

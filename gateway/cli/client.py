@@ -82,6 +82,11 @@ def _note(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+#: For other client commands (`gateway alarms shelve`): the same options, run and notes.
+run_client = _run
+note = _note
+
+
 def _out(lines: Iterable[str]) -> None:
     """Print to stdout; a reader that went away (`| head`) has what it wanted."""
     try:
@@ -257,6 +262,11 @@ class _IntermixedParser(argparse.ArgumentParser):
             return super().parse_known_intermixed_args(args, namespace)
         finally:
             self._intermixing = False
+
+
+def client_parser(commands: Commands, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A parser for a command that connects to a server: URL and the connection options."""
+    return _client_parser(commands, name, **kwargs)
 
 
 def _client_parser(commands: Commands, name: str, **kwargs: Any) -> argparse.ArgumentParser:

@@ -99,7 +99,7 @@ class StatusView:
 
     def alarms(self) -> dict[str, object]:
         snapshots = self._parts.alarms.snapshots()
-        not_normal = [s for s in snapshots if s.state is not AlarmState.NORMAL]
+        not_normal = [s for s in snapshots if s.state is not AlarmState.NORMAL or s.silenced]
         not_normal.sort(key=lambda s: (s.acked, -s.severity, -s.time))
         return {
             "configured": len(snapshots),
@@ -149,6 +149,9 @@ def _alarm(snapshot: AlarmSnapshot) -> dict[str, object]:
         "name": snapshot.name,
         "tag": snapshot.tag,
         "state": snapshot.state.value,
+        "shelving": snapshot.shelving.value,
+        "shelved_until": snapshot.shelved_until,
+        "enabled": snapshot.enabled,
         "active": snapshot.active,
         "acked": snapshot.acked,
         "severity": snapshot.severity,

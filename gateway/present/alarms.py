@@ -71,7 +71,7 @@ def _fields(event: AlarmEvent) -> dict[str, str]:
         "time": format_time(event.time),
         "alarm": event.alarm,
         "transition": event.transition,
-        "state": event.state or "",
+        "state": (event.state or "") + _service_marks(event),
         "limit": event.limit or "",
         "severity": str(event.severity),
         "value": _value(event),
@@ -79,6 +79,22 @@ def _fields(event: AlarmEvent) -> dict[str, str]:
         "user": event.user or "",
         "comment": event.comment or "",
     }
+
+
+def _service_marks(event: AlarmEvent) -> str:
+    """ ", shelved", ", shelved until <time>", ", disabled": what an operator set."""
+    marks = ""
+    if event.shelving in ("oneshot", "timed"):
+        marks += ", shelved"
+        if event.shelved_until is not None:
+            marks += f" until {format_time(event.shelved_until)}"
+    if event.enabled is False:
+        marks += ", disabled"
+    return marks
+
+
+def _silenced(event: AlarmEvent) -> bool:
+    return event.shelving in ("oneshot", "timed") or event.enabled is False
 
 
 def _lines(
@@ -132,9 +148,10 @@ def active_lines(
     *,
     format: AlarmFormat = AlarmFormat.TABLE,
 ) -> Iterator[str]:
-    """Header then one line per alarm of `alarms` that is not normal, by name."""
+    """Header then one line per alarm of `alarms` that is not normal, shelved or
+    disabled, by name."""
     with read_only(storage, holds="alarm journal", up_to_date=True) as history:
         latest = history.alarm_states(alarms)
     current = [replace(e, state=e.state_after) for e in latest.values()]
-    current = [e for e in current if e.state != _NORMAL]
+    current = [e for e in current if e.state != _NORMAL or _silenced(e)]
     yield from _lines(current, STATE_COLUMNS, format, alarms)

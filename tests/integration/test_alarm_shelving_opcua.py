@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from asyncua import Client, ua
+from clientkit import gateway as cli
 from gatewaykit import PLC_POINTS, make_plant
 from opcuakit import connect, until
 from test_opcua_alarms import Events, Rig, _config, of
@@ -174,3 +175,58 @@ async def test_a_timed_shelve_survives_a_restart_and_expires_by_itself(tmp_path:
 
 async def _same(awaitable: Any, expected: Any) -> bool:
     return bool(await awaitable == expected)
+
+
+async def test_gateway_alarms_shelve_unshelve_disable_enable_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with (
+        run_plant(make_plant({"plc": PLC_POINTS}), autotick=False) as running,
+        Gateway(_config(running, tmp_path), config_dir=tmp_path) as gateway,
+    ):
+        rig = Rig(running, gateway)
+        operator = ("-u", "op", "-p", "op-secret")
+        shelve = ("alarms", "shelve", rig.url, "temp_high", *operator)
+
+        run = await cli(capsys, *shelve, "--for", "1h", "--reason", "pump swap")
+        assert (run.code, run.err) == (0, "")
+        assert run.out.startswith("temp_high shelved for 3600 s")
+        snapshot = gateway.alarms.snapshot("temp_high")
+        assert (snapshot.shelving, snapshot.user, snapshot.comment) == (
+            Shelving.TIMED,
+            "op",
+            "pump swap",
+        )
+        refused = await cli(capsys, *shelve)
+        assert refused.code == 1
+        assert "Bad_ConditionAlreadyShelved: it is shelved already" in refused.err
+
+        viewer = await cli(
+            capsys,
+            "alarms",
+            "unshelve",
+            rig.url,
+            "temp_high",
+            "-u",
+            "view",
+            "-p",
+            "view-secret",
+        )
+        assert viewer.code == 1
+        assert "operator role" in viewer.err
+        for action, reason in (("unshelve", "done"), ("disable", "sensor out"), ("enable", "")):
+            run = await cli(
+                capsys, "alarms", action, rig.url, "temp_high", *operator, "--reason", reason
+            )
+            assert (run.code, run.err) == (0, ""), action
+        snapshot = gateway.alarms.snapshot("temp_high")
+        assert (snapshot.enabled, snapshot.comment) == (True, "")
+        assert not snapshot.silenced
+
+        unknown = await cli(capsys, "alarms", "disable", rig.url, "nope", *operator)
+        assert unknown.code == 1
+        assert "no such alarm" in unknown.err
+        with pytest.raises(SystemExit) as usage:
+            await cli(capsys, *shelve, "--for", "soon")
+        assert usage.value.code == 2
+        assert "expected a duration" in capsys.readouterr().err

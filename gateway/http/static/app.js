@@ -72,6 +72,13 @@
 
   // -- the tables -----------------------------------------------------------------------------
 
+  function stateText(alarm) {
+    let text = alarm.state.replaceAll("_", " ");
+    if (alarm.shelving && alarm.shelving !== "unshelved") text += ", shelved";
+    if (alarm.enabled === false) text += ", disabled";
+    return text;
+  }
+
   function renderAlarms(alarms) {
     const body = $("#alarms tbody");
     body.replaceChildren(
@@ -91,7 +98,7 @@
         row.append(
           cell(String(alarm.severity), "severity"),
           cell(alarm.name, "name"),
-          cell(alarm.state.replaceAll("_", " "), "state"),
+          cell(stateText(alarm), "state"),
           cell(alarm.message, "message"),
           cell(formatTime(alarm.time), "time"),
           action,
