@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Self
 
 from gateway.alarms import AlarmEngine
+from gateway.alarms.notify import Deliverer, Router
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
 from gateway.http import HttpServer
@@ -42,7 +43,10 @@ class Gateway:
         self.bus = Bus()
         # Subscribed before the pollers start, so the historian misses no value.
         self.historian = Historian(config, self.bus)
-        self.alarms = AlarmEngine(config, self.bus, journal=self.historian)
+        routed = bool(config.notifications.routes)
+        router = Router(config.notifications, gateway=config.gateway.name) if routed else None
+        self.alarms = AlarmEngine(config, self.bus, journal=self.historian, router=router)
+        self.notifications = Deliverer(config, self.historian) if routed else None
         self.acquisition = Acquisition(config, self.bus)
         self.opcua = OpcUaServer(
             config,
@@ -89,6 +93,8 @@ class Gateway:
             stack.callback(self.bus.close)
             # After the historian (states restored from its journal), before the pollers.
             await stack.enter_async_context(self._part("alarms", self.alarms))
+            if self.notifications is not None:  # the outbox is in the historian's database
+                await stack.enter_async_context(self.notifications)
             await stack.enter_async_context(self._part("acquisition", self.acquisition))
             await stack.enter_async_context(self._part("opcua", self.opcua))
             self._stack = stack.pop_all()

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 from types import TracebackType
 from typing import Self
@@ -28,6 +29,7 @@ from gateway.alarms.journal import (
 )
 from gateway.alarms.machine import AlarmMachine, Change
 from gateway.alarms.model import AlarmListener, AlarmSnapshot, Shelving, Transition
+from gateway.alarms.notify.routes import Router
 from gateway.bus import Bus, OverflowPolicy, Subscription
 from gateway.config import GatewayConfig
 from gateway.errors import UnknownAlarm
@@ -65,9 +67,11 @@ class AlarmEngine:
         *,
         journal: AlarmJournal | None = None,
         clock: Callable[[], float] = time.time,
+        router: Router | None = None,
     ) -> None:
         self._clock = clock
         self._journal = journal
+        self._router = router  # notifications, written to the outbox with the journal event
         self._machines: dict[str, AlarmMachine] = {}
         self._by_tag: dict[str, list[AlarmMachine]] = {}
         self._by_reference: dict[str, list[AlarmMachine]] = {}  # deviation alarms' `from`
@@ -290,7 +294,12 @@ class AlarmEngine:
             else:
                 log.debug("alarm %s %s: %s", snapshot.name, transition.value, snapshot.quality)
             if transition.journaled and self._journal is not None:
-                self._journal.record_alarm(event_of(snapshot, transition))
+                event = event_of(snapshot, transition)
+                if self._router is not None:
+                    event = replace(
+                        event, notifications=self._router.messages(snapshot, transition)
+                    )
+                self._journal.record_alarm(event)
             for listener in list(self._listeners):
                 try:
                     listener.alarm_changed(snapshot, transition)

@@ -9,6 +9,7 @@ types.py        durations, names, Modicon refs, the frozen base model
 tags.py         TagConfig and its single-tag rules
 alarms.py       AlarmConfig (limit or discrete)
 http.py         HttpConfig: the `http:` section (listen, TLS, insecure, sessions)
+notifications.py  the `notifications:` section: channels, routes, rate limit
 serial.py       how a device is reached: Transport, a serial line's settings
 models.py       GatewayConfig and its sections, DeviceConfig
 checks.py       cross-item checks: duplicates, overlaps, alarm references

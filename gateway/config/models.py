@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator, model_va
 
 from gateway.config.alarms import AlarmConfig
 from gateway.config.http import HttpConfig
+from gateway.config.notifications import NotificationsConfig
 from gateway.config.serial import SerialConfig, Transport
 from gateway.config.tags import TagConfig
 from gateway.config.types import (
@@ -554,15 +555,20 @@ class GatewayConfig(ConfigModel):
         default=(), description="Modbus TCP devices to poll (below)."
     )
     alarms: tuple[AlarmConfig, ...] = Field(default=(), description="Alarms on tag values (below).")
+    notifications: NotificationsConfig = Field(
+        default=NotificationsConfig(),
+        description="Alarm notifications by webhook, e-mail, log or MQTT (below); none unless "
+        "routes are given.",
+    )
     http: HttpConfig | None = Field(
         default=None,
         description="Metrics, health and the status page over HTTP (below); off unless the "
         "section is given (an empty `http:` listens on 127.0.0.1:8080).",
     )
 
-    _sections_may_be_empty = field_validator("opcua", "storage", "http", mode="before")(
-        none_as_empty_mapping
-    )
+    _sections_may_be_empty = field_validator(
+        "opcua", "storage", "http", "notifications", mode="before"
+    )(none_as_empty_mapping)
     _lists_may_be_empty = field_validator("devices", "alarms", mode="before")(none_as_empty_list)
 
     @model_validator(mode="before")

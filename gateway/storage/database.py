@@ -19,6 +19,7 @@ from gateway.storage.engine import open_engine
 from gateway.storage.errors import mapped_errors
 from gateway.storage.insert import IdRow, insert_sorted
 from gateway.storage.migrate import upgrade
+from gateway.storage.outbox import insert_messages
 from gateway.storage.rows import AlarmEvent, Row, encode_value, to_us
 from gateway.storage.schema import alarm_events
 from gateway.storage.tagsync import TagInfo, sync_tags
@@ -78,6 +79,9 @@ class Database:
                 inserted = insert_sorted(connection, id_rows)
             if events:
                 connection.execute(insert(alarm_events), [_event_row(e) for e in events])
+                # The outbox rows of these events: in the same transaction, so a
+                # notification exists exactly when its journal event does.
+                insert_messages(connection, [m for e in events for m in e.notifications])
         return inserted
 
     def dispose(self) -> None:

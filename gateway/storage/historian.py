@@ -24,13 +24,13 @@ from typing import Any, Self
 from gateway.bus import Bus, OverflowPolicy
 from gateway.config import GatewayConfig
 from gateway.model import TagValue
-from gateway.storage import queries
+from gateway.storage import outbox, queries
 from gateway.storage.database import Database
 from gateway.storage.engine import describe_url
 from gateway.storage.errors import StorageError, StorageUnavailable
 from gateway.storage.modes import Recorder, tag_policies
 from gateway.storage.retention import delete_expired_events, delete_expired_readings
-from gateway.storage.rows import AlarmEvent, to_us
+from gateway.storage.rows import AlarmEvent, PendingMessage, to_us
 from gateway.storage.tagsync import tag_infos
 from gateway.storage.thread import StorageThread
 from gateway.storage.writer import StorageCounters, StorageWriter
@@ -181,6 +181,36 @@ class Historian:
             queries.alarm_states, self.database.engine, wanted
         )
         return states
+
+    # -- the notification outbox (gateway/alarms/notify) -------------------------------------
+
+    async def pending_notifications(self, limit: int) -> list[PendingMessage]:
+        """Pending outbox rows, oldest first."""
+        rows: list[PendingMessage] = await self._call(
+            outbox.pending_messages, self.database.engine, limit
+        )
+        return rows
+
+    async def notifications_sent(self, ids: list[int], now: float, note: str | None = None) -> None:
+        await self._call(outbox.mark_sent, self.database.engine, ids, now, note)
+
+    async def notifications_retry(self, ids: list[int], next_try: float, error: str) -> None:
+        await self._call(outbox.mark_retry, self.database.engine, ids, next_try, error)
+
+    async def notifications_failed(self, ids: list[int], error: str) -> None:
+        await self._call(outbox.mark_failed, self.database.engine, ids, error)
+
+    async def notification_rows(self, limit: int) -> list[PendingMessage]:
+        """The newest outbox rows of every status, newest first."""
+        rows: list[PendingMessage] = await self._call(
+            outbox.outbox_rows, self.database.engine, limit
+        )
+        return rows
+
+    @property
+    def prepared(self) -> bool:
+        """The database is open and migrated (the outbox can be read)."""
+        return self.database.ready
 
     # -- retention --------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from gateway.model import DataType, Status, TagValue, Value
 
 __all__ = [
     "AlarmEvent",
+    "OutboxMessage",
+    "PendingMessage",
     "Row",
     "decode_value",
     "encode_value",
@@ -126,6 +128,8 @@ class AlarmEvent:
     shelving: str | None = None
     shelved_until: float | None = None
     enabled: bool | None = None
+    # Written in the event's transaction to the outbox (revision 0004); never read back.
+    notifications: tuple[OutboxMessage, ...] = ()
 
     @property
     def state_after(self) -> str:
@@ -135,6 +139,35 @@ class AlarmEvent:
         if self.state is not None:
             return self.state
         return _INFERRED_STATES.get(self.transition, "normal")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One notification to deliver: to `channel`, about one journaled transition.
+
+    `message_id` is stable (the receiver's idempotency key); `payload` is the
+    JSON body every channel renders from.
+    """
+
+    message_id: str
+    channel: str
+    alarm: str
+    transition: str
+    time: float
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    """An outbox row as the deliverer and `gateway alarms --notifications` see it."""
+
+    id: int
+    message: OutboxMessage
+    status: str  # pending, sent, failed
+    attempts: int
+    next_try: float
+    last_error: str | None
+    sent_time: float | None
 
 
 #: The state after a transition, for events journaled without it (schema 0001).
