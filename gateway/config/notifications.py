@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from gateway.config.types import ConfigModel, Duration, Name
 
@@ -60,7 +60,7 @@ class WebhookChannel(ConfigModel):
     name: Name = Field(description="Channel name, used by routes.")
     type: Literal["webhook"] = Field(description="`webhook`.")
     url: str = Field(description="http:// or https:// URL the JSON is POSTed to.")
-    headers: dict[str, str] = Field(
+    headers: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='Extra request headers, e.g. `{Authorization: "Bearer ${HOOK_TOKEN}"}`; '
         "their values are never logged.",
@@ -95,7 +95,7 @@ class EmailChannel(ConfigModel):
         "relay that offers no TLS.",
     )
     username: str | None = Field(default=None, description="SMTP login; unset: no login.")
-    password: str | None = Field(
+    password: SecretStr | None = Field(
         default=None, description='SMTP password, e.g. "${SMTP_PASSWORD}"; never logged.'
     )
     sender: str = Field(alias="from", description="The From address.")

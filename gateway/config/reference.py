@@ -19,7 +19,7 @@ import types
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from annotated_types import Ge, Gt, Le, Lt, MinLen
 from pydantic import BaseModel, SecretStr
@@ -83,6 +83,13 @@ def sections(model: type[BaseModel] = GatewayConfig, path: str = "") -> Iterator
     for name, field in model.model_fields.items():
         key = field.alias or name  # `from`, a Python keyword, is an alias
         key_path = f"{path}.{key}" if path else key
+        variants = _tagged_variants(field.annotation)
+        if variants:  # a list of mappings told apart by `type:` (notification channels)
+            links = ", ".join(f"[`{tag}`](#{_anchor(f'{key_path}[{tag}]')})" for tag, _ in variants)
+            text = f"list of mappings, by `type`: {links}"
+            keys.append(KeyDoc(key_path, text, _default_text(field), _description(field)))
+            nested.extend((child, f"{key_path}[{tag}]") for tag, child in variants)
+            continue
         child, is_list = _nested_model(field.annotation)
         if child is not None:
             child_path = f"{key_path}[]" if is_list else key_path
@@ -163,6 +170,28 @@ def _split_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
     return annotation, ()
 
 
+def _tagged_variants(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
+    """(type value, model) of a list of a union of models with a `type: Literal[...]` key."""
+    if get_origin(annotation) not in (tuple, list):
+        return []
+    args = [arg for arg in get_args(annotation) if arg is not Ellipsis]
+    if len(args) != 1:
+        return []
+    union, _ = _split_annotated(args[0])
+    if get_origin(union) not in (Union, types.UnionType):
+        return []
+    variants = []
+    for member in get_args(union):
+        if not (isinstance(member, type) and issubclass(member, BaseModel)):
+            return []
+        tag = member.model_fields.get("type")
+        values = get_args(tag.annotation) if tag is not None else ()
+        if len(values) != 1:
+            return []
+        variants.append((str(values[0]), member))
+    return variants
+
+
 def _nested_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     """The model a field holds (a section) or lists, and whether it is a list."""
     annotation = _strip_none(annotation)
@@ -193,6 +222,8 @@ def _describe(annotation: Any, metadata: tuple[Any, ...]) -> str:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return "one of " + ", ".join(f"`{member.value}`" for member in annotation)
     origin = get_origin(annotation)
+    if origin is Literal:
+        return " or ".join(f"`{value}`" for value in get_args(annotation))
     if origin in (Union, types.UnionType):
         return " or ".join(_describe(arg, ()) for arg in get_args(annotation))
     if origin in (tuple, list):

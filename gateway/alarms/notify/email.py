@@ -74,7 +74,7 @@ class EmailSender:
                 hostname=self._host,
                 port=self._port,
                 username=channel.username,
-                password=channel.password,
+                password=None if channel.password is None else channel.password.get_secret_value(),
                 use_tls=self._implicit_tls,
                 start_tls=False if self._implicit_tls else channel.starttls,
                 timeout=channel.timeout,

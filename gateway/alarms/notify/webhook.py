@@ -30,7 +30,7 @@ class WebhookSender:
         self._url = channel.url
         self._shown = redact_url(channel.url)
         self._headers = {
-            **channel.headers,
+            **{key: value.get_secret_value() for key, value in channel.headers.items()},
             "Content-Type": "application/json",
             "User-Agent": user_agent,
         }
