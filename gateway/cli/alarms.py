@@ -24,7 +24,12 @@ __all__ = ["register"]
 
 
 def _cmd_alarms(args: argparse.Namespace) -> int:
-    from gateway.present.alarms import AlarmFormat, active_lines, journal_lines
+    from gateway.present.alarms import (
+        AlarmFormat,
+        active_lines,
+        journal_lines,
+        notification_lines,
+    )
 
     if args.config is None:
         print(
@@ -53,6 +58,13 @@ def _cmd_alarms(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     format = AlarmFormat(args.format)
+    if args.notifications:
+        if args.active or args.since is not None or args.until is not None:
+            print("error: --notifications cannot be combined with --active/--since/--until",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        print_lines(notification_lines(config.storage, format=format))
+        return 0
     if args.active:
         wanted = names if args.alarm is None else [args.alarm]
         lines = active_lines(config.storage, wanted, format=format)
@@ -85,6 +97,12 @@ def register(commands: Commands) -> None:
         help="only the alarms not normal now: active, or cleared and unacknowledged",
     )
     add_time_range(alarms)
+    alarms.add_argument(
+        "--notifications",
+        action="store_true",
+        help="the notification outbox: how many are pending, sent, failed; the newest "
+        "50 with their channel, attempts and why",
+    )
     alarms.add_argument("--alarm", metavar="NAME", help="only the alarm NAME")
     alarms.add_argument("--format", choices=["table", "csv"], default="table", help="output format")
     alarms.set_defaults(handler=_cmd_alarms)

@@ -20,7 +20,15 @@ from gateway.present.values import format_time
 from gateway.storage.reading import PAGE_SIZE, read_only
 from gateway.storage.rows import AlarmEvent
 
-__all__ = ["JOURNAL_COLUMNS", "STATE_COLUMNS", "AlarmFormat", "active_lines", "journal_lines"]
+__all__ = [
+    "JOURNAL_COLUMNS",
+    "NOTIFICATION_COLUMNS",
+    "STATE_COLUMNS",
+    "AlarmFormat",
+    "active_lines",
+    "journal_lines",
+    "notification_lines",
+]
 
 JOURNAL_COLUMNS = (
     "time",
@@ -50,6 +58,26 @@ _WIDTHS = {
     "user": 12,
 }
 _NORMAL = "normal"
+#: `--notifications`: the newest outbox rows, and why each is where it is.
+NOTIFICATION_COLUMNS = (
+    "time",
+    "alarm",
+    "transition",
+    "channel",
+    "status",
+    "attempts",
+    "next/sent",
+    "why",
+)
+_NOTIFICATION_WIDTHS = {
+    "time": 32,
+    "alarm": 20,
+    "transition": 13,
+    "channel": 14,
+    "status": 8,
+    "attempts": 8,
+    "next/sent": 32,
+}
 
 
 class AlarmFormat(StrEnum):
@@ -155,3 +183,47 @@ def active_lines(
     current = [replace(e, state=e.state_after) for e in latest.values()]
     current = [e for e in current if e.state != _NORMAL or _silenced(e)]
     yield from _lines(current, STATE_COLUMNS, format, alarms)
+
+
+def notification_lines(
+    storage: StorageConfig, *, limit: int = 50, format: AlarmFormat = AlarmFormat.TABLE
+) -> Iterator[str]:
+    """A count line (pending, sent, failed), then the newest `limit` outbox rows."""
+    with read_only(storage, holds="notification outbox", up_to_date=True) as history:
+        counts, rows = history.notifications(limit)
+    if format is AlarmFormat.TABLE:
+        yield (
+            f"notifications: {counts['pending']} pending, {counts['sent']} sent, "
+            f"{counts['failed']} failed (newest {len(rows)} below)"
+        )
+    header = dict(zip(NOTIFICATION_COLUMNS, NOTIFICATION_COLUMNS, strict=True))
+    cells = [header] + [
+        {
+            "time": format_time(row.message.time),
+            "alarm": row.message.alarm,
+            "transition": row.message.transition,
+            "channel": row.message.channel,
+            "status": row.status,
+            "attempts": str(row.attempts),
+            "next/sent": format_time(row.sent_time if row.sent_time else row.next_try)
+            if row.status != "failed"
+            else "",
+            "why": row.last_error or "",
+        }
+        for row in rows
+    ]
+    if format is AlarmFormat.CSV:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="")
+        for cell in cells:
+            writer.writerow([cell[c] for c in NOTIFICATION_COLUMNS])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+        return
+    for cell in cells:
+        parts = [
+            cell[c] if c == "why" else f"{cell[c]:<{_NOTIFICATION_WIDTHS[c]}}"
+            for c in NOTIFICATION_COLUMNS
+        ]
+        yield "  ".join(parts).rstrip()

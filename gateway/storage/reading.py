@@ -18,8 +18,9 @@ from gateway.model import TagValue
 from gateway.storage.engine import open_engine
 from gateway.storage.errors import StorageError, mapped_errors
 from gateway.storage.migrate import schema_state
+from gateway.storage.outbox import outbox_counts, outbox_rows
 from gateway.storage.queries import PAGE_SIZE, alarm_states, iter_alarm_journal, iter_raw
-from gateway.storage.rows import AlarmEvent
+from gateway.storage.rows import AlarmEvent, PendingMessage
 from gateway.storage.schema import tags
 
 __all__ = ["PAGE_SIZE", "StoredHistory", "read_only"]
@@ -63,6 +64,10 @@ class StoredHistory:
     def alarm_states(self, alarms: Collection[str]) -> dict[str, AlarmEvent]:
         """The latest journal event of each of `alarms`: what a restarting gateway restores."""
         return alarm_states(self._engine, alarms)
+
+    def notifications(self, limit: int) -> tuple[dict[str, int], list[PendingMessage]]:
+        """How many outbox rows are pending, sent, failed; the newest `limit`, newest first."""
+        return outbox_counts(self._engine), outbox_rows(self._engine, limit)
 
 
 @contextmanager
