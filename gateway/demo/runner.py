@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -160,6 +161,11 @@ async def run_demo(options: DemoOptions, out: TextIO) -> None:
 
 
 async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
+    # The demo's log channel (gateway.yaml) writes at INFO; the demo logs warnings
+    # only, except these lines: they are what the notifications look like.
+    notifications = logging.getLogger("gateway.notifications")
+    if not notifications.isEnabledFor(logging.INFO):
+        notifications.setLevel(logging.INFO)
     with stop_signals() as stop:
         print(
             "gateway demo: starting the plant and the gateway (first time: a few seconds)…",

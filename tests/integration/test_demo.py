@@ -99,6 +99,9 @@ async def test_demo_serves_good_values_shows_status_and_stops_on_ctrl_c(tmp_path
     assert "login of operator from 127.0.0.1:" in errors
     assert "refused: wrong user name or password" in errors
     assert "sending service fault response" not in output + errors
+    # The demo routes its alarms to a log channel: one notification line per transition.
+    assert "via console: [600] compressor_high_pressure activated: " in errors
+    assert "via console: [600] compressor_high_pressure cleared: " in errors
     banner = "".join(seen)
     assert "WARNING: anonymous access on an unsecured endpoint is for this demo only" in banner
     assert "operator / demo-operator" in banner
