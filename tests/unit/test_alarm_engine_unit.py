@@ -164,3 +164,53 @@ async def test_a_failing_alarm_is_logged_and_the_others_and_the_gateway_go_on(
         await settle(engine, lambda: engine.snapshot("flag").active)
         await asyncio.sleep(0.01)  # the task that entered the engine is not cancelled
     assert "alarm high: evaluation failed" in caplog.text
+
+
+def config_with_setpoint(*alarms: dict[str, Any]) -> GatewayConfig:
+    return GatewayConfig.model_validate(
+        {
+            "gateway": {"name": "t"},
+            "devices": [
+                {
+                    "name": "d",
+                    "host": "127.0.0.1",
+                    "tags": [
+                        {"name": "t", "ref": 40001, "type": "float32"},
+                        {"name": "sp", "ref": 40005, "type": "float32"},
+                    ],
+                }
+            ],
+            "alarms": list(alarms),
+        }
+    )
+
+
+async def test_a_deviation_alarm_hears_both_tags() -> None:
+    bus, clock = Bus(), FakeClock()
+    alarm = {"name": "off", "tag": "d.t", "deviation": {"from": "d.sp", "limit": 2}}
+    engine = AlarmEngine(config_with_setpoint(alarm), bus, clock=clock)
+    async with engine:
+        publish(bus, "d.t", 10.0)
+        publish(bus, "d.sp", 10.0)
+        publish(bus, "d.sp", 12.5)  # the setpoint moves away: 2.5 off
+        await settle(engine, lambda: engine.snapshot("off").state is AlarmState.UNACK)
+        publish(bus, "d.t", 11.0)  # 1.5 off
+        await settle(engine, lambda: engine.snapshot("off").state is AlarmState.RTN_UNACK)
+
+
+async def test_stale_and_a_timed_shelve_fire_from_the_engine_timer_by_the_clock() -> None:
+    bus, clock = Bus(), FakeClock()
+    engine = AlarmEngine(config({"name": "frozen", "tag": "d.t", "stale": "1m"}), bus, clock=clock)
+    async with engine:
+        publish(bus, "d.t", 3.0)
+        await settle(engine, lambda: engine.snapshot("frozen").quality is Status.GOOD)
+        engine.shelve("frozen", user="op", reason="check", duration=30)
+        clock.now = T0 + 59.999
+        engine.tick()
+        snapshot = engine.snapshot("frozen")
+        assert snapshot.state is AlarmState.NORMAL
+        assert snapshot.shelving.value == "unshelved"  # 30 s passed: the shelve ran out
+        assert snapshot.comment == "timed shelve expired"
+        clock.now = T0 + 60
+        engine.tick()
+        assert engine.snapshot("frozen").state is AlarmState.UNACK
