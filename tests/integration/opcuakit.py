@@ -19,6 +19,7 @@ import pytest
 from asyncua import Client, ua
 from gatewaykit import make_plant
 
+from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
 from gateway.modbus.acquisition import Acquisition
@@ -44,6 +45,7 @@ def gateway_config(
     devices: list[dict[str, Any]],
     opcua: Mapping[str, Any],
     storage: Mapping[str, Any] | None = None,
+    alarms: list[dict[str, Any]] | None = None,
 ) -> GatewayConfig:
     return GatewayConfig.model_validate(
         {
@@ -51,6 +53,7 @@ def gateway_config(
             "opcua": dict(opcua),
             "storage": dict(storage or {}),
             "devices": devices,
+            "alarms": alarms or [],
         }
     )
 
@@ -83,6 +86,7 @@ async def opc_rig(
     history: HistoryProvider | None = None,
     storage: Mapping[str, Any] | None = None,
     prepare: Callable[[RunningPlant], None] | None = None,
+    alarms: list[dict[str, Any]] | None = None,
 ) -> AsyncIterator[OpcRig]:
     """Serve `slaves`, poll them, and serve the tags over OPC UA.
 
@@ -97,13 +101,21 @@ async def opc_rig(
             devices(running),
             {**opcua, "security": {**opcua.get("security", {}), "pki_dir": str(pki)}},
             storage,
+            alarms,
         )
         bus = Bus()
+        journal: Historian | None = None
         if storage is not None:
-            history = await stack.enter_async_context(Historian(config, bus))
+            journal = await stack.enter_async_context(Historian(config, bus))
+            history = journal
+        engine = None
+        if alarms:  # served as conditions, journaled when there is storage
+            engine = await stack.enter_async_context(AlarmEngine(config, bus, journal=journal))
         acquisition = await stack.enter_async_context(Acquisition(config, bus, seed=1))
         server = await stack.enter_async_context(
-            OpcUaServer(config, acquisition, bus, history=history, config_dir=pki.parent)
+            OpcUaServer(
+                config, acquisition, bus, history=history, alarms=engine, config_dir=pki.parent
+            )
         )
         yield OpcRig(running, acquisition, server)
 

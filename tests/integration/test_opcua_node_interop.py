@@ -155,6 +155,15 @@ async def node_client(node: str, log: Path) -> AsyncIterator[NodeClient]:
                 await process.wait()
 
 
+#: One alarm of each Part 9 type the gateway serves (none trips during the tests).
+NODE_ALARMS: list[dict[str, Any]] = [
+    {"name": "temp_high", "tag": "plc.temp", "high": 80},
+    {"name": "temp_jump", "tag": "plc.temp", "rate_of_change": {"per": "1s", "limit": 1000}},
+    {"name": "temp_off_sp", "tag": "plc.temp", "deviation": {"from": "plc.setpoint", "limit": 90}},
+    {"name": "flow_frozen", "tag": "plc.flow", "stale": "1h"},
+]
+
+
 class Rig:
     """The gateway under test, its PKI folder and when it started (history reads from it)."""
 
@@ -173,7 +182,12 @@ async def rig(tmp_path_factory: pytest.TempPathFactory, node: str) -> AsyncItera
     storage = {"url": f"sqlite:///{root / 'history.db'}", "flush_interval": "50ms"}
     started = time.time()
     async with opc_rig(
-        {"plc": PLC_POINTS}, lambda r: [plc_device(r)], root / "pki", opcua=SECURED, storage=storage
+        {"plc": PLC_POINTS},
+        lambda r: [plc_device(r)],
+        root / "pki",
+        opcua=SECURED,
+        storage=storage,
+        alarms=NODE_ALARMS,
     ) as opc:
         yield Rig(opc, root / "pki", started)
 
@@ -390,3 +404,51 @@ async def test_history_read_raw_with_continuation(rig: Rig, operator: NodeClient
     assert datetime.fromisoformat(first["sourceTimestamp"]) == later  # stamped with StartTime
     good = [v["value"] for v in inside if v["statusCode"] == "Good"]
     assert good == [4, 3, 2, 1]
+
+
+async def test_condition_types_shelving_and_enable_with_node_opcua(
+    rig: Rig, operator: NodeClient, viewer: NodeClient
+) -> None:
+    conditions = await operator.call("browse", nodeId=rig.node_id("Alarms"))
+    types = {c["browseName"].split(":")[-1]: c["typeDefinition"] for c in conditions}
+    assert types == {
+        "temp_high": "ns=0;i=9341",  # ExclusiveLimitAlarmType
+        "temp_jump": "ns=0;i=9623",  # ExclusiveRateOfChangeAlarmType
+        "temp_off_sp": "ns=0;i=9764",  # ExclusiveDeviationAlarmType
+        "flow_frozen": "ns=0;i=10637",  # OffNormalAlarmType
+    }
+    condition = rig.node_id("Alarms.temp_high")
+    shelving = rig.node_id("Alarms.temp_high.ShelvingState")
+    members = {m["browseName"] for m in await operator.call("browse", nodeId=shelving)}
+    assert {"TimedShelve", "OneShotShelve", "Unshelve"} <= members
+
+    async def becomes(identifier: str, expected: bool) -> None:
+        """The member's value, written after the call returns, becomes `expected`."""
+
+        async def read() -> bool:
+            value = await operator.call("read", nodeId=rig.node_id(identifier))
+            return bool(value["value"]["value"] is expected)
+
+        await until(read, message=f"{identifier} {expected}")
+
+    one_minute = [{"dataType": "Double", "value": 60000.0}]
+    assert await viewer.call("call", objectId=shelving, methodId="i=9212") == (
+        "BadUserAccessDenied"
+    )
+    assert (
+        await operator.call("call", objectId=shelving, methodId="i=9213", inputArguments=one_minute)
+        == "Good"
+    )
+    await becomes("Alarms.temp_high.SuppressedOrShelved", True)
+    assert await operator.call("call", objectId=shelving, methodId="i=9212") == (
+        "BadConditionAlreadyShelved"
+    )
+    assert await operator.call("call", objectId=shelving, methodId="i=9211") == "Good"
+    await becomes("Alarms.temp_high.SuppressedOrShelved", False)
+    assert await operator.call("call", objectId=shelving, methodId="i=9211") == (
+        "BadConditionNotShelved"
+    )
+    assert await operator.call("call", objectId=condition, methodId="i=9028") == "Good"
+    await becomes("Alarms.temp_high.EnabledState.Id", False)
+    assert await operator.call("call", objectId=condition, methodId="i=9027") == "Good"
+    await becomes("Alarms.temp_high.EnabledState.Id", True)

@@ -7,7 +7,7 @@
 // sent to stderr so stdout carries nothing but answers.
 //
 // Ops: certificate, trust, connect, browse, read, eurange, write, subscribe, changes,
-// history, disconnect.
+// history, call, disconnect.
 
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -289,6 +289,19 @@ const ops = {
       continuationPoint = result.continuationPoint?.length ? result.continuationPoint : null;
     } while (continuationPoint && pages.length < maxPages);
     return { pages };
+  },
+
+  /** A method call; the result's status code name (Good, BadUserAccessDenied...). */
+  async call({ objectId, methodId, inputArguments = [] }) {
+    const result = await session().call({
+      objectId,
+      methodId,
+      inputArguments: inputArguments.map(({ dataType, value }) => ({
+        dataType: DataType[dataType],
+        value: dataType === "LocalizedText" ? { text: value } : value,
+      })),
+    });
+    return result.statusCode.name;
   },
 
   async disconnect() {
