@@ -200,6 +200,10 @@ class Historian:
     async def notifications_failed(self, ids: list[int], error: str) -> None:
         await self._call(outbox.mark_failed, self.database.engine, ids, error)
 
+    def add_outbox_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each commit that wrote notification outbox rows."""
+        self.writer.outbox_listeners.append(listener)
+
     async def notification_rows(self, limit: int) -> list[PendingMessage]:
         """The newest outbox rows of every status, newest first."""
         rows: list[PendingMessage] = await self._call(

@@ -113,6 +113,8 @@ class StorageWriter:
         self._ready = asyncio.Event()  # a full batch is waiting
         self._closed = asyncio.Event()  # intake is done: flush the rest and stop
         self._last_error_log = -_ERROR_LOG_INTERVAL
+        #: Called after a commit that wrote outbox rows (the notification deliverer wakes).
+        self.outbox_listeners: list[Callable[[], None]] = []
 
     @property
     def counters(self) -> StorageCounters:
@@ -251,6 +253,9 @@ class StorageWriter:
         counters.rows_duplicate += len(batch) - inserted
         counters.alarm_events_written += len(events)
         counters.last_commit_time = self._clock()
+        if any(event.notifications for event in events):
+            for listener in self.outbox_listeners:
+                listener()
         if counters.last_error is not None and counters.retries:
             log.info("storage: writing again after %d failed attempt(s)", counters.retries)
             counters.last_error = None

@@ -41,8 +41,9 @@ __all__ = ["POLL_INTERVAL", "Deliverer", "Outbox", "backoff"]
 
 log = logging.getLogger("gateway.notifications")
 
-#: Longest wait between two looks at the outbox (new rows come with the journal's batches).
-POLL_INTERVAL = 0.2
+#: Longest wait between two looks at the outbox: a commit of new rows wakes it at once,
+#: this only bounds how late a due retry is tried.
+POLL_INTERVAL = 1.0
 #: Pending rows read per look.
 BATCH = 1000
 
@@ -56,6 +57,7 @@ class Outbox(Protocol):
     ) -> None: ...
     async def notifications_retry(self, ids: list[int], next_try: float, error: str) -> None: ...
     async def notifications_failed(self, ids: list[int], error: str) -> None: ...
+    def add_outbox_listener(self, listener: Callable[[], None]) -> None: ...
 
 
 def backoff(attempts: int, retry_max: float, rng: random.Random) -> float:
@@ -124,6 +126,7 @@ class Deliverer:
         self._wake = asyncio.Event()
 
     async def __aenter__(self) -> Self:
+        self._outbox.add_outbox_listener(self.wake)  # new rows: look at once, not at the poll
         group = asyncio.TaskGroup()
         await group.__aenter__()
         self._group = group
@@ -155,12 +158,12 @@ class Deliverer:
     async def _run(self) -> None:
         while True:
             wait = POLL_INTERVAL
+            self._wake.clear()  # before the pass: a commit during it wakes the next one
             try:
                 wait = min(wait, await self.deliver_due())
             except StorageError as error:
                 log.warning("notifications: the outbox cannot be read now: %s", error)
                 wait = 5.0
-            self._wake.clear()
             try:
                 async with asyncio.timeout(max(0.0, wait)):
                     await self._wake.wait()
