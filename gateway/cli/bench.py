@@ -149,6 +149,17 @@ def _cmd_bench_rtu(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_alerts(args: argparse.Namespace) -> int:
+    from gateway.bench.alerts import AlertsSpec, bench_alerts
+    from gateway.loop import run
+
+    spec = AlertsSpec(
+        transitions=args.transitions, alarms=args.alarms, seconds=args.seconds, runs=args.runs
+    )
+    _output(run(bench_alerts(spec)), args.json)
+    return 0
+
+
 def _cmd_bench_all(args: argparse.Namespace) -> int:
     from gateway.bench.report import write_reports
     from gateway.bench.suite import WORKLOADS, run_suite, suite
@@ -229,6 +240,27 @@ def register(commands: Commands) -> None:
     storage.add_argument("--json", type=Path, default=None, metavar="FILE")
     storage.set_defaults(handler=_cmd_bench_storage)
     _register_end_to_end(workloads)
+    _register_alerts(workloads)
+
+
+def _register_alerts(workloads: Commands) -> None:
+    alerts = workloads.add_parser(
+        "alerts",
+        help="alarm transition → webhook latency; CPU of 1,000 flapping alarms' notifications",
+        description=(
+            "In one process, values published on the bus drive the alarm engine, the journal "
+            "and outbox (SQLite), the deliverer and a local webhook receiver: the time from "
+            "a transition to the receiver, and, with ALARMS alarms flipping every second, the "
+            "CPU the notifications add (A/B in the same run) and the messages the rate limit "
+            "let through."
+        ),
+    )
+    alerts.add_argument("--transitions", type=positive_int, default=200, help="latency samples")
+    alerts.add_argument("--alarms", type=positive_int, default=1000, help="flapping alarms")
+    alerts.add_argument("--seconds", type=float, default=10.0, help="flapping time per variant")
+    alerts.add_argument("--runs", type=positive_int, default=1)
+    alerts.add_argument("--json", type=Path, default=None, metavar="FILE")
+    alerts.set_defaults(handler=_cmd_bench_alerts)
 
 
 def _register_end_to_end(workloads: Commands) -> None:
