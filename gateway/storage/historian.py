@@ -30,7 +30,7 @@ from gateway.storage.engine import describe_url
 from gateway.storage.errors import StorageError, StorageUnavailable
 from gateway.storage.modes import Recorder, tag_policies
 from gateway.storage.retention import delete_expired_events, delete_expired_readings
-from gateway.storage.rows import AlarmEvent, PendingMessage, to_us
+from gateway.storage.rows import AlarmEvent, OutboxMessage, PendingMessage, to_us
 from gateway.storage.tagsync import tag_infos
 from gateway.storage.thread import StorageThread
 from gateway.storage.writer import StorageCounters, StorageWriter
@@ -199,6 +199,22 @@ class Historian:
 
     async def notifications_failed(self, ids: list[int], error: str) -> None:
         await self._call(outbox.mark_failed, self.database.engine, ids, error)
+
+    async def notification_digest(
+        self, channel: str, details: int
+    ) -> tuple[int, dict[str, int], list[OutboxMessage]] | None:
+        found: tuple[int, dict[str, int], list[OutboxMessage]] | None = await self._call(
+            outbox.pending_digest, self.database.engine, channel, details
+        )
+        return found
+
+    async def notifications_sent_through(
+        self, channel: str, last: int, now: float, note: str
+    ) -> int:
+        count: int = await self._call(
+            outbox.mark_sent_through, self.database.engine, channel, last, now, note
+        )
+        return count
 
     def add_outbox_listener(self, listener: Callable[[], None]) -> None:
         """Call `listener` after each commit that wrote notification outbox rows."""

@@ -24,8 +24,10 @@ __all__ = [
     "mark_failed",
     "mark_retry",
     "mark_sent",
+    "mark_sent_through",
     "outbox_counts",
     "outbox_rows",
+    "pending_digest",
     "pending_messages",
 ]
 
@@ -132,6 +134,43 @@ def mark_failed(engine: Engine, ids: Sequence[int], error: str) -> None:
     )
     with mapped_errors("updating the notification outbox"), engine.begin() as connection:
         connection.execute(statement)
+
+
+def pending_digest(
+    engine: Engine, channel: str, details: int
+) -> tuple[int, dict[str, int], list[OutboxMessage]] | None:
+    """Every pending row of `channel` for one digest: the highest id it covers, the count
+    per alarm, the newest `details` messages (oldest first); None when none is pending."""
+    mine = (notifications.c.status == PENDING) & (notifications.c.channel == channel)
+    with mapped_errors("reading the notification outbox"), engine.connect() as connection:
+        last = connection.execute(select(func.max(notifications.c.id)).where(mine)).scalar()
+        if last is None:
+            return None
+        covered = mine & (notifications.c.id <= last)
+        counts = select(notifications.c.alarm, func.count()).where(covered)
+        per_alarm = {
+            str(row[0]): int(row[1])
+            for row in connection.execute(counts.group_by(notifications.c.alarm))
+        }
+        newest = select(notifications).where(covered).order_by(notifications.c.id.desc())
+        rows = [_pending(row).message for row in connection.execute(newest.limit(details))]
+    return int(last), per_alarm, rows[::-1]
+
+
+def mark_sent_through(engine: Engine, channel: str, last: int, now: float, note: str) -> int:
+    """Every pending row of `channel` up to id `last` delivered (by one digest)."""
+    statement = (
+        update(notifications)
+        .where(
+            (notifications.c.status == PENDING)
+            & (notifications.c.channel == channel)
+            & (notifications.c.id <= last)
+        )
+        .values(status=SENT, sent_ts=to_us(now), attempts=notifications.c.attempts + 1,
+                last_error=note)
+    )  # fmt: skip
+    with mapped_errors("updating the notification outbox"), engine.begin() as connection:
+        return int(connection.execute(statement).rowcount)
 
 
 def outbox_rows(engine: Engine, limit: int) -> list[PendingMessage]:

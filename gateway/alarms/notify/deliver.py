@@ -31,11 +31,11 @@ from gateway.alarms.notify.channels import (
     Sender,
     TransientError,
 )
-from gateway.alarms.notify.ratelimit import SlidingWindow, digest_body
+from gateway.alarms.notify.ratelimit import DIGEST_DETAILS, SlidingWindow, digest_body
 from gateway.config import GatewayConfig
 from gateway.config.notifications import EmailChannel, LogChannel, MqttChannel, WebhookChannel
 from gateway.storage.errors import StorageError
-from gateway.storage.rows import PendingMessage
+from gateway.storage.rows import OutboxMessage, PendingMessage
 
 __all__ = ["POLL_INTERVAL", "Deliverer", "Outbox", "backoff"]
 
@@ -57,6 +57,12 @@ class Outbox(Protocol):
     ) -> None: ...
     async def notifications_retry(self, ids: list[int], next_try: float, error: str) -> None: ...
     async def notifications_failed(self, ids: list[int], error: str) -> None: ...
+    async def notification_digest(
+        self, channel: str, details: int
+    ) -> tuple[int, dict[str, int], list[OutboxMessage]] | None: ...
+    async def notifications_sent_through(
+        self, channel: str, last: int, now: float, note: str
+    ) -> int: ...
     def add_outbox_listener(self, listener: Callable[[], None]) -> None: ...
 
 
@@ -159,6 +165,12 @@ class Deliverer:
         while True:
             wait = POLL_INTERVAL
             self._wake.clear()  # before the pass: a commit during it wakes the next one
+            quiet = self._quiet_until(self._clock())
+            if quiet is not None:
+                # Every channel is held (rate limit) or backing off: new rows cannot go
+                # before then, so the outbox is not read at every commit of a flood.
+                await asyncio.sleep(max(0.0, quiet - self._clock()))
+                continue
             try:
                 wait = min(wait, await self.deliver_due())
             except StorageError as error:
@@ -169,6 +181,17 @@ class Deliverer:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    def _quiet_until(self, now: float) -> float | None:
+        """When the first channel may send again, if none may now; else None."""
+        if not self._channels:
+            return None
+        times = [
+            max(channel.blocked_until, channel.window.reopens(now))
+            for channel in self._channels.values()
+        ]
+        first = min(times)
+        return first if first > now else None
 
     async def deliver_due(self) -> float:
         """One pass: deliver what is due; the seconds until something else falls due."""
@@ -221,35 +244,42 @@ class Deliverer:
             channel.held = False
 
     async def _send_digest(self, channel: _Channel, rows: list[PendingMessage], now: float) -> None:
-        digest_id = uuid.uuid5(uuid.NAMESPACE_URL, ",".join(r.message.message_id for r in rows))
-        payload = digest_body(digest_id.hex, self._gateway, [r.message for r in rows])
-        if await self._attempt(channel, Outgoing(digest_id.hex, payload), rows, digest=True):
-            channel.held = False
+        """Every pending message of the channel (not only this pass's) in one digest."""
+        name = channel.sender.name
+        found = await self._outbox.notification_digest(name, DIGEST_DETAILS)
+        if found is None:
+            return
+        last, per_alarm, newest = found
+        # Stable across retries: the same held messages make the same digest id.
+        digest_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{self._gateway}/{name}/{last}").hex
+        outgoing = Outgoing(digest_id, digest_body(digest_id, self._gateway, per_alarm, newest))
+        try:
+            await channel.sender.send(outgoing)
+        except TransientError as error:
+            await self._transient(channel, outgoing, [r.id for r in rows], error)
+            return
+        except PermanentError as error:
+            log.warning("notification digest %s via %s refused: %s", digest_id, name, error)
+            await self._outbox.notifications_failed([r.id for r in rows], str(error))
+            return
+        sent_at = self._delivered(channel)
+        count = sum(per_alarm.values())
+        note = f"in digest {digest_id} of {count}"
+        await self._outbox.notifications_sent_through(name, last, sent_at, note)
+        channel.held = False
 
     async def _attempt(
         self,
         channel: _Channel,
         outgoing: Outgoing,
         rows: list[PendingMessage],
-        *,
-        digest: bool = False,
     ) -> bool:
-        """Send one message or digest for `rows` and mark them; True when delivered."""
+        """Send one message for `rows` and mark them; True when delivered (or refused)."""
         ids = [row.id for row in rows]
         try:
             await channel.sender.send(outgoing)
         except TransientError as error:
-            channel.failures += 1
-            wait = backoff(channel.failures - 1, self._retry_max, self._rng)
-            channel.blocked_until = self._clock() + wait
-            log.warning(
-                "notification %s via %s not delivered (retry in %.1f s): %s",
-                outgoing.message_id,
-                channel.sender.name,
-                wait,
-                error,
-            )
-            await self._outbox.notifications_retry(ids, channel.blocked_until, str(error))
+            await self._transient(channel, outgoing, ids, error)
             return False
         except PermanentError as error:
             log.warning(
@@ -260,10 +290,28 @@ class Deliverer:
             )
             await self._outbox.notifications_failed(ids, str(error))
             return True  # the channel works; this message will not
+        sent_at = self._delivered(channel)
+        await self._outbox.notifications_sent(ids, sent_at)
+        return True
+
+    def _delivered(self, channel: _Channel) -> float:
         sent_at = self._clock()
         channel.failures, channel.blocked_until = 0, 0.0
         channel.window.sent(sent_at)
         channel.sent += 1
-        note = f"in digest {outgoing.message_id} of {len(rows)}" if digest else None
-        await self._outbox.notifications_sent(ids, sent_at, note)
-        return True
+        return sent_at
+
+    async def _transient(
+        self, channel: _Channel, outgoing: Outgoing, ids: list[int], error: TransientError
+    ) -> None:
+        channel.failures += 1
+        wait = backoff(channel.failures - 1, self._retry_max, self._rng)
+        channel.blocked_until = self._clock() + wait
+        log.warning(
+            "notification %s via %s not delivered (retry in %.1f s): %s",
+            outgoing.message_id,
+            channel.sender.name,
+            wait,
+            error,
+        )
+        await self._outbox.notifications_retry(ids, channel.blocked_until, str(error))

@@ -45,23 +45,21 @@ class SlidingWindow:
         self._sent.append(now)
 
 
-def digest_body(digest_id: str, gateway: str, messages: list[OutboxMessage]) -> str:
+def digest_body(
+    digest_id: str, gateway: str, per_alarm: dict[str, int], newest: list[OutboxMessage]
+) -> str:
     """One JSON body for many held messages: counts per alarm, the newest in full."""
-    per_alarm: dict[str, int] = {}
-    for message in messages:
-        per_alarm[message.alarm] = per_alarm.get(message.alarm, 0) + 1
-    newest = messages[-DIGEST_DETAILS:]
+    count = sum(per_alarm.values())
     return json.dumps(
         {
             "id": digest_id,
             "gateway": gateway,
             "digest": True,
-            "count": len(messages),
+            "count": count,
             "alarms": per_alarm,
-            "first_time": iso_time(min(m.time for m in messages)),
-            "last_time": iso_time(max(m.time for m in messages)),
+            "last_time": iso_time(max(m.time for m in newest)) if newest else None,
             "messages": [json.loads(m.payload) for m in newest],
-            "omitted": len(messages) - len(newest),
+            "omitted": count - len(newest),
         },
         separators=(",", ":"),
     )
