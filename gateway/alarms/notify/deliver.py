@@ -77,7 +77,8 @@ class _Channel:
     window: SlidingWindow
     blocked_until: float = 0.0  # after a transient failure: the channel's backoff
     failures: int = 0  # consecutive transient failures
-    held: bool = False  # messages were held back by the rate limit: the next go as a digest
+    held: bool = False  # the rate limit held messages back: while more than one waits,
+    # they go as one digest per window; a pass with at most one waiting ends it
     sent: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -228,11 +229,10 @@ class Deliverer:
             channel.held = True
             return min(later, channel.window.reopens(now))
         if channel.held and len(due) > 1:
-            await self._send_digest(channel, due, now)
+            await self._send_digest(channel, due, now)  # held stays: one digest per window
         else:
+            channel.held = len(due) > room
             await self._send_each(channel, due[:room], now)
-            if len(due) > room:
-                channel.held = True
         return min(later, channel.window.reopens(self._clock()), channel.blocked_until or later)
 
     async def _send_each(self, channel: _Channel, rows: list[PendingMessage], now: float) -> None:
@@ -240,8 +240,6 @@ class Deliverer:
             outgoing = Outgoing(row.message.message_id, row.message.payload)
             if not await self._attempt(channel, outgoing, [row]):
                 return  # the receiver is down: the rest wait for the channel's backoff
-        if len(rows) and channel.window.room(self._clock()) > 0:
-            channel.held = False
 
     async def _send_digest(self, channel: _Channel, rows: list[PendingMessage], now: float) -> None:
         """Every pending message of the channel (not only this pass's) in one digest."""
@@ -266,7 +264,6 @@ class Deliverer:
         count = sum(per_alarm.values())
         note = f"in digest {digest_id} of {count}"
         await self._outbox.notifications_sent_through(name, last, sent_at, note)
-        channel.held = False
 
     async def _attempt(
         self,
