@@ -8,6 +8,7 @@ to blame (the later of two duplicates), so the loader can point at its line.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 from collections.abc import Iterable, Iterator
 
 from gateway.config.alarms import AlarmConfig, AlarmKind
@@ -39,6 +40,24 @@ def check_config(config: GatewayConfig, *, opcua: bool = True) -> list[Finding]:
     findings += line_findings(config.devices)
     for index, alarm in enumerate(config.alarms):
         findings += _alarm_findings(config, alarm, ("alarms", index))
+    findings += _route_findings(config)
+    return findings
+
+
+def _route_findings(config: GatewayConfig) -> list[Finding]:
+    """A route whose patterns match no configured alarm is likely a typo (a warning)."""
+    names = [alarm.name for alarm in config.alarms]
+    findings = []
+    for index, route in enumerate(config.notifications.routes):
+        if not any(fnmatch.fnmatchcase(n, p) for n in names for p in route.alarms):
+            patterns = ", ".join(route.alarms)
+            findings.append(
+                Finding(
+                    ("notifications", "routes", index, "alarms"),
+                    f"{patterns} matches no configured alarm: this route sends nothing",
+                    True,
+                )
+            )
     return findings
 
 

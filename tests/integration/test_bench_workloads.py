@@ -156,3 +156,15 @@ def test_bench_http_measures_scrapes_status_rows_and_idle(tmp_path: Path) -> Non
     assert figures["status, 100 rows of 150, new filter: response time (median)"]["median"] > 0
     assert figures["idle gateway, no devices, with http"]["median"] >= 0
     assert "idle HTTP server's share" in figures
+
+
+def test_bench_alerts_latency_and_the_rate_limit_under_flapping(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.json"
+    args = ["bench", "alerts", "--transitions", "10", "--alarms", "50", "--seconds", "2"]
+    assert main([*args, "--runs", "1", "--json", str(out)]) == 0
+    figures = _figures(out)
+    p50 = figures["transition → webhook p50"]["median"]
+    assert 0 < p50 <= figures["transition → webhook p99"]["median"]
+    # 50 alarms flipping every second for 2 s: the 10/min limit lets 10 through.
+    assert figures["messages received, flapping"]["median"] == 10
+    assert "CPU added by notifications, flapping" in figures

@@ -591,3 +591,18 @@ def test_gateway_check_exits_1_and_names_every_error(
     for line, key_path, _ in expected:
         where = f"{path}:{line}: " if line is not None else f"{path}: "
         assert where + (f"{key_path}: " if key_path else "") in captured.err, captured.err
+
+
+def test_a_route_matching_no_alarm_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "plant.yaml"
+    path.write_text(
+        alarms("{name: temp_high, tag: d.temp, high: 1}")
+        + "notifications:\n  channels: [{name: log, type: log}]\n"
+        + "  routes: [{alarms: [boiler_*], to: [log]}]\n",
+        encoding="utf-8",
+    )
+    loaded = load_config(path, environ={})
+    [warning] = loaded.warnings
+    assert warning.warning
+    assert warning.path == "notifications.routes[0].alarms"
+    assert "boiler_* matches no configured alarm" in warning.message
