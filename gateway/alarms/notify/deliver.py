@@ -79,6 +79,15 @@ class _Channel:
     failures: int = 0  # consecutive transient failures
     held: bool = False  # the rate limit held messages back: while more than one waits,
     # they go as one digest per window; a pass with at most one waiting ends it
+    last_digest: float = float("-inf")
+
+    def free_at(self, now: float) -> float:
+        """When this channel may send next: its backoff, its window, one digest per window."""
+        free = max(self.blocked_until, self.window.reopens(now))
+        if self.held:
+            free = max(free, self.last_digest + self.window.per)
+        return free
+
     sent: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -187,11 +196,7 @@ class Deliverer:
         """When the first channel may send again, if none may now; else None."""
         if not self._channels:
             return None
-        times = [
-            max(channel.blocked_until, channel.window.reopens(now))
-            for channel in self._channels.values()
-        ]
-        first = min(times)
+        first = min(channel.free_at(now) for channel in self._channels.values())
         return first if first > now else None
 
     async def deliver_due(self) -> float:
@@ -229,6 +234,8 @@ class Deliverer:
             channel.held = True
             return min(later, channel.window.reopens(now))
         if channel.held and len(due) > 1:
+            if channel.free_at(now) > now:
+                return min(later, channel.free_at(now))
             await self._send_digest(channel, due, now)  # held stays: one digest per window
         else:
             channel.held = len(due) > room
@@ -261,6 +268,7 @@ class Deliverer:
             await self._outbox.notifications_failed([r.id for r in rows], str(error))
             return
         sent_at = self._delivered(channel)
+        channel.last_digest = sent_at
         count = sum(per_alarm.values())
         note = f"in digest {digest_id} of {count}"
         await self._outbox.notifications_sent_through(name, last, sent_at, note)
