@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.config.checks import check_config
 from gateway.config.models import GatewayConfig
+from gateway.config.notifications import EmailChannel
 from gateway.config.types import FILE_CONTEXT
 from gateway.config.validation import Finding, issues_from_validation
 from gateway.config.yamlbuild import gc_paused
@@ -119,4 +120,13 @@ def _resolve_paths(config: GatewayConfig, base: Path) -> GatewayConfig:
     security = config.opcua.security
     security = security.model_copy(update={"pki_dir": base / security.pki_dir})
     opcua = config.opcua.model_copy(update={"security": security})
-    return config.model_copy(update={"storage": storage, "opcua": opcua})
+    channels = tuple(
+        channel.model_copy(update={"tls_ca": base / channel.tls_ca})
+        if isinstance(channel, EmailChannel) and channel.tls_ca is not None
+        else channel
+        for channel in config.notifications.channels
+    )
+    notifications = config.notifications.model_copy(update={"channels": channels})
+    return config.model_copy(
+        update={"storage": storage, "opcua": opcua, "notifications": notifications}
+    )

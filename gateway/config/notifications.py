@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -93,6 +94,11 @@ class EmailChannel(ConfigModel):
         default=True,
         description="Upgrade an `smtp://` connection with STARTTLS; false only for a local "
         "relay that offers no TLS.",
+    )
+    tls_ca: Path | None = Field(
+        default=None,
+        description="A CA certificate file (PEM) to trust for the server's certificate, "
+        "besides the system's (a plant's own CA); relative to the config file.",
     )
     username: str | None = Field(default=None, description="SMTP login; unset: no login.")
     password: SecretStr | None = Field(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from gatewaykit import PLC_POINTS, make_plant, plc_device
-from notifykit import Hook, free_port, mailbox, webhook_receiver
+from notifykit import Hook, free_port, mailbox, self_signed, webhook_receiver
 from opcuakit import OPEN, until
 
 from gateway.alarms.model import AlarmState
@@ -239,4 +239,36 @@ async def test_email_over_smtp_with_login_templates_and_message_id(tmp_path: Pat
             [row] = await _rows(gateway)()
             assert mail["Message-ID"] == f"<{row.message.message_id}@notify-test.gateway.invalid>"
             assert "Alarm: plc_fault (plc.fault)" in mail.get_payload()
+            assert box.logins == ["gw"]
+
+
+# Implicit TLS is below aiosmtpd's SMTP session, which then warns of AUTH without TLS.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])
+async def test_email_over_tls_trusting_the_configured_ca(tmp_path: Path, implicit: bool) -> None:
+    ca, context = self_signed(tmp_path)
+    async with mailbox(context, implicit=implicit) as box:
+        scheme = "smtps" if implicit else "smtp"
+        notifications = {
+            "channels": [
+                {
+                    "name": "shift-mail",
+                    "type": "email",
+                    "smtp": f"{scheme}://localhost:{box.port}",
+                    "tls_ca": str(ca),
+                    "username": "gw",
+                    "password": "mail-secret",
+                    "from": "gateway@plant.example",
+                    "to": ["shift@plant.example"],
+                }
+            ],
+            "routes": [{"alarms": ["plc_fault"], "to": ["shift-mail"]}],
+        }
+        async with (
+            run_plant(make_plant({"plc": PLC_POINTS}), autotick=False) as running,
+            Gateway(_config(running, tmp_path, notifications), config_dir=tmp_path),
+        ):
+            running.slave("plc").unit(1).set("status", 7)
+            await box.wait_for(1)
+            assert box.messages[0]["Subject"].startswith("[900] plc_fault activated")
             assert box.logins == ["gw"]

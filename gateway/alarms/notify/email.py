@@ -78,6 +78,7 @@ class EmailSender:
                 use_tls=self._implicit_tls,
                 start_tls=False if self._implicit_tls else channel.starttls,
                 timeout=channel.timeout,
+                cert_bundle=None if channel.tls_ca is None else str(channel.tls_ca),
             )
         except aiosmtplib.SMTPAuthenticationError as error:
             raise PermanentError(f"{where}: login refused ({error.code})") from None
@@ -89,7 +90,9 @@ class EmailSender:
                 raise PermanentError(text) from None
             raise TransientError(text) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            raise TransientError(f"{where}: {type(error).__name__}") from None
+            # The library's text names the host and what failed, never the password.
+            detail = " ".join(str(error).split())[:200]
+            raise TransientError(f"{where}: {type(error).__name__} {detail}".rstrip()) from None
 
     async def close(self) -> None:
         return None

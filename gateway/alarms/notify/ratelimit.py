@@ -3,8 +3,9 @@
 A channel may send `count` messages per `per` seconds. While the window has
 room, messages go one by one; what comes beyond waits. When the window has
 room again and more than one message waits, they all go as one digest (one
-message, one slot): a flapping alarm, or a thousand, cost a receiver one
-message per window, and the outbox does not grow without bound.
+message, one slot), and while more keep coming one digest per window: a
+flapping alarm, or a thousand, cost a receiver one message per window, and
+the outbox does not grow without bound (deliver.py sends them).
 """
 
 from __future__ import annotations
