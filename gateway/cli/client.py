@@ -224,6 +224,9 @@ def _print_notification(item: Change | Event) -> None:
             for name, value in (("active", item.active), ("acked", item.acked))
             if value
         ]
+        states += [
+            mark for mark, on in (("shelved", item.shelved), ("disabled", item.disabled)) if on
+        ]
         line = "  ".join(
             part
             for part in (

@@ -41,6 +41,8 @@ EVENT_FIELDS: tuple[tuple[str, ...], ...] = (
     ("AckedState", "Id"),
     ("ActiveState", "TransitionTime"),
     ("AckedState", "TransitionTime"),
+    ("SuppressedOrShelved",),
+    ("EnabledState", "Id"),
 )
 
 
@@ -75,6 +77,8 @@ class Event:
     acked: str
     initial: bool
     transition: str = ""
+    shelved: bool = False  # SuppressedOrShelved: an operator set the alarm aside
+    disabled: bool = False  # EnabledState false: out of service
 
 
 #: Sampling as fast as the server publishes values (our server pushes them).
@@ -218,6 +222,8 @@ def _event(event: Any, initial: bool) -> Event:
         active=state("ActiveState/Id"),
         acked=state("AckedState/Id"),
         initial=initial,
+        shelved=field("SuppressedOrShelved") is True,
+        disabled=field("EnabledState/Id") is False,
     )
 
 

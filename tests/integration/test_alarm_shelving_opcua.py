@@ -230,3 +230,13 @@ async def test_gateway_alarms_shelve_unshelve_disable_enable_commands(
             await cli(capsys, *shelve, "--for", "soon")
         assert usage.value.code == 2
         assert "expected a duration" in capsys.readouterr().err
+
+        # `gateway watch` shows a shelved alarm as such (replayed by ConditionRefresh).
+        running.slave("plc").unit(1).set("temp", 85.0)
+        await until(lambda: _state(gateway, "temp_high", AlarmState.UNACK), message="active")
+        assert (await cli(capsys, *shelve, "--reason", "watch me")).code == 0
+        watch = ["watch", rig.url, "plc.temp", "--duration", "1.5", "--interval", "50"]
+        watched = await cli(capsys, *watch)
+        lines = [line for line in watched.out.splitlines() if "temp_high" in line]
+        assert lines, watched.out
+        assert lines[-1].endswith("active=true  acked=false  shelved")
