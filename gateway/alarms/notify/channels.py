@@ -18,7 +18,7 @@ from gateway.config.notifications import LogChannel, MqttChannel
 
 __all__ = [
     "LogSender",
-    "MqttPublisher",
+    "MqttSink",
     "MqttSender",
     "Outgoing",
     "PermanentError",
@@ -86,8 +86,14 @@ class LogSender:
         return None
 
 
-class MqttPublisher(Protocol):
-    """What the mqtt channel needs of the gateway's MQTT connection (the MQTT issue's)."""
+class MqttSink(Protocol):
+    """What the mqtt channel needs of the gateway's MQTT connection (the MQTT issue's).
+
+    To plug in at merge: an adapter over the MQTT part's live BrokerConnection
+    whose `publish` raises TransientError while there is no connection or the
+    broker does not acknowledge (BrokerError), PermanentError when the broker
+    refuses the topic; `Deliverer(config, historian, mqtt=that_adapter)`.
+    """
 
     async def publish(self, topic: str, payload: bytes, *, qos: int) -> None:
         """Publish, or raise TransientError (not connected) or PermanentError."""
@@ -97,7 +103,7 @@ class MqttPublisher(Protocol):
 class MqttSender:
     """Publishes the JSON body on the channel's topic through the `mqtt:` connection."""
 
-    def __init__(self, channel: MqttChannel, publisher: MqttPublisher | None) -> None:
+    def __init__(self, channel: MqttChannel, publisher: MqttSink | None) -> None:
         self.name = channel.name
         self.topic = channel.topic
         self.qos = channel.qos

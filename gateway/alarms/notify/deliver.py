@@ -24,7 +24,7 @@ from typing import Protocol, Self
 
 from gateway.alarms.notify.channels import (
     LogSender,
-    MqttPublisher,
+    MqttSink,
     MqttSender,
     Outgoing,
     PermanentError,
@@ -92,7 +92,7 @@ class _Channel:
     errors: list[str] = field(default_factory=list)
 
 
-def _senders(config: GatewayConfig, mqtt: MqttPublisher | None) -> list[Sender]:
+def _senders(config: GatewayConfig, mqtt: MqttSink | None) -> list[Sender]:
     agent = f"modbus-opcua-gateway ({config.gateway.name})"
     domain = f"{config.gateway.name}.gateway.invalid"
     senders: list[Sender] = []
@@ -120,7 +120,7 @@ class Deliverer:
         config: GatewayConfig,
         outbox: Outbox,
         *,
-        mqtt: MqttPublisher | None = None,
+        mqtt: MqttSink | None = None,
         senders: Sequence[Sender] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
