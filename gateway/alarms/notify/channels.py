@@ -18,8 +18,8 @@ from gateway.config.notifications import LogChannel, MqttChannel
 
 __all__ = [
     "LogSender",
-    "MqttSink",
     "MqttSender",
+    "MqttSink",
     "Outgoing",
     "PermanentError",
     "Sender",

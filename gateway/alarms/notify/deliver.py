@@ -24,8 +24,8 @@ from typing import Protocol, Self
 
 from gateway.alarms.notify.channels import (
     LogSender,
-    MqttSink,
     MqttSender,
+    MqttSink,
     Outgoing,
     PermanentError,
     Sender,
