@@ -139,6 +139,7 @@ async def connect(
         max_inflight_messages=MAX_INFLIGHT,
         logger=logging.getLogger("gateway.mqtt.paho"),
     )
+    client.pending_calls_threshold = MAX_INFLIGHT  # its warning is for a handful
     try:
         async with asyncio.timeout(timeout):
             await client.__aenter__()

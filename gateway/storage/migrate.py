@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: The newest revision in migrations/versions (a test checks it against Alembic's head).
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 #: Alembic's own version table, as it creates it.
 _alembic_version = Table(
