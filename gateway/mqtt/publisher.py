@@ -442,7 +442,11 @@ class MqttPublisher:
             elif session is None or self.topics is None:
                 continue
             elif message.topic == self.topics.node("NCMD"):
-                await session.on_node_command(message.payload)
+                try:
+                    await session.on_node_command(message.payload)
+                except NextServer:
+                    await self._leave(connection, session)
+                    raise
             elif (device := self.topics.command_device(message.topic)) is not None:
                 if len(pending) >= MAX_PENDING_COMMANDS:
                     self.state.commands_refused += 1

@@ -365,3 +365,23 @@ def test_status_quality_mapping() -> None:
 
 
 __all__ = ["MqttRig"]
+
+
+async def test_tck_id_operational_behavior_edge_node_next_server(tmp_path: Path) -> None:
+    """NCMD Node Control/Next Server: NDEATH, then the next server in the list."""
+    with mosquitto(tmp_path) as first, mosquitto(tmp_path) as second:
+        settings = {"servers": [first.url, second.url], "sparkplug": {"group": "next"}}
+        async with (
+            recorder(first.port, "spBv1.0/next/#") as record,
+            mqtt_rig({"plc": PLC_POINTS}, _devices, settings, tmp_path) as rig,
+        ):
+            await _born(record)
+            assert rig.publisher.state.server == first.url
+            command = OutMetric(2, MetricType.BOOLEAN, True, 0, name="Node Control/Next Server")
+            payload = encode_payload([command], timestamp_ms=int(time.time() * 1000), seq=None)
+            await record.publish("spBv1.0/next/NCMD/test", payload)
+            await record.until(lambda: record.of("NDEATH"), message="the NDEATH")
+            await _until(lambda: rig.publisher.state.server == second.url, "the second server")
+            await _until(
+                lambda: rig.publisher.state.state is ConnectionState.ONLINE, "online on the second"
+            )
