@@ -149,6 +149,23 @@ def _cmd_bench_rtu(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_mqtt(args: argparse.Namespace) -> int:
+    from gateway.bench.mqtt import MqttSpec, bench_mqtt
+    from gateway.loop import run
+
+    spec = MqttSpec(
+        devices=args.devices,
+        tags=args.tags,
+        change=args.change,
+        seconds=args.seconds,
+        replay_rows=args.replay_rows,
+        runs=args.runs,
+        broker=args.broker,
+    )
+    _output(run(bench_mqtt(spec)), args.json)
+    return 0
+
+
 def _cmd_bench_all(args: argparse.Namespace) -> int:
     from gateway.bench.report import write_reports
     from gateway.bench.suite import WORKLOADS, run_suite, suite
@@ -229,6 +246,7 @@ def register(commands: Commands) -> None:
     storage.add_argument("--json", type=Path, default=None, metavar="FILE")
     storage.set_defaults(handler=_cmd_bench_storage)
     _register_end_to_end(workloads)
+    _register_mqtt(workloads)
 
 
 def _register_end_to_end(workloads: Commands) -> None:
@@ -368,3 +386,25 @@ def _register_http(workloads: Commands) -> None:
     http.add_argument("--runs", type=positive_int, default=3)
     http.add_argument("--json", type=Path, default=None, metavar="FILE")
     http.set_defaults(handler=_cmd_bench_http)
+
+
+def _register_mqtt(workloads: Commands) -> None:
+    mqtt = workloads.add_parser(
+        "mqtt",
+        help="MQTT publisher: CPU added, NBIRTH+DBIRTH time, change→DDATA latency, replay rate",
+        description=(
+            "A synthetic plant (devices × tags, a share changing every second) published as a "
+            "Sparkplug B edge node to a private mosquitto (or --broker); a subscriber in another "
+            "process times births and DDATA. Then a SQLite historian of --replay-rows rows is "
+            "replayed as historical metrics. Needs the mqtt extra and mosquitto."
+        ),
+    )
+    mqtt.add_argument("--devices", type=positive_int, default=100)
+    mqtt.add_argument("--tags", type=positive_int, default=1000, help="per device")
+    mqtt.add_argument("--change", type=float, default=0.1, help="share changing per second")
+    mqtt.add_argument("--seconds", type=float, default=10.0, help="steady state per run")
+    mqtt.add_argument("--replay-rows", type=positive_int, default=1_000_000)
+    mqtt.add_argument("--runs", type=positive_int, default=1)
+    mqtt.add_argument("--broker", default=None, metavar="URL", help="default: a private mosquitto")
+    mqtt.add_argument("--json", type=Path, default=None, metavar="FILE")
+    mqtt.set_defaults(handler=_cmd_bench_mqtt)

@@ -89,6 +89,7 @@ class EdgeSession:
         self._lock = asyncio.Lock()
         self.born: set[str] = set()
         self._last_status: dict[int, int] = {}  # alias → status sent last
+        self._historical_status: dict[int, int] = {}  # the same, of historical metrics
         self._status_sent: dict[str, dict[str, object]] = {}
         self.node_born = False
 
@@ -187,17 +188,22 @@ class EdgeSession:
                 await self._send(self.topics.device("DDATA", device), metrics)
 
     async def publish_historical(self, device: str, readings: Sequence[TagValue]) -> bool:
-        """One DDATA of stored values marked `is_historical`; False if the device is not born."""
+        """One DDATA of stored values marked `is_historical`; False if the device is not born.
+        Quality goes with a tag's first historical value and when its status changes."""
         by_key = self._catalog.by_key
         async with self._lock:
             if device not in self.born:
                 return False
             now = self._clock()
-            metrics = [
-                by_key[reading.tag].data(reading, now, status_changed=True, historical=True)
-                for reading in readings
-                if reading.tag in by_key
-            ]
+            last = self._historical_status
+            metrics = []
+            for reading in readings:
+                metric = by_key.get(reading.tag)
+                if metric is None:
+                    continue
+                changed = last.get(metric.alias) != reading.status
+                last[metric.alias] = reading.status
+                metrics.append(metric.data(reading, now, status_changed=changed, historical=True))
             if metrics:
                 await self._send(self.topics.device("DDATA", device), metrics)
             return True

@@ -102,17 +102,29 @@ async def _replay_job(
         _when(job.end),
     )
     last_log = time.monotonic()
-    cursor: ReplayCursor | None = job.cursor
-    while cursor is not None:
-        page = await source.replay_page(keys, job.start, job.end, cursor=cursor, limit=REPLAY_PAGE)
-        await _publish_page(session, page.values, state)
-        cursor = page.next
-        if cursor is not None:
-            job.cursor = cursor
-        if time.monotonic() - last_log >= PROGRESS_INTERVAL:
-            last_log = time.monotonic()
-            log.info("MQTT: store and forward: %d value(s) replayed so far", state.replay_sent)
-        await asyncio.sleep(0)  # live data goes first between pages
+    async with asyncio.TaskGroup() as group:
+        # The next page is read while this one is published: the database and the
+        # broker work at once (the query runs on the storage thread).
+        fetch = group.create_task(
+            source.replay_page(keys, job.start, job.end, cursor=job.cursor, limit=REPLAY_PAGE)
+        )
+        while True:
+            page = await fetch
+            following = page.next
+            if following is not None:
+                fetch = group.create_task(
+                    source.replay_page(
+                        keys, job.start, job.end, cursor=following, limit=REPLAY_PAGE
+                    )
+                )
+            await _publish_page(session, page.values, state)
+            if following is None:
+                return
+            job.cursor = following  # published: an outage from here resumes after it
+            if time.monotonic() - last_log >= PROGRESS_INTERVAL:
+                last_log = time.monotonic()
+                log.info("MQTT: store and forward: %d value(s) replayed so far", state.replay_sent)
+            await asyncio.sleep(0)  # live data goes first between pages
 
 
 async def _publish_page(session: EdgeSession, values: list[TagValue], state: MqttState) -> None:
