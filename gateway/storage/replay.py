@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
@@ -68,8 +68,8 @@ def replay_page(
                 .order_by(readings.c.ts)
                 .limit(limit - len(values))
             )
-            rows = connection.execute(query).tuples().all()
-            values.extend(_values(key, data_type, rows))
+            rows = connection.execute(query).all()
+            values.extend(_values(key, data_type, cast(Sequence[tuple[int, Any, Any, int]], rows)))
             if len(values) < limit:
                 index, after = index + 1, None
             else:
