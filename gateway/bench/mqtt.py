@@ -134,7 +134,8 @@ def _broker(url: str | None, directory: Path) -> Iterator[str]:
         raise GatewayError("mosquitto is not installed: install it or pass --broker URL")
     port = _free_port()
     conf = directory / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    # set_tcp_nodelay: the broker forwards each message at once (docs/mqtt.md, "Brokers").
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n")
     process = subprocess.Popen(
         ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -14,7 +14,7 @@ import time
 
 from gateway.config import parse_server
 from gateway.mqtt.client import connect
-from gateway.mqtt.sparkplug import decode_payload
+from gateway.mqtt.sparkplug import live_timestamps
 
 
 async def _main(url: str, group: str) -> None:
@@ -30,13 +30,8 @@ async def _main(url: str, group: str) -> None:
             if kind != "DDATA":
                 print(kind, f"{arrival:.6f}", flush=True)
                 continue
-            payload = decode_payload(message.payload)
-            late = [
-                f"{arrival * 1000 - metric.timestamp_ms:.2f}"
-                for metric in payload.metrics
-                if metric.timestamp_ms is not None and not metric.historical
-            ]
-            print("DDATA", f"{arrival:.6f}", *late[:20], flush=True)
+            late = [f"{arrival * 1000 - ms:.2f}" for ms in live_timestamps(message.payload)]
+            print("DDATA", f"{arrival:.6f}", *late, flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -137,6 +138,9 @@ async def connect(
         tls_context=tls if broker.tls else None,
         max_queued_incoming_messages=MAX_INCOMING_QUEUED,
         max_inflight_messages=MAX_INFLIGHT,
+        # Without it Nagle's algorithm holds a small DDATA until the broker acknowledges
+        # the previous one: up to a delayed ACK (40 ms) of latency (docs/performance.md).
+        socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         logger=logging.getLogger("gateway.mqtt.paho"),
     )
     client.pending_calls_threshold = MAX_INFLIGHT  # its warning is for a handful

@@ -13,6 +13,7 @@ from gateway.mqtt.sparkplug.payload import (
     PayloadError,
     decode_payload,
     encode_payload,
+    live_timestamps,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "PayloadError",
     "decode_payload",
     "encode_payload",
+    "live_timestamps",
 ]

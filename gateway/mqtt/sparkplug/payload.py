@@ -27,6 +27,7 @@ __all__ = [
     "PayloadError",
     "decode_payload",
     "encode_payload",
+    "live_timestamps",
 ]
 
 PropertyValue = bool | int | float | str
@@ -171,6 +172,23 @@ def decode_payload(data: bytes) -> DecodedPayload:
         payload.seq if payload.HasField("seq") else None,
         metrics,
     )
+
+
+def live_timestamps(data: bytes, limit: int = 20) -> list[int]:
+    """The timestamps of up to `limit` live (not historical) metrics: a cheap look for
+    the benchmark's subscriber, which must not be the bottleneck it measures."""
+    payload = pb.Payload()
+    try:
+        payload.ParseFromString(data)
+    except DecodeError as error:
+        raise PayloadError(f"not a Sparkplug B payload: {error}") from None
+    stamps: list[int] = []
+    for metric in payload.metrics:
+        if not metric.is_historical and metric.HasField("timestamp"):
+            stamps.append(metric.timestamp)
+            if len(stamps) >= limit:
+                break
+    return stamps
 
 
 def _decoded(metric: pb.Payload.Metric) -> DecodedMetric:
