@@ -10,21 +10,34 @@ import pytest
 from mqttkit import mosquitto, recorder
 
 
-@pytest.mark.timeout(120)
+async def _demo(tmp_path: Path, url: str, seconds: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "demo", "--data-dir", str(tmp_path / "data"),
+        "--port", "0", "--http-port", "0", "--duration", seconds, "--mqtt", url,
+        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(90):
+        out, err = await process.communicate()
+    text = out.decode()
+    assert process.returncode == 0, text + err.decode()
+    return text
+
+
+@pytest.mark.timeout(180)
 async def test_demo_publishes_the_plant_to_mqtt(tmp_path: Path) -> None:
     with mosquitto(tmp_path) as broker:
         async with recorder(broker.port, "spBv1.0/demo/#", "demo-plant/#") as record:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gateway", "demo", "--data-dir", str(tmp_path / "data"),
-                "--port", "0", "--http-port", "0", "--duration", "8", "--mqtt", broker.url,
-                cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            async with asyncio.timeout(90):
-                out, err = await process.communicate()
-            text = out.decode()
-            assert process.returncode == 0, text + err.decode()
+            text = await _demo(tmp_path, broker.url, "8")
             assert f"MQTT: {broker.url}: Sparkplug B spBv1.0/demo/+/demo-plant/#" in text
             await record.until(lambda: record.of("NDEATH"), message="the NDEATH at the end")
+            # tck-id-payloads-nbirth-bdseq-increment, across a restart: the historian kept it
+            await _demo(tmp_path, broker.url, "3")
+            await record.until(lambda: len(record.of("NBIRTH")) == 2, message="the second NBIRTH")
+            bd_seqs = [
+                next(m.value for m in birth.sparkplug.metrics if m.name == "bdSeq")
+                for birth in record.of("NBIRTH")
+            ]
+            assert bd_seqs == [0, 1]
     births = {m.topic.rsplit("/", 1)[-1] for m in record.of("DBIRTH")}
     assert births == {"boiler", "compressor", "compressor_vfd", "tank_farm", "meter"}
     assert record.of("NBIRTH")[0].topic == "spBv1.0/demo/NBIRTH/demo-plant"
