@@ -9,6 +9,8 @@ edge.py        one connection's Sparkplug conversation: births, DDATA, deaths, c
 jsonns.py      the JSON namespace: a topic and a payload per tag (pure)
 plant.py       the small interface to the running gateway the publisher reads and writes
 state.py       the publisher's observable state and counters
+replay.py      store and forward: stored readings replayed as historical DDATA
+forward.py     what reached the broker (SUBACK behind the data), the replay backlog
 publisher.py   the lifecycle: servers in order, reconnects, the bus subscription
 
 Only this file is imported when the package is: the rest loads protobuf.
