@@ -112,26 +112,33 @@ async def recorder(port: int, *topics: str, host: str = "127.0.0.1") -> AsyncIte
 class Mosquitto:
     """A private broker process on a free port: killed and restarted for outages."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, extra: str = "", scheme: str = "mqtt") -> None:
+        """`extra`: more lines for the listener (TLS files…)."""
         if shutil.which("mosquitto") is None:
             pytest.skip("mosquitto is not installed (apt install mosquitto)")
         self.port = free_port()
+        self.scheme = scheme
         self.conf = directory / f"mosquitto-{self.port}.conf"
+        self.log = directory / f"mosquitto-{self.port}.log"
+        # `user root`: a broker started by root keeps root's rights to read the test's
+        # files (it is ignored when the tests run as another user).
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"user root\n{extra}"
         )
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["mosquitto", "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                ["mosquitto", "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 10
         while not broker_reachable("127.0.0.1", self.port):
             if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto did not start on port {self.port}")
+                raise RuntimeError(
+                    f"mosquitto did not start on port {self.port}:\n{self.log.read_text()}"
+                )
             time.sleep(0.02)
 
     def kill(self) -> None:
@@ -142,12 +149,12 @@ class Mosquitto:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
 
 @contextlib.contextmanager
-def mosquitto(directory: Path) -> Iterator[Mosquitto]:
-    broker = Mosquitto(directory)
+def mosquitto(directory: Path, extra: str = "", scheme: str = "mqtt") -> Iterator[Mosquitto]:
+    broker = Mosquitto(directory, extra, scheme)
     broker.start()
     try:
         yield broker
