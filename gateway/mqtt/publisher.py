@@ -153,6 +153,9 @@ class MqttPublisher:
                 except BrokerError as error:
                     self.state.last_error = str(error)
                     log.warning("MQTT: %s", error)
+                except Exception as error:  # a fault of ours must not stop the gateway
+                    self.state.last_error = f"internal error: {error!r}"
+                    log.exception("MQTT: internal error on %s; reconnecting", broker)
                 if self._stopping.is_set():
                     return
                 if reached:
