@@ -73,7 +73,8 @@ class Forwarder:
         self.backlog[:] = [job for job in self.backlog if job.end > oldest]
         for job in self.backlog:
             job.start = max(job.start, oldest)
-        start = max(acked, oldest)
+        # Not again what a job still in the backlog covers (its birth came before this one).
+        start = max(acked, oldest, *(job.end for job in self.backlog))
         if start < born_at:
             self.backlog.append(ReplayJob(start, born_at))
 
