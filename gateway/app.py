@@ -15,13 +15,13 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
 from gateway.http import HttpServer
+from gateway.lifecycle import Part
 from gateway.loop import collect_young, stop_signals
 from gateway.modbus.acquisition import Acquisition
 from gateway.opcua import OpcUaServer
@@ -33,7 +33,7 @@ __all__ = ["Gateway", "run_until_signalled"]
 log = logging.getLogger(__name__)
 
 
-class Gateway:
+class Gateway(Part):
     """The running gateway: every part started in order and stopped in reverse."""
 
     def __init__(self, config: GatewayConfig, *, config_dir: Path | None = None) -> None:
@@ -60,7 +60,6 @@ class Gateway:
             )
         )
         self._started = dict.fromkeys(("storage", "alarms", "acquisition", "opcua"), False)
-        self._stack: AsyncExitStack | None = None
 
     def started(self) -> Mapping[str, bool]:
         """Each part by name: has it started (and not begun to stop)? For /readyz."""
@@ -78,39 +77,32 @@ class Gateway:
             finally:
                 self._started[name] = False
 
-    async def __aenter__(self) -> Self:
-        if self._stack is not None:
-            raise RuntimeError("the gateway is already running")
-        async with AsyncExitStack() as stack:
-            if self.http is not None:  # first in, last out: probes answer throughout
-                await stack.enter_async_context(self.http.serving())
-            # Stopped in reverse: pollers, then the bus, then the historian flushes.
-            await stack.enter_async_context(self._part("storage", self.historian))
-            stack.callback(self.bus.close)
-            # After the historian (states restored from its journal), before the pollers.
-            await stack.enter_async_context(self._part("alarms", self.alarms))
-            await stack.enter_async_context(self._part("acquisition", self.acquisition))
-            await stack.enter_async_context(self._part("opcua", self.opcua))
-            self._stack = stack.pop_all()
-        tags = len(self.acquisition.tags)
-        log.info(
-            "gateway %s running: %d device(s), %d tag(s)",
-            self.config.gateway.name,
-            len(self.config.devices),
-            tags,
-        )
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.__aexit__(exc_type, exc, traceback)
-        log.info("gateway %s stopped", self.config.gateway.name)
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Every part entered in order, left in reverse (gateway.lifecycle's rules)."""
+        entered = False
+        try:
+            async with AsyncExitStack() as stack:
+                if self.http is not None:  # first in, last out: probes answer throughout
+                    await stack.enter_async_context(self.http)
+                # Stopped in reverse: pollers, then the bus, then the historian flushes.
+                await stack.enter_async_context(self._part("storage", self.historian))
+                stack.callback(self.bus.close)
+                # After the historian (states restored from its journal), before the pollers.
+                await stack.enter_async_context(self._part("alarms", self.alarms))
+                await stack.enter_async_context(self._part("acquisition", self.acquisition))
+                await stack.enter_async_context(self._part("opcua", self.opcua))
+                entered = True
+                log.info(
+                    "gateway %s running: %d device(s), %d tag(s)",
+                    self.config.gateway.name,
+                    len(self.config.devices),
+                    len(self.acquisition.tags),
+                )
+                yield self
+        finally:
+            if entered:
+                log.info("gateway %s stopped", self.config.gateway.name)
 
 
 async def run_until_signalled(

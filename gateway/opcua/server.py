@@ -1,4 +1,4 @@
-"""The gateway's OPC UA server: one async context manager around asyncua's Server.
+"""The gateway's OPC UA server: a Part (gateway.lifecycle) around asyncua's Server.
 
 Entering it builds the address space (docs/opcua.md), secures the server
 (docs/security.md), starts listening, then starts its TaskGroup: the bus consumer that
@@ -14,11 +14,10 @@ import gc
 import logging
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
@@ -26,6 +25,7 @@ from gateway import __version__
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
+from gateway.lifecycle import Part, task_group
 from gateway.modbus.acquisition import Acquisition
 from gateway.model import Status
 from gateway.opcua.alarm_calls import AlarmMethods
@@ -94,7 +94,7 @@ def _fewer_collections() -> tuple[int, ...]:
     return thresholds
 
 
-class OpcUaServer:
+class OpcUaServer(Part):
     """Serves the acquisition's tags, device health and (optionally) history over OPC UA."""
 
     def __init__(
@@ -122,21 +122,66 @@ class OpcUaServer:
         self.server: StackServer | None = None
         self.space: GatewaySpace | None = None
         self.security: SecuritySummary | None = None
-        self._stack: AsyncExitStack | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
-        if self._stack is not None:
-            raise RuntimeError("the OPC UA server is already running")
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Build, secure and listen; serve live values until the block ends, then stop."""
         async with AsyncExitStack() as stack:
+            stack.callback(setattr, self, "server", None)  # last: after the server stopped
             stack.callback(gc.unfreeze)  # a stopped server's nodes may be collected again
             with _collector_paused():
                 server = await self._create()
             stack.callback(gc.set_threshold, *_fewer_collections())
-            endpoint = urlsplit(self.config.opcua.endpoint)
-            host = endpoint.hostname or None
-            port = endpoint.port if endpoint.port is not None else DEFAULT_PORT
+            await stack.enter_async_context(self._listening(server))
+            space = self.space
+            assert space is not None
+            subscription = self.bus.subscribe("opcua", maxsize=QUEUE_BATCHES)
+            stack.callback(self.bus.unsubscribe, subscription)
+            async with task_group() as group:
+                # Snapshot and queue are read without a pause in between: the snapshot
+                # already holds everything queued so far.
+                snapshot = self.acquisition.snapshot()
+                subscription.get_nowait()
+                waiting = Status.BAD_WAITING_FOR_INITIAL_DATA  # what every node starts with
+                await apply_values(space, (v for v in snapshot if v.status is not waiting))
+                group.create_task(consume(space, subscription), name="opcua publish")
+                loops = [
+                    group.create_task(
+                        follow_health(space, lambda: self.acquisition.healths, HEALTH_INTERVAL),
+                        name="opcua _Status",
+                    )
+                ]
+                conditions = self.conditions
+                if conditions is not None:
+                    conditions.start()
+                    loops.append(group.create_task(conditions.run(), name="opcua alarm events"))
+                log.info(
+                    "OPC UA server listening on %s (namespace %s)",
+                    self.endpoint_url,
+                    self.namespace,
+                )
+                log.info("OPC UA security: %s", self.security)
+                try:
+                    yield self
+                finally:
+                    # The subscription closes (the consumer drains and returns) and the
+                    # loops are cancelled before the group waits for them.
+                    if conditions is not None:
+                        conditions.stop()
+                    for loop in loops:
+                        loop.cancel()
+                    subscription.close()
+        log.info("OPC UA server stopped")
+
+    @asynccontextmanager
+    async def _listening(self, server: StackServer) -> AsyncIterator[None]:
+        """Listen on the configured endpoint; a port in use is a GatewayError naming it."""
+        endpoint = urlsplit(self.config.opcua.endpoint)
+        host = endpoint.hostname or None
+        port = endpoint.port if endpoint.port is not None else DEFAULT_PORT
+        async with AsyncExitStack() as stack:
             try:
                 await stack.enter_async_context(server.serving(host, port))
             except GatewayError as error:
@@ -144,48 +189,7 @@ class OpcUaServer:
                 where = self.config.opcua.endpoint
                 raise GatewayError(f"OPC UA: cannot listen on {where}: {reason}") from error
             self.server = server
-            space = self.space
-            assert space is not None
-            group = asyncio.TaskGroup()
-            await group.__aenter__()
-            stack.push_async_exit(group.__aexit__)
-            # Exit runs in reverse: the subscription closes (the consumer drains and
-            # returns) and the health loop is cancelled before the group is awaited.
-            subscription = self.bus.subscribe("opcua", maxsize=QUEUE_BATCHES)
-            stack.callback(self.bus.unsubscribe, subscription)
-            # Snapshot and queue are read without a pause in between: the snapshot
-            # already holds everything queued so far.
-            snapshot = self.acquisition.snapshot()
-            subscription.get_nowait()
-            waiting = Status.BAD_WAITING_FOR_INITIAL_DATA  # what every node starts with
-            await apply_values(space, (v for v in snapshot if v.status is not waiting))
-            group.create_task(consume(space, subscription), name="opcua publish")
-            health = group.create_task(
-                follow_health(space, lambda: self.acquisition.healths, HEALTH_INTERVAL),
-                name="opcua _Status",
-            )
-            stack.callback(health.cancel)
-            if self.conditions is not None:
-                self.conditions.start()
-                stack.callback(self.conditions.stop)
-                events = group.create_task(self.conditions.run(), name="opcua alarm events")
-                stack.callback(events.cancel)
-            self._stack = stack.pop_all()
-        log.info("OPC UA server listening on %s (namespace %s)", self.endpoint_url, self.namespace)
-        log.info("OPC UA security: %s", self.security)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.__aexit__(exc_type, exc, traceback)
-        self.server = None
-        log.info("OPC UA server stopped")
+            yield
 
     # -- building ---------------------------------------------------------------------
 

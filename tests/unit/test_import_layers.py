@@ -17,6 +17,7 @@ independent of each other (they never import one another):
     low parts       gateway.bus | gateway.uaclient | simulators
     foundations     gateway.config | gateway.codec | gateway.ua | gateway.loop | gateway.filemodes
                     | gateway.backoff | gateway.systemd | gateway.rtuframe | gateway.serialio
+                    gateway.lifecycle
                     gateway.errors
                     gateway.model
 
@@ -84,6 +85,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "gateway.rtuframe",
         "gateway.serialio",
     ),
+    # the one lifecycle idiom every long-running part (and systemd's notifier) follows
+    ("gateway.lifecycle",),
     ("gateway.errors",),
     ("gateway.model",),
 )
