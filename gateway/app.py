@@ -19,10 +19,11 @@ from typing import Self
 
 from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
+from gateway.collector import young_collections
 from gateway.config import GatewayConfig
 from gateway.http import HttpServer
 from gateway.lifecycle import Part
-from gateway.loop import collect_young, stop_signals
+from gateway.loop import stop_signals
 from gateway.modbus.acquisition import Acquisition
 from gateway.opcua import OpcUaServer
 from gateway.storage import Historian
@@ -122,11 +123,9 @@ async def run_until_signalled(
             if running is not None:
                 running()
             systemd.ready(_ready_status(gateway))
-            async with asyncio.TaskGroup() as group:
-                collector = group.create_task(collect_young(), name="young collections")
+            async with young_collections():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), duration)
-                collector.cancel()
             systemd.stopping()
 
 

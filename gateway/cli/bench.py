@@ -18,7 +18,7 @@ __all__ = ["register"]
 
 def _cmd_bench_poll(args: argparse.Namespace) -> int:
     from gateway.bench.poll import PollSpec, bench_poll
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     spec = PollSpec(
         slaves=args.slaves,
@@ -28,7 +28,10 @@ def _cmd_bench_poll(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         duration=args.duration,
     )
-    _output(run(bench_poll(spec, runs=args.runs, baseline_slaves=args.baseline_slaves)), args.json)
+    _output(
+        run_collected(bench_poll(spec, runs=args.runs, baseline_slaves=args.baseline_slaves)),
+        args.json,
+    )
     return 0
 
 
@@ -64,7 +67,7 @@ def _output(report: Report, json_file: Path | None) -> None:
 
 def _cmd_bench_latency(args: argparse.Namespace) -> int:
     from gateway.bench.latency import LatencySpec, bench_latency
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     _quiet_asyncua()
     spec = LatencySpec(
@@ -78,13 +81,13 @@ def _cmd_bench_latency(args: argparse.Namespace) -> int:
         load_settle=args.load_warmup,
     )
     variants = ("idle", "load") if args.variant == "both" else (args.variant,)
-    _output(run(bench_latency(spec, variants=variants)), args.json)
+    _output(run_collected(bench_latency(spec, variants=variants)), args.json)
     return 0
 
 
 def _cmd_bench_fanout(args: argparse.Namespace) -> int:
     from gateway.bench.fanout import FanoutSpec, bench_fanout
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     _quiet_asyncua()
     spec = FanoutSpec(
@@ -98,31 +101,31 @@ def _cmd_bench_fanout(args: argparse.Namespace) -> int:
         duration=args.duration,
         runs=args.runs,
     )
-    _output(run(bench_fanout(spec)), args.json)
+    _output(run_collected(bench_fanout(spec)), args.json)
     return 0
 
 
 def _cmd_bench_startup(args: argparse.Namespace) -> int:
     from gateway.bench.startup import bench_startup
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     _quiet_asyncua()
-    _output(run(bench_startup(args.tags, runs=args.runs)), args.json)
+    _output(run_collected(bench_startup(args.tags, runs=args.runs)), args.json)
     return 0
 
 
 def _cmd_bench_modbus(args: argparse.Namespace) -> int:
     from gateway.bench.modbus import ModbusSpec, bench_modbus
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     spec = ModbusSpec(tags=args.tags, seconds=args.seconds, runs=args.runs)
-    _output(run(bench_modbus(spec)), args.json)
+    _output(run_collected(bench_modbus(spec)), args.json)
     return 0
 
 
 def _cmd_bench_http(args: argparse.Namespace) -> int:
     from gateway.bench.http import HttpSpec, bench_http
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     spec = HttpSpec(
         devices=args.devices,
@@ -135,17 +138,17 @@ def _cmd_bench_http(args: argparse.Namespace) -> int:
         idle=args.idle,
         runs=args.runs,
     )
-    _output(run(bench_http(spec)), args.json)
+    _output(run_collected(bench_http(spec)), args.json)
     return 0
 
 
 def _cmd_bench_rtu(args: argparse.Namespace) -> int:
     from gateway.bench.rtu import RtuSpec, bench_rtu
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     bauds = tuple(int(baud) for baud in args.bauds.split(","))
     spec = RtuSpec(bauds=bauds, registers=args.registers, seconds=args.seconds, runs=args.runs)
-    _output(run(bench_rtu(spec)), args.json)
+    _output(run_collected(bench_rtu(spec)), args.json)
     return 0
 
 

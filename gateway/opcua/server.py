@@ -10,12 +10,11 @@ stops the server. If entering fails half-way, everything started is stopped.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 
 from gateway import __version__
 from gateway.bus import Bus
+from gateway.collector import collector_paused_then_frozen, fewer_young_collections
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
 from gateway.lifecycle import Part, task_group
@@ -47,51 +47,12 @@ log = logging.getLogger(__name__)
 HEALTH_INTERVAL = 0.5
 #: Seconds between two progress lines while a large address space is built.
 BUILD_PROGRESS_INTERVAL = 2.0
-#: Net allocations between two young garbage collections while serving (CPython: 700).
-YOUNG_COLLECTION_THRESHOLD = 10_000
 #: Queued bus batches before the oldest is dropped (the next batch supersedes it).
 QUEUE_BATCHES = 4096
 PRODUCT_URI = "urn:modbus-opcua-gateway"
 #: The IANA port of opc.tcp, for an endpoint URL without one.
 DEFAULT_PORT = 4840
 _BUILT = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while the address space is built, then frozen.
-
-    Building allocates millions of long-lived objects (asyncua's standard
-    nodes, then ours). Each full collection scans all of them while holding
-    the GIL: measured, that stalled the event loop (the pollers) for up to
-    160 ms at a time and made the build twice as slow. Frozen afterwards,
-    they are never scanned again, which also keeps later collections short.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
-
-
-def _fewer_collections() -> tuple[int, ...]:
-    """Young collections every YOUNG_COLLECTION_THRESHOLD allocations; the old thresholds.
-
-    Serving subscriptions allocates notifications that live one publishing
-    interval (100 ms and more). With CPython's 700, young collections ran
-    every few ms, so nearly all of them survived into the oldest generation
-    and made it due for a full collection every second or so: measured under
-    `gateway bench fanout` (40,000 notifications/s), full collections of the
-    monitored items' objects took 0.18 core and stalled the loop ~0.2 s
-    each; with 10,000, collections of all generations took 0.06 core
-    (docs/performance.md).
-    """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], YOUNG_COLLECTION_THRESHOLD), *thresholds[1:])
-    return thresholds
 
 
 class OpcUaServer(Part):
@@ -130,10 +91,9 @@ class OpcUaServer(Part):
         """Build, secure and listen; serve live values until the block ends, then stop."""
         async with AsyncExitStack() as stack:
             stack.callback(setattr, self, "server", None)  # last: after the server stopped
-            stack.callback(gc.unfreeze)  # a stopped server's nodes may be collected again
-            with _collector_paused():
+            stack.enter_context(fewer_young_collections())  # and unfrozen once stopped
+            with collector_paused_then_frozen():
                 server = await self._create()
-            stack.callback(gc.set_threshold, *_fewer_collections())
             await stack.enter_async_context(self._listening(server))
             space = self.space
             assert space is not None

@@ -17,6 +17,7 @@ independent of each other (they never import one another):
     low parts       gateway.bus | gateway.uaclient | simulators
     foundations     gateway.config | gateway.codec | gateway.ua | gateway.loop | gateway.filemodes
                     | gateway.backoff | gateway.systemd | gateway.rtuframe | gateway.serialio
+                    gateway.collector
                     gateway.lifecycle
                     gateway.errors
                     gateway.model
@@ -86,6 +87,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "gateway.serialio",
     ),
     # the one lifecycle idiom every long-running part (and systemd's notifier) follows
+    # the process's garbage-collector policy (its loop follows the lifecycle idiom)
+    ("gateway.collector",),
     ("gateway.lifecycle",),
     ("gateway.errors",),
     ("gateway.model",),

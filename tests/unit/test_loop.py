@@ -1,4 +1,4 @@
-"""The start-up collector pause of `gateway run` (gateway.loop)."""
+"""The start-up collector pause of `gateway run` (gateway.collector)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from gateway.loop import collect_young, collector_paused_until_running
+from gateway.collector import collect_young, collector_paused_until_running
 
 
 @pytest.fixture(autouse=True)
