@@ -1,8 +1,10 @@
 """Wiring: configuration → bus → historian, alarm engine, acquisition and the OPC UA server.
 
-`Gateway` is one async context manager owning every long-running part; the
-CLI's `run` enters it and waits for a stop signal. Leaving it stops the OPC UA
-server and the pollers first, then lets the historian drain what is queued.
+`Gateway` is a Part (gateway.lifecycle) that enters every long-running part,
+each a Part too, in one AsyncExitStack; the CLI's `run` enters it and waits
+for a stop signal. A new part is one `enter_async_context` line at its place.
+Leaving it stops the OPC UA server and the pollers first, then lets the
+historian drain what is queued.
 With `http:` the HTTP server starts first and stops last, so /healthz answers
 and /readyz says "not ready" while the other parts start and stop.
 """
