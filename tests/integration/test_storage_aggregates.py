@@ -101,7 +101,7 @@ def test_pushdown_gives_the_engines_answers(
     history: Database, key: str, config: AggregateConfiguration
 ) -> None:
     wanted = sorted(PUSHDOWN, key=lambda a: a.node_number)
-    ranges = dict(start=T0 - 30, end=T0 + 640, processing=10.0)  # before and after the data
+    ranges = {"start": T0 - 30, "end": T0 + 640, "processing": 10.0}  # beyond the data
     pushed = list(aggregate_history(history.engine, key, wanted, config=config, **ranges))
     plain = list(
         aggregate_history(history.engine, key, wanted, config=config, pushdown=False, **ranges)
@@ -147,7 +147,7 @@ def test_every_aggregate_runs_on_stored_history_and_text_is_refused(history: Dat
 
 def test_windows_do_not_change_the_answers(history: Database) -> None:
     wanted = [Aggregate.TIME_AVERAGE, Aggregate.INTERPOLATIVE, Aggregate.DURATION_BAD]
-    ranges = dict(start=T0, end=T0 + 600, processing=7.0)
+    ranges = {"start": T0, "end": T0 + 600, "processing": 7.0}
     small = list(aggregate_history(history.engine, "d.temp", wanted, window_size=3, **ranges))
     large = list(aggregate_history(history.engine, "d.temp", wanted, window_size=1000, **ranges))
     assert [[_shown(r.value, r.status) for r in results.values()] for _, results in small] == [
