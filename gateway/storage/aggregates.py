@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from gateway.aggregates import (
@@ -133,70 +134,113 @@ def load_series(
 
 
 def pushdown_summaries(
-    connection: Connection, tag_id: int, start: float, end: float, processing: float
+    connection: Connection,
+    tag_id: int,
+    start: float,
+    end: float,
+    processing: float,
+    *,
+    extremes: bool = True,
 ) -> dict[int, IntervalSummary]:
-    """Per interval number, the summary of its raw values, computed by the database."""
-    lo, hi, step = to_us(start), to_us(end), to_us(processing) if processing else to_us(end - start)
-    value, status = readings.c.value_num, readings.c.status
-    quality = case(
-        (value.is_(None), 2), (status >= _BAD, 2), (status >= _UNCERTAIN, 1), else_=0
-    ).label("q")
-    bucket = ((readings.c.ts - lo) // step).label("b")
-    raw = (
-        select(bucket, readings.c.ts, value.label("v"), quality)
-        .where(readings.c.tag_id == tag_id, readings.c.ts >= lo, readings.c.ts < hi)
-        .subquery("r")
-    )
-    good, unsure = raw.c.q == 0, raw.c.q == 1
-    per = (
+    """Per interval number, the summary of its raw values, computed by the database.
+
+    One GROUP BY (interval, quality) with plain COUNT/SUM/MIN/MAX, which both
+    databases run in one pass; with `extremes`, two more queries find where a
+    Good extreme repeats (MultipleValues) and which interval starts hold a
+    value (the Raw bit): an IN-list scan and an index lookup.
+    """
+    lo, hi = to_us(start), to_us(end)
+    step = to_us(processing) if processing else hi - lo
+    ts, value, status = readings.c.ts, readings.c.value_num, readings.c.status
+    mine = (readings.c.tag_id == tag_id, ts >= lo, ts < hi)
+    bucket = ((ts - lo) // step).label("b")
+    quality = (status // _UNCERTAIN).label("q")  # 0 Good, 1 Uncertain, 2-3 Bad
+    grouped = (
         select(
-            raw.c.b,
-            func.sum(case((good, 1), else_=0)).label("n_good"),
-            func.sum(case((unsure, 1), else_=0)).label("n_uncertain"),
-            func.sum(case((raw.c.q == 2, 1), else_=0)).label("n_bad"),
-            func.sum(case((good, raw.c.v))).label("sum_good"),
-            func.sum(case((unsure, raw.c.v))).label("sum_uncertain"),
-            func.min(case((good, raw.c.v))).label("min_good"),
-            func.max(case((good, raw.c.v))).label("max_good"),
-            func.min(case((unsure, raw.c.v))).label("min_uncertain"),
-            func.max(case((unsure, raw.c.v))).label("max_uncertain"),
-            func.max(case((and_(good, raw.c.ts == lo + raw.c.b * step), raw.c.v))).label("first"),
+            bucket,
+            quality,
+            func.count().label("n"),
+            func.count(value).label("n_value"),
+            func.sum(value).label("total"),
+            func.min(value).label("low"),
+            func.max(value).label("high"),
         )
-        .group_by(raw.c.b)
-        .subquery("a")
+        .where(*mine)
+        .group_by(bucket, quality)
     )
-    ties = (
-        select(
-            per,
-            func.sum(case((and_(good, raw.c.v == per.c.min_good), 1), else_=0)).label("min_ties"),
-            func.sum(case((and_(good, raw.c.v == per.c.max_good), 1), else_=0)).label("max_ties"),
-        )
-        .join(raw, raw.c.b == per.c.b)
-        .group_by(*per.c)
-    )
-    summaries: dict[int, IntervalSummary] = {}
-    for row in connection.execute(ties):
-        summaries[int(row.b)] = _summary(row)
-    return summaries
+    parts: dict[int, dict[int, Any]] = {}
+    for row in connection.execute(grouped):
+        parts.setdefault(int(row.b), {})[int(row.q)] = row
+    ties: dict[tuple[int, float], int] = {}
+    firsts: dict[int, float] = {}
+    if extremes and parts:
+        ties = _repeated_extremes(connection, parts, mine, bucket)
+        firsts = _values_at_starts(connection, tag_id, lo, step, parts)
+    return {b: _summary(groups, ties, firsts.get(b), b) for b, groups in parts.items()}
 
 
-def _summary(row: object) -> IntervalSummary:
-    r = row  # a Row with the labelled columns of pushdown_summaries
-    first = r.first  # type: ignore[attr-defined]
+def _repeated_extremes(
+    connection: Connection,
+    parts: dict[int, dict[int, Any]],
+    mine: tuple[Any, ...],
+    bucket: Any,
+) -> dict[tuple[int, float], int]:
+    """(interval, value) → how many Good values equal it, for each Good extreme."""
+    candidates = {
+        float(extreme)
+        for groups in parts.values()
+        if 0 in groups
+        for extreme in (groups[0].low, groups[0].high)
+        if extreme is not None
+    }
+    if not candidates:
+        return {}
+    value = readings.c.value_num
+    query = (
+        select(bucket, value, func.count().label("n"))
+        .where(*mine, readings.c.status < _UNCERTAIN, value.in_(sorted(candidates)))
+        .group_by(bucket, value)
+    )
+    return {(int(row.b), float(row.value_num)): int(row.n) for row in connection.execute(query)}
+
+
+def _values_at_starts(
+    connection: Connection, tag_id: int, lo: int, step: int, parts: dict[int, dict[int, Any]]
+) -> dict[int, float]:
+    """Interval number → the Good value stored exactly on its start (one index lookup each)."""
+    starts = [lo + b * step for b in sorted(parts)]
+    query = select(readings.c.ts, readings.c.value_num).where(
+        readings.c.tag_id == tag_id,
+        readings.c.ts.in_(starts),
+        readings.c.status < _UNCERTAIN,
+        readings.c.value_num.is_not(None),
+    )
+    return {(row.ts - lo) // step: float(row.value_num) for row in connection.execute(query)}
+
+
+def _summary(
+    groups: dict[int, Any], ties: dict[tuple[int, float], int], first: float | None, b: int
+) -> IntervalSummary:
+    good, unsure = groups.get(0), groups.get(1)
+    n_bad = sum(int(g.n) for q, g in groups.items() if q >= 2)
+    # A Good or Uncertain status without a number (NaN kept as text) counts as Bad.
+    n_bad += sum(int(g.n) - int(g.n_value) for g in (good, unsure) if g is not None)
+    low = None if good is None or good.low is None else float(good.low)
+    high = None if good is None or good.high is None else float(good.high)
     return IntervalSummary(
-        n_good=int(r.n_good),  # type: ignore[attr-defined]
-        n_uncertain=int(r.n_uncertain),  # type: ignore[attr-defined]
-        n_bad=int(r.n_bad),  # type: ignore[attr-defined]
-        sum_good=float(r.sum_good or 0.0),  # type: ignore[attr-defined]
-        sum_uncertain=float(r.sum_uncertain or 0.0),  # type: ignore[attr-defined]
-        min_good=r.min_good,  # type: ignore[attr-defined]
-        max_good=r.max_good,  # type: ignore[attr-defined]
-        min_ties=int(r.min_ties),  # type: ignore[attr-defined]
-        max_ties=int(r.max_ties),  # type: ignore[attr-defined]
-        min_at_start=first is not None and first == r.min_good,  # type: ignore[attr-defined]
-        max_at_start=first is not None and first == r.max_good,  # type: ignore[attr-defined]
-        min_uncertain=r.min_uncertain,  # type: ignore[attr-defined]
-        max_uncertain=r.max_uncertain,  # type: ignore[attr-defined]
+        n_good=0 if good is None else int(good.n_value),
+        n_uncertain=0 if unsure is None else int(unsure.n_value),
+        n_bad=n_bad,
+        sum_good=0.0 if good is None else float(good.total or 0.0),
+        sum_uncertain=0.0 if unsure is None else float(unsure.total or 0.0),
+        min_good=low,
+        max_good=high,
+        min_ties=ties.get((b, low), 1) if low is not None else 0,
+        max_ties=ties.get((b, high), 1) if high is not None else 0,
+        min_at_start=first is not None and first == low,
+        max_at_start=first is not None and first == high,
+        min_uncertain=None if unsure is None or unsure.low is None else float(unsure.low),
+        max_uncertain=None if unsure is None or unsure.high is None else float(unsure.high),
     )
 
 
@@ -223,8 +267,9 @@ def _pushed(
     config: AggregateConfiguration,
 ) -> list[dict[Aggregate, AggregateValue]]:
     first = window[0]
+    extremes = any(a in (Aggregate.MINIMUM, Aggregate.MAXIMUM) for a in wanted)
     summaries = pushdown_summaries(
-        connection, info.tag_id, first.start, window[-1].end, first.length
+        connection, info.tag_id, first.start, window[-1].end, first.length, extremes=extremes
     )
     empty = IntervalSummary()
     results: list[dict[Aggregate, AggregateValue]] = []
