@@ -29,6 +29,7 @@ from gateway.aggregates import (
     RawPoint,
     Series,
     compute_interval,
+    count_intervals,
     finish,
     intervals,
 )
@@ -40,10 +41,12 @@ from gateway.storage.schema import readings, tags
 
 __all__ = [
     "IntervalRow",
+    "ProcessedPage",
     "TagSeriesInfo",
     "aggregate_history",
     "load_series",
     "pushdown_summaries",
+    "read_processed",
     "tag_series_info",
 ]
 
@@ -327,3 +330,37 @@ def aggregate_history(
                 assert series is not None
                 results[aggregate] = compute_interval(series, aggregate, interval)
             yield interval, {a: results[a] for a in aggregates}
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedPage:
+    """Results of one aggregate for a run of intervals; `next_interval` None when done."""
+
+    values: list[AggregateValue]
+    next_interval: int | None
+
+
+def read_processed(
+    engine: Engine,
+    key: str,
+    aggregate: Aggregate,
+    *,
+    start: float,
+    end: float,
+    processing: float,
+    config: AggregateConfiguration | None = None,
+    first: int = 0,
+    limit: int = 5000,
+) -> ProcessedPage:
+    """Up to `limit` results of `aggregate`, from interval number `first` (OPC UA pages)."""
+    total = count_intervals(start, end, processing)
+    if first >= total or limit < 1:
+        return ProcessedPage([], None)
+    if processing > 0:
+        start, end = start + first * processing, min(start + (first + limit) * processing, end)
+    rows = aggregate_history(
+        engine, key, [aggregate], start=start, end=end, processing=processing, config=config
+    )
+    values = [results[aggregate] for _, results in rows]
+    following = first + len(values)
+    return ProcessedPage(values, following if following < total else None)
