@@ -52,7 +52,8 @@ def count_intervals(start: float, end: float, processing: float) -> int:
         raise ValueError("the processing interval must be 0 or positive")
     if processing == 0:
         return 1
-    count = math.ceil((end - start) / processing - 1e-9)
+    ratio = (end - start) / processing
+    count = math.ceil(ratio * (1 - 1e-9) - 1e-9)  # 5.2 / 0.001 is 5200.000000000001
     if count > MAX_INTERVALS:
         raise ValueError(
             f"{count} intervals asked for; at most {MAX_INTERVALS} per request: "
