@@ -52,8 +52,12 @@ def count_intervals(start: float, end: float, processing: float) -> int:
         raise ValueError("the processing interval must be 0 or positive")
     if processing == 0:
         return 1
-    ratio = (end - start) / processing
-    count = math.ceil(ratio * (1 - 1e-9) - 1e-9)  # 5.2 / 0.001 is 5200.000000000001
+    # In whole microseconds (the historian's resolution): POSIX seconds as floats carry
+    # about 0.2 µs of rounding, which must not add an interval.
+    span, step = round((end - start) * 1e6), round(processing * 1e6)
+    if step < 1:
+        raise ValueError("the processing interval must be at least 1 µs")
+    count = -(-span // step)
     if count > MAX_INTERVALS:
         raise ValueError(
             f"{count} intervals asked for; at most {MAX_INTERVALS} per request: "
