@@ -149,7 +149,7 @@ def _delta(series: Series, interval: Interval) -> AggregateValue:
     first, last = usable[0], usable[-1]
     clean = len(usable) == len(points) and is_good(first.status) and is_good(last.status)
     value = float(last.value) - float(first.value)  # type: ignore[arg-type]
-    if series.integer:
+    if series.integer and value.is_integer():
         value = int(value)
     bits = CALCULATED | (PARTIAL if _partial(series, interval) else 0)
     return AggregateValue(

@@ -120,7 +120,8 @@ def extreme_severity(
 
 
 def _as_source(value: float, integer: bool) -> float | int:
-    return int(value) if integer else value
+    """An integer tag's extreme as an int; a scaled one's fractions stay."""
+    return int(value) if integer and float(value).is_integer() else value
 
 
 def finish(
