@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gateway.aggregates import Aggregate
 from gateway.bench.report import Report
@@ -61,9 +61,13 @@ def _rows(count: int) -> list[Row]:
 
 
 def _fill(database: Database, count: int) -> None:
+    """Insert the rows, then ANALYZE: a bulk load leaves the planner without statistics
+    (PostgreSQL's autovacuum gathers them some time later on a running gateway)."""
     rows = _rows(count)
     for index in range(0, len(rows), 50_000):
         database.write(rows[index : index + 50_000])
+    with database.engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
 
 
 def _naive(database: Database, processing: float) -> int:

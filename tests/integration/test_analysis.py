@@ -163,3 +163,17 @@ def test_read_history_returns_dataframes(config_file: str) -> None:
     level = hourly[hourly.tag == "d.level"]
     assert list(level.minimum) == [41.0, -19.0]
     assert set(hourly.columns) >= {"average", "average_status", "maximum_status"}
+
+
+def test_raw_history_as_json_lines(config_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["history", "-c", config_file, "d.level", "--since", "2024-05-01T08:00Z"]
+    assert main([*args, "--format", "json", "--limit", "2"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines == [
+        {"time": "2024-05-01T08:00:00.000000+00:00", "value": 100.0, "status": "Good"},
+        {
+            "time": "2024-05-01T08:00:30.000000+00:00",
+            "value": None,
+            "status": "Bad_NoCommunication",
+        },
+    ]
