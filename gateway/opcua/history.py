@@ -232,7 +232,7 @@ class TagHistory:
                 results.append(_result(bad.code))
                 continue
             which = params.TimestampsToReturn
-            no_data = not values and not item.ContinuationPoint
+            no_data = not item.ContinuationPoint and all(_no_data(v) for v in values)
             result = _result(StatusCodes.GoodNoData if no_data else StatusCodes.Good)
             result.HistoryData = ua.HistoryData(DataValues=[_stamped(v, which) for v in values])
             result.ContinuationPoint = more
@@ -417,6 +417,12 @@ class TagHistory:
             if not strictly or (time is not None and time > moment):
                 return value
         return None
+
+
+def _no_data(value: ua.DataValue) -> bool:
+    """A processed result without data (Part 11: a range with none is GoodNoData)."""
+    code = value.StatusCode.value if value.StatusCode is not None else 0
+    return code & 0xFFFF0000 == StatusCodes.BadNoData
 
 
 def _time(value: TagValue) -> float | None:

@@ -213,3 +213,12 @@ async def test_the_server_lists_the_aggregates_it_computes(client: Client) -> No
         ua.NodeId(ua.ObjectIds.HistoryServerCapabilities_AccessHistoryDataCapability)
     )
     assert await access.read_value() is True
+
+
+async def test_a_range_without_data_is_good_no_data(rig: OpcRig, client: Client) -> None:
+    details = _details(Aggregate.AVERAGE.node_number, _at("10:00:00"), _at("11:00:00"), 600_000.0)
+    result = await _read(client, rig.node_id("plc.temp"), details)
+    assert result.StatusCode.value == ua.StatusCodes.GoodNoData
+    values = result.HistoryData.DataValues
+    assert len(values) == 6
+    assert all(v.StatusCode.value == ua.StatusCodes.BadNoData for v in values)
