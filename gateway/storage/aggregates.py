@@ -17,8 +17,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.aggregates import (
     PUSHDOWN,
@@ -99,9 +100,10 @@ def _point(data_type: DataType, row: object) -> RawPoint:
     return RawPoint(from_us(row.ts), value, int(row.status))  # type: ignore[attr-defined]
 
 
-def _usable_condition(config: AggregateConfiguration):  # type: ignore[no-untyped-def]
+def _usable_condition(config: AggregateConfiguration) -> ColumnElement[bool]:
     limit = _UNCERTAIN if config.treat_uncertain_as_bad else _BAD
-    return and_(readings.c.status < limit, readings.c.value_num.is_not(None))
+    has_value = or_(readings.c.value_num.is_not(None), readings.c.value_str.is_not(None))
+    return and_(readings.c.status < limit, has_value)
 
 
 def load_series(
