@@ -53,6 +53,9 @@ __all__ = [
 
 #: Intervals computed per window: bounds the raw points the engine holds at once.
 WINDOW_INTERVALS = 500
+#: Raw values the engine loads for one window at most (about 200 MB of points);
+#: a request needing more is refused rather than exhausting memory.
+MAX_WINDOW_POINTS = 2_000_000
 _BAD = 2**31
 _UNCERTAIN = 2**30
 
@@ -117,7 +120,9 @@ def load_series(
     columns = (readings.c.ts, readings.c.value_num, readings.c.value_str, readings.c.status)
     ts, mine = readings.c.ts, readings.c.tag_id == info.tag_id
     lo, hi = to_us(start), to_us(end)
-    body = select(*columns).where(mine, ts >= lo, ts <= hi).order_by(ts)
+    body = (
+        select(*columns).where(mine, ts >= lo, ts <= hi).order_by(ts).limit(MAX_WINDOW_POINTS + 1)
+    )
     usable = _usable_condition(config)
     edges = [
         select(*columns).where(mine, ts < lo).order_by(ts.desc()).limit(1),
@@ -126,7 +131,13 @@ def load_series(
         select(*columns).where(mine, ts > hi, usable).order_by(ts).limit(1),
     ]
     rows = {row.ts: row for query in edges for row in connection.execute(query)}
-    rows.update((row.ts, row) for row in connection.execute(body))
+    inside = connection.execute(body).all()
+    if len(inside) > MAX_WINDOW_POINTS:
+        raise StorageError(
+            f"more than {MAX_WINDOW_POINTS:,} raw values in one window of "
+            "intervals: ask for shorter intervals or a shorter range"
+        )
+    rows.update((row.ts, row) for row in inside)
     points = [_point(info.data_type, rows[key]) for key in sorted(rows)]
     return Series(
         points,

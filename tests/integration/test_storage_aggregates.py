@@ -153,3 +153,17 @@ def test_windows_do_not_change_the_answers(history: Database) -> None:
     assert [[_shown(r.value, r.status) for r in results.values()] for _, results in small] == [
         [_shown(r.value, r.status) for r in results.values()] for _, results in large
     ]
+
+
+def test_a_window_with_too_many_raw_values_is_refused(
+    history: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.storage import aggregates
+    from gateway.storage.errors import StorageError
+
+    monkeypatch.setattr(aggregates, "MAX_WINDOW_POINTS", 50)
+    rows = aggregate_history(
+        history.engine, "d.temp", [Aggregate.TIME_AVERAGE], start=T0, end=T0 + 600, processing=0
+    )
+    with pytest.raises(StorageError, match="more than 50 raw values in one window"):
+        list(rows)
