@@ -56,7 +56,8 @@ def _cmd_history(args: argparse.Namespace) -> int:
             format=HistoryFormat(args.format),
             limit=args.limit,
         )
-    progress = Progress("rows")  # on stderr, only while stdout goes to a file or pipe
+    # On stderr, only while stdout goes to a file or pipe.
+    progress = Progress("rows" if request.aggregated else "values")
 
     def counted(lines: Iterator[str]) -> Iterator[str]:
         for number, line in enumerate(lines):
