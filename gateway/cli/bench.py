@@ -35,6 +35,16 @@ def _cmd_bench_poll(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_aggregates(args: argparse.Namespace) -> int:
+    from gateway.bench.aggregates import AggregatesSpec, bench_aggregates
+
+    spec = AggregatesSpec(
+        rows=args.rows, intervals=args.intervals, runs=args.runs, engine=args.engine
+    )
+    _output(bench_aggregates(spec, postgres_url=args.postgres), args.json)
+    return 0
+
+
 def _cmd_bench_storage(args: argparse.Namespace) -> int:
     from gateway.bench.storage import StorageSpec, bench_storage
     from gateway.config import Synchronous
@@ -207,6 +217,26 @@ def register(commands: Commands) -> None:
     poll.add_argument("--baseline-slaves", type=int, default=10)
     poll.add_argument("--json", type=Path, default=None, metavar="FILE")
     poll.set_defaults(handler=_cmd_bench_poll)
+    aggregates = workloads.add_parser(
+        "aggregates",
+        help="Part 13 aggregates of 1M raw rows: SQL pushdown against a Python loop",
+        description=(
+            "Insert ROWS raw values of one tag (a day) into a scratch database, then read "
+            "Average, Minimum, Maximum and Count over INTERVALS intervals: pushed into SQL as "
+            "the gateway does, and with a plain Python loop over the same rows (the naive "
+            "baseline), in the same run. SQLite, and PostgreSQL with --postgres."
+        ),
+    )
+    aggregates.add_argument("--rows", type=positive_int, default=1_000_000)
+    aggregates.add_argument("--intervals", type=positive_int, default=1440)
+    aggregates.add_argument("--runs", type=positive_int, default=3)
+    aggregates.add_argument(
+        "--engine", action="store_true", help="also time the pure engine without pushdown"
+    )
+    aggregates.add_argument("--postgres", default=None, metavar="URL")
+    aggregates.add_argument("--json", type=Path, default=None, metavar="FILE")
+    aggregates.set_defaults(handler=_cmd_bench_aggregates)
+
     storage = workloads.add_parser(
         "storage",
         help="batch insert rows/s into SQLite (and PostgreSQL), plus the one-INSERT-per-row "

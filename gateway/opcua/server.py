@@ -30,7 +30,8 @@ from gateway.modbus.acquisition import Acquisition
 from gateway.model import Status
 from gateway.opcua.alarm_calls import AlarmMethods
 from gateway.opcua.alarms import AlarmConditions, AlarmSource
-from gateway.opcua.history import HistoryProvider, TagHistory
+from gateway.opcua.capabilities import declare_history_capabilities
+from gateway.opcua.history import MAX_VALUES_PER_READ, HistoryProvider, TagHistory
 from gateway.opcua.publisher import apply_values, consume, follow_health
 from gateway.opcua.security import SecuritySummary, secure, server_limits
 from gateway.opcua.space import GatewaySpace, SpaceBuilder
@@ -174,6 +175,7 @@ class OpcUaServer(Part):
         server.hooks.user_access = writes.user_access
         if self.history is not None:
             server.hooks.history = TagHistory(space, self.history)
+            await declare_history_capabilities(server, MAX_VALUES_PER_READ)
         if self.alarms is not None:
             self.conditions = await AlarmConditions.build(
                 self.alarms,

@@ -21,11 +21,13 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
+from gateway.aggregates import Aggregate, AggregateConfiguration
 from gateway.bus import Bus, OverflowPolicy
 from gateway.config import GatewayConfig
 from gateway.lifecycle import Part, task_group
 from gateway.model import TagValue
 from gateway.storage import queries
+from gateway.storage.aggregates import ProcessedPage, read_processed
 from gateway.storage.database import Database
 from gateway.storage.engine import describe_url
 from gateway.storage.errors import StorageError, StorageUnavailable
@@ -147,6 +149,31 @@ class Historian(Part):
             queries.read_raw, limit=limit, continuation=continuation, reverse=reverse
         )
         page: queries.RawPage = await self._call(call, engine, key, start, end)
+        return page
+
+    async def read_processed(
+        self,
+        key: str,
+        aggregate: Aggregate,
+        *,
+        start: float,
+        end: float,
+        processing: float,
+        config: AggregateConfiguration,
+        first: int,
+        limit: int,
+    ) -> ProcessedPage:
+        """A page of Part 13 aggregate results (OPC UA HistoryReadProcessed)."""
+        call = functools.partial(
+            read_processed,
+            start=start,
+            end=end,
+            processing=processing,
+            config=config,
+            first=first,
+            limit=limit,
+        )
+        page: ProcessedPage = await self._call(call, self.database.engine, key, aggregate)
         return page
 
     async def latest(self, keys: Iterable[str] | None = None) -> list[TagValue]:
