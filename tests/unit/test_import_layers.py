@@ -17,6 +17,7 @@ independent of each other (they never import one another):
     low parts       gateway.bus | gateway.uaclient | simulators
     foundations     gateway.config | gateway.codec | gateway.ua | gateway.loop | gateway.filemodes
                     | gateway.backoff | gateway.systemd | gateway.rtuframe | gateway.serialio
+                    | gateway.finetimer
                     gateway.errors
                     gateway.model
 
@@ -83,6 +84,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "gateway.systemd",
         "gateway.rtuframe",
         "gateway.serialio",
+        "gateway.finetimer",
     ),
     ("gateway.errors",),
     ("gateway.model",),

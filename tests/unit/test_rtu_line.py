@@ -279,3 +279,41 @@ def test_the_receive_buffer_is_bounded() -> None:
         assert rtu.counters.long_frames + rtu.counters.bad_crc >= 1
 
     run(body)
+
+
+def test_a_request_waiting_for_its_gap_fails_at_once_when_the_line_closes() -> None:
+    async def body(clock: FakeClock, line: MemoryLine) -> None:
+        import asyncio
+
+        rtu = line.transport(turnarounds={1: 0.5})
+        await read(rtu)  # unit 1's turnaround holds the line for 0.5 s after its answer
+        waiting = asyncio.ensure_future(read(rtu, unit=2, timeout=2.0))
+        await clock.sleep(0.1)
+        assert len(line.sent) == 1  # still waiting for the gap
+        closed_at = clock.now()
+        await rtu.close()
+        with pytest.raises(DeviceError, match="closed by the gateway"):
+            await waiting
+        assert clock.now() == closed_at
+        assert len(line.sent) == 1
+
+    run(body)
+
+
+def test_a_request_cancelled_during_its_gap_is_never_sent() -> None:
+    async def body(clock: FakeClock, line: MemoryLine) -> None:
+        import asyncio
+
+        rtu = line.transport(turnarounds={1: 0.5})
+        await read(rtu)
+        waiting = asyncio.ensure_future(read(rtu, unit=2, timeout=2.0))
+        await clock.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await clock.sleep(1.0)  # past the gap: the cancelled request's timer must not fire
+        assert len(line.sent) == 1
+        assert rtu.counters.requests == 1
+        assert await read(rtu, unit=2) == bytes.fromhex("00020002")
+
+    run(body)
