@@ -153,7 +153,9 @@ class FineTimer:
             os.read(self._fd, 8)
         except BlockingIOError:  # re-armed since it expired: not yet
             return
-        self._fired()
+        if self._armed:
+            self._armed = False
+            self._callback()
 
     def _fired(self) -> None:
         self._handle = None

@@ -32,6 +32,7 @@ sends more is cut off at that bound and the request fails as a long frame.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -70,6 +71,9 @@ BROADCAST_TURNAROUND = 0.1
 RESYNC_SILENCE_TCP = 0.02
 
 _EXCEPTION_BIT = 0x80
+#: Request frames remembered per line: more than a line's scan sends (a line carries
+#: at most 247 units); past it the cache starts again.
+_FRAME_CACHE = 1024
 
 
 @dataclass(slots=True)
@@ -120,6 +124,13 @@ class RtuLine(PduRequests):
         self._dirty = False  # flushed after a fault: wait for silence first
         self._last_byte = 0.0  # perf time the last byte arrived
         self._request: _Request | None = None  # the one request, waiting for the line or sent
+        # The hot path reads the clock without a method call in between where it can.
+        self._perf: Callable[[], float] = (
+            time.perf_counter if isinstance(clock, LoopClock) else clock.perf
+        )
+        #: (unit, request PDU) → (frame, answer length): pollers send the same requests
+        #: every scan, so each frame's CRC is computed once.
+        self._frames: dict[tuple[int, bytes], tuple[bytes, int]] = {}
         self._gap_timer: _GapTimer | None = None
 
     def __repr__(self) -> str:
@@ -178,17 +189,18 @@ class RtuLine(PduRequests):
         The request is sent once the line is free: at once, or by the gap timer's
         callback, so the task sleeps once per exchange (until the answer), not twice.
         """
-        protocol = self._ready()
-        if unit == BROADCAST:
-            raise DeviceError(f"unit 0 is broadcast on {self.where}: it is written, never read")
+        protocol = self._protocol
+        if protocol is None or not protocol.open:
+            raise DeviceUnreachable(f"{self.where} is not open")
         if self._request is not None or protocol.waiter is not None:
             raise RuntimeError("RtuLine: a request is already in flight; hold line.lock")
-        clock = self._clock
+        known = self._frames.get((unit, pdu))
+        if known is None:
+            known = self._frame_of(unit, pdu)
         waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         request = _Request(
-            waiter, frame(unit, pdu), unit, pdu[0], response_length(pdu), clock.perf() + seconds,
-            seconds,
-        )  # fmt: skip
+            waiter, known[0], unit, pdu[0], known[1], self._perf() + seconds, seconds
+        )
         self._request = request
         self._send_when_free()
         answered = False
@@ -207,18 +219,27 @@ class RtuLine(PduRequests):
                 request.timer.cancel()
             if request.sent:
                 # The gap runs from the answer's last byte, not from this task's wake-up.
-                ended = self._last_byte if answered else clock.perf()
-                self._quiet_at = ended + self._gap + self.turnaround(unit)
+                ended = self._last_byte if answered else self._perf()
+                self._quiet_at = ended + self._gap + self._turnarounds.get(unit, 0.0)
             elif self._gap_timer is not None:
                 self._gap_timer.disarm()
+
+    def _frame_of(self, unit: int, pdu: bytes) -> tuple[bytes, int]:
+        """The request's frame and its answer's length, remembered (a bounded cache)."""
+        if unit == BROADCAST:
+            raise DeviceError(f"unit 0 is broadcast on {self.where}: it is written, never read")
+        known = frame(unit, pdu), response_length(pdu)
+        if len(self._frames) >= _FRAME_CACHE:
+            self._frames.clear()
+        self._frames[unit, pdu] = known
+        return known
 
     def _send_when_free(self) -> None:
         """Send the waiting request if the line is free, else arm the gap timer to come back."""
         request = self._request
         if request is None or request.sent:
             return
-        clock = self._clock
-        now = clock.perf()
+        now = self._perf()
         free_at = self._quiet_at
         if self._dirty:
             free_at = max(free_at, self._last_byte + self._silence)
@@ -422,13 +443,14 @@ class _LineProtocol(asyncio.Protocol):
 
     def send(self, request: _Request, echo: bool) -> None:
         """Write `request`'s frame; its answer, when framed, resolves its waiter."""
-        self._unit, self._function, self._expected = (
-            request.unit,
-            request.function,
-            request.expected,
-        )
+        self._unit = request.unit
+        self._function = request.function
+        self._expected = request.expected
         self.waiter = request.waiter
-        self.transmit(request.frame, echo)
+        assert self._transport is not None
+        self._buffer.clear()
+        self._echo = request.frame if echo else b""
+        self._transport.write(request.frame)
 
     def abandon(self) -> None:
         """The caller gave up: whatever still arrives for it is stale."""

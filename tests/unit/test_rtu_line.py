@@ -317,3 +317,28 @@ def test_a_request_cancelled_during_its_gap_is_never_sent() -> None:
         assert await read(rtu, unit=2) == bytes.fromhex("00020002")
 
     run(body)
+
+
+def test_request_frames_are_remembered_per_unit_within_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway.modbus import rtuline
+
+    monkeypatch.setattr(rtuline, "_FRAME_CACHE", 2)
+
+    async def body(clock: FakeClock, line: MemoryLine) -> None:
+        rtu = line.transport()
+        await rtu.connect()
+        for unit, address in ((1, 0), (2, 0), (1, 1), (1, 0), (2, 0)):
+            await rtu.read(Table.HOLDING_REGISTER, unit, address, 1, timeout=0.5)
+        # The same PDU to two units makes two frames; each frame as rtuframe makes it.
+        assert [sent.data for sent in line.sent] == [
+            frame(1, bytes.fromhex("0300000001")),
+            frame(2, bytes.fromhex("0300000001")),
+            frame(1, bytes.fromhex("0300010001")),
+            frame(1, bytes.fromhex("0300000001")),
+            frame(2, bytes.fromhex("0300000001")),
+        ]
+        assert len(rtu._frames) <= 2
+
+    run(body)
