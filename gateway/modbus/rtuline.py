@@ -132,6 +132,10 @@ class RtuLine(PduRequests):
         #: every scan, so each frame's CRC is computed once.
         self._frames: dict[tuple[int, bytes], tuple[bytes, int]] = {}
         self._gap_timer: _GapTimer | None = None
+        # One timer watches the requests' deadlines, moved only when a request's is earlier:
+        # a timer made and cancelled per exchange costs more than the exchange's framing.
+        self._watchdog: Timer | None = None
+        self._watch_at = 0.0  # perf time the watchdog fires
 
     def __repr__(self) -> str:
         return f"<RtuLine {self.where} connected={self.connected}>"
@@ -170,6 +174,9 @@ class RtuLine(PduRequests):
         gap_timer, self._gap_timer = self._gap_timer, None
         if gap_timer is not None:
             gap_timer.close()
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()
         if protocol is not None:
             protocol.shut(DeviceUnreachable(f"{self.where} closed by the gateway"))
             await protocol.closed
@@ -215,8 +222,6 @@ class RtuLine(PduRequests):
             raise
         finally:
             self._request = None
-            if request.timer is not None:
-                request.timer.cancel()
             if request.sent:
                 # The gap runs from the answer's last byte, not from this task's wake-up.
                 ended = self._last_byte if answered else self._perf()
@@ -262,10 +267,27 @@ class RtuLine(PduRequests):
         request.sent = True
         self.counters.requests += 1
         protocol.send(request, self._echo)
-        request.timer = self._call_later(
-            request.deadline - now, protocol.time_out, request.waiter, request.seconds,
-            request.function,
-        )  # fmt: skip
+        if self._watchdog is None or self._watch_at > request.deadline:
+            self._watch(request.deadline - now)
+
+    def _watch(self, delay: float) -> None:
+        """(Re)arm the watchdog to look at the request in flight `delay` seconds from now."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watch_at = self._perf() + delay
+        self._watchdog = self._call_later(delay, self._watched)
+
+    def _watched(self) -> None:
+        """The watchdog fired: time the request out if its deadline passed, else wait on."""
+        self._watchdog = None
+        request, protocol = self._request, self._protocol
+        if request is None or not request.sent or protocol is None:
+            return  # the next request arms it again
+        left = request.deadline - self._perf()
+        if left > 0:  # a later request, or the loop's timer a little early
+            self._watch(left)
+            return
+        protocol.time_out(request.waiter, request.seconds, request.function)
 
     def _fail_unsent(self, error: DeviceError) -> None:
         """A request still waiting for the line fails (the line went, or never fell silent)."""
@@ -379,7 +401,6 @@ class _Request:
     deadline: float  # perf time
     seconds: float
     sent: bool = False
-    timer: Timer | None = None  # the answer's timeout, once sent
 
 
 class _LineProtocol(asyncio.Protocol):

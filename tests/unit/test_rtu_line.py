@@ -342,3 +342,24 @@ def test_request_frames_are_remembered_per_unit_within_a_bound(
         assert len(rtu._frames) <= 2
 
     run(body)
+
+
+def test_each_request_times_out_at_its_own_deadline_whatever_came_before() -> None:
+    """One watchdog serves the line's requests: it must fire for the earliest deadline."""
+
+    async def body(clock: FakeClock, line: MemoryLine) -> None:
+        rtu = line.transport()
+        answer = answer_of(1, b"\x12\x34\x56\x78")
+        line.script = lambda unit, request: [(0.5, answer)]  # a slow unit
+        assert await read(rtu, timeout=5.0) == bytes.fromhex("12345678")
+        start = clock.now()
+        with pytest.raises(DeviceTimeout, match=r"within 0\.2 s"):  # earlier than the last
+            await read(rtu, timeout=0.2)
+        assert clock.now() - start == pytest.approx(0.2)  # the gap counts in the timeout
+        await clock.sleep(1.0)  # the late answer comes and goes
+        start = clock.now()
+        assert await read(rtu, timeout=1.0) == bytes.fromhex("12345678")  # later: not cut short
+        assert clock.now() - start == pytest.approx(0.5)
+        assert rtu.counters.timeouts == 1
+
+    run(body)
