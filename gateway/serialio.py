@@ -7,13 +7,13 @@ get an asyncio transport whose protocol receives the bytes: no thread per port
 (pyserial-asyncio-fast opens and closes the port in the loop's executor, since
 pyserial's open and close block; every read and write is event-driven).
 
-The transport is pyserial-asyncio-fast's with its two hot paths taken straight
-to the port's descriptor: a read is one `os.read` instead of pyserial's
-select-then-read with its timeout objects, and a write one `os.write` while
-nothing is queued (anything the port does not take goes to the library's
-buffer and writer). An RTU exchange runs both once after each idle wait on the
-line, when the caches are cold: measured under load, that saved 30 µs of the
-~300 µs an exchange cost (docs/performance.md, RTU lines).
+The transport is pyserial-asyncio-fast's with its reads and writes taken
+straight to the port's descriptor: a read is one `os.read` instead of
+pyserial's select-then-read with its timeout objects, a write one `os.write`
+(what the port does not take waits in the library's buffer for its writer).
+An RTU exchange runs both once after each idle wait on the line, when the
+caches are cold: measured under load, that saved 30 µs of the ~300 µs an
+exchange cost (docs/performance.md, RTU lines).
 
 Failures come out as `SerialPortError` (an OSError, so a simulator reports it
 like a busy TCP port), worded for a person: which port, and why.
@@ -113,7 +113,7 @@ def _direct_transport_class(library: Any, serial: Any) -> Any:
     if _DIRECT:
         return _DIRECT[0]
     base: Any = library.SerialTransport
-    needs = ("_read_ready", "_close", "_fatal_error")
+    needs = ("_read_ready", "_write_data", "_write_ready", "_close", "_fatal_error")
     if os.name == "nt" or not all(hasattr(base, name) for name in needs):  # pragma: no cover
         _DIRECT.append(base)
         return base
@@ -136,10 +136,9 @@ def _direct_transport_class(library: Any, serial: Any) -> Any:
                 return
             self._protocol.data_received(data)
 
-        def write(self, data: bytes | bytearray | memoryview) -> None:
-            if self._closing or self._write_buffer:
-                super().write(data)  # queued behind what waits, or ignored once closing
-                return
+        def _write_data(self, data: bytes | bytearray | memoryview) -> None:
+            """The library's `write` calls this when nothing is queued, its writer when the
+            port can take more; what the port does not take waits in the library's buffer."""
             try:
                 sent = os.write(self._fd, data)
             except (BlockingIOError, InterruptedError):
@@ -147,8 +146,23 @@ def _direct_transport_class(library: Any, serial: Any) -> Any:
             except OSError as exc:
                 self._fatal_error(exc, "Fatal write error on serial transport")
                 return
-            if sent < len(data):  # the port's buffer is full: the library's writer goes on
-                super().write(memoryview(data)[sent:])
+            if sent < len(data):
+                self._write_buffer.append(memoryview(data)[sent:])
+                self._maybe_pause_protocol()
+                self._ensure_writer()
+            elif self._closing:
+                self._close()
+
+        def _write_ready(self) -> None:
+            """The port can take more. pyserial's own write would spin on EAGAIN with the
+            zero write timeout the library sets, and the library leaves its writer on once
+            the buffer is empty (0.16): both done here instead."""
+            data = b"".join(self._write_buffer)
+            self._write_buffer.clear()
+            self._remove_writer()
+            if data:
+                self._write_data(data)
+            self._maybe_resume_protocol()
 
     _DIRECT.append(DirectSerialTransport)
     return DirectSerialTransport
