@@ -145,7 +145,8 @@ class FineTimer:
         self.disarm()
         fd, self._fd = self._fd, -1
         if fd >= 0:
-            self._loop.remove_reader(fd)
+            if not self._loop.is_closed():  # a transport may be torn down after its loop
+                self._loop.remove_reader(fd)
             os.close(fd)
 
     def _expired(self) -> None:
