@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import os
 import sys
 import time
@@ -47,7 +46,7 @@ def _libc_timerfd() -> tuple[Callable[[], int], Callable[[int, float], None]] | 
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)  # the process's own symbols: libc's among them
         create_fd = libc.timerfd_create
         settime = libc.timerfd_settime
     except (OSError, AttributeError):  # pragma: no cover - a libc without timerfd
