@@ -9,7 +9,11 @@ Framing rules (gateway/rtuframe.py has the arithmetic):
   an exception: never by waiting for silence, since USB adapters deliver bytes
   in bursts (16 ms on an FTDI chip by default) with gaps longer than t3.5.
 - Before each request the line stays quiet for t3.5 (serial only: a converter
-  keeps its own line's gaps) plus the previous unit's `turnaround`.
+  keeps its own line's gaps) plus the previous unit's `turnaround`, counted
+  from the answer's last byte. The gap is waited on a timerfd
+  (gateway/finetimer.py: t3.5 is 1.75 ms, the loop's timers are
+  millisecond-grained) whose callback sends the request, so the caller's task
+  wakes once per exchange, for the answer.
 - Bad CRC, a wrong unit id or function code, a frame cut short at the timeout,
   a frame longer than its request implies, a wrong echo: counted in `counters`,
   the request fails with MalformedResponse and the line is flushed: what still
