@@ -18,7 +18,7 @@ independent of each other (they never import one another):
     low parts       gateway.bus | gateway.uaclient | simulators
     foundations     gateway.config | gateway.codec | gateway.ua | gateway.loop | gateway.filemodes
                     | gateway.backoff | gateway.systemd | gateway.rtuframe | gateway.serialio
-                    | gateway.aggregates
+                    | gateway.aggregates | gateway.finetimer
                     gateway.collector
                     gateway.lifecycle
                     gateway.errors
@@ -90,6 +90,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "gateway.rtuframe",
         "gateway.serialio",
         "gateway.aggregates",
+        "gateway.finetimer",
     ),
     # the one lifecycle idiom every long-running part (and systemd's notifier) follows
     # the process's garbage-collector policy (its loop follows the lifecycle idiom)
