@@ -1,8 +1,10 @@
 """Wiring: configuration → bus → historian, alarm engine, acquisition and the OPC UA server.
 
-`Gateway` is one async context manager owning every long-running part; the
-CLI's `run` enters it and waits for a stop signal. Leaving it stops the OPC UA
-server and the pollers first, then lets the historian drain what is queued.
+`Gateway` is a Part (gateway.lifecycle) that enters every long-running part,
+each a Part too, in one AsyncExitStack; the CLI's `run` enters it and waits
+for a stop signal. A new part is one `enter_async_context` line at its place.
+Leaving it stops the OPC UA server and the pollers first, then lets the
+historian drain what is queued.
 With `http:` the HTTP server starts first and stops last, so /healthz answers
 and /readyz says "not ready" while the other parts start and stop. With
 `mqtt:` the MQTT publisher starts last (the births carry polled values) and
@@ -17,14 +19,15 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
+from gateway.collector import young_collections
 from gateway.config import GatewayConfig
 from gateway.http import HttpServer
-from gateway.loop import collect_young, stop_signals
+from gateway.lifecycle import Part
+from gateway.loop import stop_signals
 from gateway.modbus.acquisition import Acquisition
 from gateway.mqtt import require_mqtt
 from gateway.mqtt.plant import Plant
@@ -40,7 +43,7 @@ __all__ = ["Gateway", "plant_of", "run_until_signalled"]
 log = logging.getLogger(__name__)
 
 
-class Gateway:
+class Gateway(Part):
     """The running gateway: every part started in order and stopped in reverse."""
 
     def __init__(self, config: GatewayConfig, *, config_dir: Path | None = None) -> None:
@@ -83,7 +86,6 @@ class Gateway:
             )
         parts = ["storage", "alarms", "acquisition", "opcua"] + (["mqtt"] if self.mqtt else [])
         self._started = dict.fromkeys(parts, False)
-        self._stack: AsyncExitStack | None = None
 
     def started(self) -> Mapping[str, bool]:
         """Each part by name: has it started (and not begun to stop)? For /readyz."""
@@ -101,41 +103,34 @@ class Gateway:
             finally:
                 self._started[name] = False
 
-    async def __aenter__(self) -> Self:
-        if self._stack is not None:
-            raise RuntimeError("the gateway is already running")
-        async with AsyncExitStack() as stack:
-            if self.http is not None:  # first in, last out: probes answer throughout
-                await stack.enter_async_context(self.http.serving())
-            # Stopped in reverse: pollers, then the bus, then the historian flushes.
-            await stack.enter_async_context(self._part("storage", self.historian))
-            stack.callback(self.bus.close)
-            # After the historian (states restored from its journal), before the pollers.
-            await stack.enter_async_context(self._part("alarms", self.alarms))
-            await stack.enter_async_context(self._part("acquisition", self.acquisition))
-            await stack.enter_async_context(self._part("opcua", self.opcua))
-            if self.mqtt is not None:
-                await stack.enter_async_context(self._part("mqtt", self.mqtt.running()))
-            self._stack = stack.pop_all()
-        tags = len(self.acquisition.tags)
-        log.info(
-            "gateway %s running: %d device(s), %d tag(s)",
-            self.config.gateway.name,
-            len(self.config.devices),
-            tags,
-        )
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.__aexit__(exc_type, exc, traceback)
-        log.info("gateway %s stopped", self.config.gateway.name)
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Every part entered in order, left in reverse (gateway.lifecycle's rules)."""
+        entered = False
+        try:
+            async with AsyncExitStack() as stack:
+                if self.http is not None:  # first in, last out: probes answer throughout
+                    await stack.enter_async_context(self.http)
+                # Stopped in reverse: pollers, then the bus, then the historian flushes.
+                await stack.enter_async_context(self._part("storage", self.historian))
+                stack.callback(self.bus.close)
+                # After the historian (states restored from its journal), before the pollers.
+                await stack.enter_async_context(self._part("alarms", self.alarms))
+                await stack.enter_async_context(self._part("acquisition", self.acquisition))
+                await stack.enter_async_context(self._part("opcua", self.opcua))
+                if self.mqtt is not None:  # last in, first out: its NDEATH before the pollers stop
+                    await stack.enter_async_context(self._part("mqtt", self.mqtt))
+                entered = True
+                log.info(
+                    "gateway %s running: %d device(s), %d tag(s)",
+                    self.config.gateway.name,
+                    len(self.config.devices),
+                    len(self.acquisition.tags),
+                )
+                yield self
+        finally:
+            if entered:
+                log.info("gateway %s stopped", self.config.gateway.name)
 
 
 def plant_of(config: GatewayConfig, acquisition: Acquisition) -> Plant:
@@ -167,11 +162,9 @@ async def run_until_signalled(
             if running is not None:
                 running()
             systemd.ready(_ready_status(gateway))
-            async with asyncio.TaskGroup() as group:
-                collector = group.create_task(collect_young(), name="young collections")
+            async with young_collections():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), duration)
-                collector.cancel()
             systemd.stopping()
 
 

@@ -201,7 +201,7 @@ async def _steady(spec: MqttSpec, url: str, directory: Path) -> dict[str, float]
     stop = asyncio.Event()
     async with _subscriber(url, lines):
         started = time.time()
-        async with publisher.running():
+        async with publisher:
             while publisher.state.state is not ConnectionState.ONLINE:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)  # the state is a plain record, not an event
             async with asyncio.TaskGroup() as group:

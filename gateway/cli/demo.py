@@ -28,17 +28,20 @@ def _port(text: str) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from gateway.demo import DemoOptions, run_demo
+    from gateway.collector import collector_paused_until_running
     from gateway.loop import run
 
-    options = DemoOptions(
-        data_dir=args.data_dir,
-        port=args.port,
-        duration=args.duration,
-        http_port=args.http_port,
-        mqtt=args.mqtt,
-    )
-    run(run_demo(options, sys.stdout))
+    with collector_paused_until_running() as running:  # as `gateway run` does
+        from gateway.demo import DemoOptions, run_demo
+
+        options = DemoOptions(
+            data_dir=args.data_dir,
+            port=args.port,
+            duration=args.duration,
+            http_port=args.http_port,
+            mqtt=args.mqtt,
+        )
+        run(run_demo(options, sys.stdout, running=running))
     return 0
 
 

@@ -19,12 +19,14 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TextIO
 
 from gateway.app import Gateway
+from gateway.collector import young_collections
 from gateway.config import GatewayConfig, MqttConfig, load_config, parse_server
 from gateway.demo.banner import access_lines, banner_lines, shown_path
 from gateway.demo.status import Sampler, StatusOutput, logs_above
@@ -181,19 +183,26 @@ async def _show_status(
             output.show(sampler.sample())
 
 
-async def run_demo(options: DemoOptions, out: TextIO) -> None:
-    """Run the demo until SIGINT/SIGTERM or `options.duration`; errors: GatewayError."""
+async def run_demo(
+    options: DemoOptions, out: TextIO, *, running: Callable[[], None] | None = None
+) -> None:
+    """Run the demo until SIGINT/SIGTERM or `options.duration`; errors: GatewayError.
+
+    `running` is called once the gateway runs (gateway.collector's start-up pause ends).
+    """
     if options.mqtt is not None:
         demo_mqtt(options.mqtt)  # a bad URL is an error before anything starts
     _check_port(options.port)
     if http_available():
         _check_port(options.http_port, "the status page", "--http-port")
     data_dir = _prepare(options.data_dir)
-    await _run(options, data_dir, out)
+    await _run(options, data_dir, out, running or (lambda: None))
     print("gateway demo stopped", file=out, flush=True)
 
 
-async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
+async def _run(
+    options: DemoOptions, data_dir: Path, out: TextIO, gateway_runs: Callable[[], None]
+) -> None:
     with stop_signals() as stop:
         print(
             "gateway demo: starting the plant and the gateway (first time: a few seconds)…",
@@ -202,7 +211,8 @@ async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
         )
         async with run_plant(_demo_plant()) as running:
             config = _load_config(data_dir / CONFIG_NAME, running, options)
-            async with Gateway(config, config_dir=data_dir) as gateway:
+            async with Gateway(config, config_dir=data_dir) as gateway, young_collections():
+                gateway_runs()
                 if stop.is_set():  # Ctrl-C while starting: no banner, no "Press Ctrl-C"
                     print("gateway demo: stopping…", file=out, flush=True)
                     return

@@ -27,6 +27,7 @@ from gateway.backoff import backoff_delay
 from gateway.bus import Bus, OverflowPolicy
 from gateway.config import BrokerAddress, MqttConfig
 from gateway.errors import BrokerError, GatewayError
+from gateway.lifecycle import Part, task_group
 from gateway.model import TagValue
 from gateway.mqtt.edge import EdgeSession, NextServer, death_payload
 from gateway.mqtt.forward import Forwarder
@@ -59,7 +60,7 @@ MAX_PENDING_COMMANDS = 64
 BdSeqSource = Callable[[str], Awaitable[int]]
 
 
-class MqttPublisher:
+class MqttPublisher(Part):
     """Publishes the plant to MQTT: a Sparkplug B edge node and/or JSON topics."""
 
     def __init__(
@@ -91,7 +92,6 @@ class MqttPublisher:
         self._config_dir = config_dir
         self._rng = random.Random(seed)
         self._stopping = asyncio.Event()
-        self._entered = False
         sparkplug = settings.sparkplug
         self.topics = (
             None
@@ -109,29 +109,27 @@ class MqttPublisher:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Self]:
-        """Publish until the block ends; an exception of the block leaves as itself."""
-        if self._entered:
-            raise RuntimeError("the MQTT publisher is already running")
-        self._entered = True
-        failure: BaseException | None = None
-        async with asyncio.TaskGroup() as group:
-            task = group.create_task(self._connect_loop(), name="mqtt")
-            try:
-                yield self
-            except BaseException as error:  # the block's own: re-raised below
-                failure = error
-            finally:
-                self._stopping.set()
+        """Publish until the block ends (gateway.lifecycle's rules); leaving publishes the
+        NDEATH and disconnects, within `STOP_TIMEOUT`."""
+        try:
+            async with task_group() as group:
+                task = group.create_task(self._connect_loop(), name="mqtt")
                 try:
-                    await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT)
-                except (TimeoutError, asyncio.CancelledError):
-                    task.cancel()
-        self.state.enter(ConnectionState.STOPPED)
-        self._bus.unsubscribe(self.subscription)
-        self._entered = False
-        log.info("MQTT stopped")
-        if failure is not None:
-            raise failure
+                    yield self
+                finally:
+                    self._stopping.set()
+                    try:
+                        await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT)
+                    except TimeoutError:
+                        log.warning("MQTT: no clean disconnect within %.0f s", STOP_TIMEOUT)
+                        task.cancel()
+                    except asyncio.CancelledError:
+                        task.cancel()
+                        raise
+        finally:
+            self.state.enter(ConnectionState.STOPPED)
+            self._bus.unsubscribe(self.subscription)
+            log.info("MQTT stopped")
 
     # -- connections ------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 from collections.abc import Iterator
 from enum import StrEnum
 from itertools import chain, islice
@@ -26,6 +28,7 @@ _VALUE_WIDTH = 24
 class HistoryFormat(StrEnum):
     TABLE = "table"
     CSV = "csv"
+    JSON = "json"  # one object per line
 
 
 def _table(values: Iterator[TagValue], single: bool) -> Iterator[str]:
@@ -53,6 +56,18 @@ def _csv(values: Iterator[TagValue], single: bool) -> Iterator[str]:
         out.truncate()
 
 
+def _json(values: Iterator[TagValue], single: bool) -> Iterator[str]:
+    for v in values:
+        value = v.value
+        if isinstance(value, float) and not math.isfinite(value):
+            value = format_value(value, single=single)  # NaN and infinities as text
+        shown = {"time": format_time(v.source_time), "value": value}
+        yield json.dumps(shown | {"status": format_status(v.status)})
+
+
+_FORMATS = {HistoryFormat.TABLE: _table, HistoryFormat.CSV: _csv, HistoryFormat.JSON: _json}
+
+
 def history_lines(
     storage: StorageConfig,
     key: str,
@@ -71,4 +86,4 @@ def history_lines(
         values = history.values(key, start, end, page_size=page_size)
         if limit is not None:
             values = islice(values, limit)
-        yield from (_csv if format is HistoryFormat.CSV else _table)(values, single)
+        yield from _FORMATS[format](values, single)

@@ -17,14 +17,17 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Self
 
+from gateway.aggregates import Aggregate, AggregateConfiguration
 from gateway.bus import Bus, OverflowPolicy
 from gateway.config import GatewayConfig
+from gateway.lifecycle import Part, task_group
 from gateway.model import TagValue
 from gateway.storage import queries
+from gateway.storage.aggregates import ProcessedPage, read_processed
 from gateway.storage.database import Database
 from gateway.storage.engine import describe_url
 from gateway.storage.errors import StorageError, StorageUnavailable
@@ -47,7 +50,7 @@ SUBSCRIPTION_BATCHES = 10_000
 CLOSE_TIMEOUT = 1.0
 
 
-class Historian:
+class Historian(Part):
     """Database + writer + retention; async queries for OPC UA history."""
 
     def __init__(
@@ -64,51 +67,27 @@ class Historian:
             self.database, subscription, recorder, config.storage, self._thread, clock=clock
         )
         self._clock = clock
-        self._group: asyncio.TaskGroup | None = None
-        self._retention_task: asyncio.Task[None] | None = None
         self.rows_expired = 0
 
-    async def __aenter__(self) -> Self:
-        if self._thread.running:
-            raise RuntimeError("the historian is already running")
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Open the database and write until the block ends; then flush and close."""
         self._thread.start()
         try:
-            await self._call(self.database.prepare)
-            log.info(
-                "storage: %s ready, %d tag(s)",
-                describe_url(self.settings.url),
-                len(self.database.tag_ids),
-            )
-        except StorageUnavailable as error:
-            log.warning("storage: %s; readings are buffered until the database answers", error)
-        except BaseException:
-            await self._close()
-            raise
-        group = asyncio.TaskGroup()
-        await group.__aenter__()
-        self._group = group
-        writer = self.writer
-        group.create_task(writer.intake(), name="storage intake")
-        group.create_task(writer.sampler(), name="storage sampler")
-        group.create_task(writer.flusher(), name="storage flusher")
-        self._retention_task = group.create_task(self._retention_loop(), name="storage retention")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        group, self._group = self._group, None
-        self.writer.subscription.close()
-        if self._retention_task is not None:
-            self._retention_task.cancel()
-        try:
-            if group is not None:
-                # Not the outer exception: that would cancel the flusher mid-drain and
-                # lose what is buffered without a count. It drains under shutdown_timeout.
-                await group.__aexit__(None, None, None)
+            await self._prepare()
+            writer = self.writer
+            async with task_group() as group:
+                group.create_task(writer.intake(), name="storage intake")
+                group.create_task(writer.sampler(), name="storage sampler")
+                group.create_task(writer.flusher(), name="storage flusher")
+                retention = group.create_task(self._retention_loop(), name="storage retention")
+                try:
+                    yield self
+                finally:
+                    # The writer drains what is queued (within shutdown_timeout, whatever
+                    # the database does): the block's error does not cancel the flusher.
+                    writer.subscription.close()
+                    retention.cancel()
         finally:
             await self._close()
         counters = self.counters
@@ -119,6 +98,23 @@ class Historian:
             counters.rows_dropped,
             counters.retries,
         )
+
+    async def _prepare(self) -> None:
+        """Migrate and sync the tags; a database that does not answer is only a warning."""
+        try:
+            await self._call(self.database.prepare)
+            log.info(
+                "storage: %s ready, %d tag(s)",
+                describe_url(self.settings.url),
+                len(self.database.tag_ids),
+            )
+        except StorageUnavailable as error:
+            log.warning("storage: %s; readings are buffered until the database answers", error)
+
+    @property
+    def thread_running(self) -> bool:
+        """Whether the storage thread runs (from entering until every connection closed)."""
+        return self._thread.running
 
     @property
     def counters(self) -> StorageCounters:
@@ -154,6 +150,31 @@ class Historian:
             queries.read_raw, limit=limit, continuation=continuation, reverse=reverse
         )
         page: queries.RawPage = await self._call(call, engine, key, start, end)
+        return page
+
+    async def read_processed(
+        self,
+        key: str,
+        aggregate: Aggregate,
+        *,
+        start: float,
+        end: float,
+        processing: float,
+        config: AggregateConfiguration,
+        first: int,
+        limit: int,
+    ) -> ProcessedPage:
+        """A page of Part 13 aggregate results (OPC UA HistoryReadProcessed)."""
+        call = functools.partial(
+            read_processed,
+            start=start,
+            end=end,
+            processing=processing,
+            config=config,
+            first=first,
+            limit=limit,
+        )
+        page: ProcessedPage = await self._call(call, self.database.engine, key, aggregate)
         return page
 
     async def latest(self, keys: Iterable[str] | None = None) -> list[TagValue]:

@@ -8,13 +8,15 @@ them into text is gateway/present/'s part.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, select
 
+from gateway.aggregates import Aggregate, AggregateConfiguration
 from gateway.config import StorageConfig
 from gateway.model import TagValue
+from gateway.storage.aggregates import IntervalRow, aggregate_history, tag_series_info
 from gateway.storage.engine import open_engine
 from gateway.storage.errors import StorageError, mapped_errors
 from gateway.storage.migrate import schema_state
@@ -48,6 +50,33 @@ class StoredHistory:
     ) -> Iterator[TagValue]:
         """Every stored value of `key` in [start, end), oldest first."""
         return iter_raw(self._engine, key, start, end, page_size=page_size)
+
+    def keys(self) -> list[str]:
+        """Every tag with a row in the tags table (device.tag), sorted."""
+        query = select(tags.c.device, tags.c.name).order_by(tags.c.device, tags.c.name)
+        with mapped_errors("listing the stored tags"), self._engine.connect() as connection:
+            return [f"{row.device}.{row.name}" for row in connection.execute(query)]
+
+    def data_range(self, key: str) -> tuple[float | None, float | None]:
+        """The first and last stored time of `key` (None, None without rows)."""
+        with mapped_errors(f"reading the history of {key}"), self._engine.connect() as c:
+            info = tag_series_info(c, key)
+        return info.data_start, info.data_end
+
+    def aggregates(
+        self,
+        key: str,
+        aggregates: Sequence[Aggregate],
+        *,
+        start: float,
+        end: float,
+        interval: float,
+        config: AggregateConfiguration | None = None,
+    ) -> Iterator[IntervalRow]:
+        """Part 13 aggregates of `key` per interval of [start, end), streamed."""
+        return aggregate_history(
+            self._engine, key, aggregates, start=start, end=end, processing=interval, config=config
+        )
 
     def alarm_journal(
         self,

@@ -213,5 +213,5 @@ async def mqtt_rig(
             config_dir=directory,
             seed=1,
         )
-        async with acquisition, publisher.running():
+        async with acquisition, publisher:
             yield MqttRig(running, acquisition, publisher, config)

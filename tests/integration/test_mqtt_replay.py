@@ -64,7 +64,7 @@ async def test_outage_replayed_as_historical_metrics_once(tmp_path: Path) -> Non
             state = publisher.state
             unit = running.slave("plc").unit(1)
             level = "plc.level"
-            async with historian, acquisition, publisher.running():
+            async with historian, acquisition, publisher:
                 await _until(lambda: state.acked_until is not None, "a confirmed send")
                 unit.set("level", 0.5)
                 await _until(lambda: acquisition.current([level])[0].value == 0.5, "0.5 polled")
@@ -127,7 +127,7 @@ async def _replay_rig(
             replay_settle=0.3,
             config_dir=tmp_path,
         )
-        async with historian, acquisition, publisher.running():
+        async with historian, acquisition, publisher:
             yield running, acquisition, publisher
 
 
