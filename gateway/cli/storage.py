@@ -21,19 +21,22 @@ __all__ = ["register"]
 
 def _cmd_history(args: argparse.Namespace) -> int:
     from gateway.cli.progress import Progress
-    from gateway.present.history import HistoryFormat, history_lines
+    from gateway.present.history import HistoryFormat, history_lines, parse_tag_ref
 
     loaded = load_with_warnings(args.config, serve_opcua=False)
+    own = loaded.config.gateway.name
     try:
         since, until = time_range(args)
+        refs = [parse_tag_ref(text, own) for text in args.tag]
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     lines = history_lines(
         loaded.config.storage,
-        args.tag,
+        refs,
         since,
         until,
+        own=own,
         format=HistoryFormat(args.format),
         limit=args.limit,
     )
@@ -55,7 +58,7 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     from gateway.storage.migrate import upgrade_database
 
     loaded = load_with_warnings(args.config, serve_opcua=False)
-    before, after = upgrade_database(loaded.config.storage)
+    before, after = upgrade_database(loaded.config.storage, gateway=loaded.config.gateway.name)
     where = describe_url(loaded.config.storage.url)
     if before == after:
         print(f"{where}: schema already at revision {after}")
@@ -68,16 +71,24 @@ def register(commands: Commands) -> None:
     """Add `history` and `db upgrade`."""
     history = commands.add_parser(
         "history",
-        help="print a tag's stored values",
+        help="print stored values of one tag or several",
         description=(
             "Print the values of TAG (device.tag) stored by the gateway, oldest first, "
             "streamed from the database page by page. Times: ISO 8601 (local time unless "
             "it carries Z or an offset), relative like -1h, -30m, -7d, or now. Output "
-            "times are UTC."
+            "times are UTC. In a database shared by several gateways (a fleet), "
+            "GATEWAY/device.tag names another gateway's tag (GATEWAY is its gateway.name). "
+            "Several TAGs are merged by time into one listing with a tag column, e.g. "
+            "`gateway history -c line1.yaml press.temp line2/press.temp`."
         ),
     )
     add_config(history, "FILE")
-    history.add_argument("tag", metavar="TAG", help="device.tag")
+    history.add_argument(
+        "tag",
+        metavar="TAG",
+        nargs="+",
+        help="device.tag of this gateway, or GATEWAY/device.tag of another in the same database",
+    )
     add_time_range(history)
     history.add_argument(
         "--format", choices=["table", "csv"], default="table", help="output format"

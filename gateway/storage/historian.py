@@ -53,7 +53,8 @@ class Historian:
         self, config: GatewayConfig, bus: Bus, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.settings = config.storage
-        self.database = Database(config.storage, tag_infos(config))
+        self.gateway = config.gateway.name
+        self.database = Database(config.storage, tag_infos(config), gateway=self.gateway)
         subscription = bus.subscribe(
             "storage", maxsize=SUBSCRIPTION_BATCHES, policy=OverflowPolicy.DROP_OLDEST
         )
@@ -150,13 +151,18 @@ class Historian:
     ) -> queries.RawPage:
         engine = self.database.engine
         call = functools.partial(
-            queries.read_raw, limit=limit, continuation=continuation, reverse=reverse
+            queries.read_raw,
+            gateway=self.gateway,
+            limit=limit,
+            continuation=continuation,
+            reverse=reverse,
         )
         page: queries.RawPage = await self._call(call, engine, key, start, end)
         return page
 
     async def latest(self, keys: Iterable[str] | None = None) -> list[TagValue]:
-        values: list[TagValue] = await self._call(queries.latest, self.database.engine, keys)
+        call = functools.partial(queries.latest, gateway=self.gateway)
+        values: list[TagValue] = await self._call(call, self.database.engine, keys)
         return values
 
     async def alarm_journal(
@@ -169,7 +175,11 @@ class Historian:
         continuation: str | None = None,
     ) -> queries.AlarmPage:
         call = functools.partial(
-            queries.alarm_journal, alarm=alarm, limit=limit, continuation=continuation
+            queries.alarm_journal,
+            gateway=self.gateway,
+            alarm=alarm,
+            limit=limit,
+            continuation=continuation,
         )
         page: queries.AlarmPage = await self._call(call, self.database.engine, start, end)
         return page
@@ -177,9 +187,8 @@ class Historian:
     async def alarm_states(self, alarms: Iterable[str] | None = None) -> dict[str, AlarmEvent]:
         """The latest journaled event of each alarm (what a restart restores)."""
         wanted = None if alarms is None else list(alarms)
-        states: dict[str, AlarmEvent] = await self._call(
-            queries.alarm_states, self.database.engine, wanted
-        )
+        call = functools.partial(queries.alarm_states, gateway=self.gateway)
+        states: dict[str, AlarmEvent] = await self._call(call, self.database.engine, wanted)
         return states
 
     # -- retention --------------------------------------------------------------------------
@@ -189,14 +198,16 @@ class Historian:
         if not self.database.ready:
             return 0
         engine, chunk = self.database.engine, self.settings.retention_chunk
+        readings_of = functools.partial(delete_expired_readings, gateway=self.gateway)
+        events_of = functools.partial(delete_expired_events, gateway=self.gateway)
         cutoff = to_us((self._clock() if now is None else now) - self.settings.retention)
         deleted = 0
         resume: int | None = 0
         while resume is not None:
-            count, resume = await self._call(delete_expired_readings, engine, cutoff, chunk, resume)
+            count, resume = await self._call(readings_of, engine, cutoff, chunk, resume)
             deleted += count
             self.rows_expired += count
-        while (count := await self._call(delete_expired_events, engine, cutoff, chunk)) > 0:
+        while (count := await self._call(events_of, engine, cutoff, chunk)) > 0:
             deleted += count
             self.rows_expired += count
         if deleted:

@@ -4,6 +4,9 @@ The database is never migrated from here, and a schema newer than this code
 is refused like at start-up (`schema_state`). Values and journal events are
 fetched page by page, so a year of history never sits in memory; turning
 them into text is gateway/present/'s part.
+
+Each query names the gateway whose rows it reads (`gateway.name`): the
+configured one, or another gateway of a fleet sharing the database.
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ class StoredHistory:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def data_type(self, key: str) -> str | None:
+    def data_type(self, key: str, *, gateway: str) -> str | None:
         """The data type the tags table records for `key` (device.tag), None if unknown."""
         device, _, name = key.partition(".")
-        query = select(tags.c.data_type).where(tags.c.device == device, tags.c.name == name)
+        query = select(tags.c.data_type).where(
+            tags.c.gateway == gateway, tags.c.device == device, tags.c.name == name
+        )
         with mapped_errors("reading the tag's data type"), self._engine.connect() as connection:
             return connection.execute(query).scalar()
 
@@ -44,25 +49,38 @@ class StoredHistory:
         start: float | None = None,
         end: float | None = None,
         *,
+        gateway: str,
         page_size: int = PAGE_SIZE,
     ) -> Iterator[TagValue]:
         """Every stored value of `key` in [start, end), oldest first."""
-        return iter_raw(self._engine, key, start, end, page_size=page_size)
+        return iter_raw(self._engine, key, start, end, gateway=gateway, page_size=page_size)
 
     def alarm_journal(
         self,
         start: float | None = None,
         end: float | None = None,
         *,
+        gateway: str,
         alarm: str | None = None,
         page_size: int = PAGE_SIZE,
     ) -> Iterator[AlarmEvent]:
         """Every journal event in [start, end) (of `alarm`, or all), oldest first."""
-        return iter_alarm_journal(self._engine, start, end, alarm=alarm, page_size=page_size)
+        return iter_alarm_journal(
+            self._engine, start, end, gateway=gateway, alarm=alarm, page_size=page_size
+        )
 
-    def alarm_states(self, alarms: Collection[str]) -> dict[str, AlarmEvent]:
-        """The latest journal event of each of `alarms`: what a restarting gateway restores."""
-        return alarm_states(self._engine, alarms)
+    def alarm_states(
+        self, alarms: Collection[str] | None, *, gateway: str
+    ) -> dict[str, AlarmEvent]:
+        """The latest journal event of each of `alarms` (None: every alarm journaled):
+        what a restarting gateway restores."""
+        return alarm_states(self._engine, alarms, gateway=gateway)
+
+    def gateways(self) -> list[str]:
+        """The names of the gateways whose tags the database holds, sorted."""
+        query = select(tags.c.gateway).distinct().order_by(tags.c.gateway)
+        with mapped_errors("reading the gateway names"), self._engine.connect() as connection:
+            return list(connection.execute(query).scalars())
 
 
 @contextmanager
