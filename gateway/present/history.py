@@ -18,6 +18,7 @@ from enum import StrEnum
 from itertools import chain, islice
 
 from gateway.config import StorageConfig
+from gateway.config.types import validate_name
 from gateway.model import DataType, TagValue
 from gateway.present.values import format_status, format_time, format_value
 from gateway.storage.errors import StorageError
@@ -52,6 +53,11 @@ def parse_tag_ref(text: str, default_gateway: str) -> TagRef:
         raise ValueError(f"{text!r}: expected GATEWAY/device.tag, the gateway name is empty")
     if "/" in gateway:
         raise ValueError(f"{text!r}: expected [GATEWAY/]device.tag, with at most one '/'")
+    if gateway:
+        try:
+            validate_name(gateway)
+        except ValueError as error:
+            raise ValueError(f"{text!r}: gateway name {error}") from None
     device, dot, name = key.partition(".")
     if not (dot and device and name):
         raise ValueError(f"{text!r}: expected [GATEWAY/]device.tag")
