@@ -130,6 +130,8 @@ async def test_history_reads_across_gateways_in_one_listing(
         ["line2/d.temp", "7.5", "Good"],
         ["line1/d.temp", "101.0", "Good"],
     ]
+    assert main([*args, "d.temp", "line2/d.temp", "--limit", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1 + 2
     assert main(["history", "-c", str(config), "d.temp", "line2/d.temp"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["time", "tag", "value", "status"]
