@@ -9,6 +9,7 @@ docs/architecture.md tells the data flow):
     demo/, bench/   `gateway demo` (a plant, a gateway, a status block); `gateway bench` workloads
     app.py          wiring: historian, alarm engine, acquisition and OPC UA server, in order
     http/           the status page, Prometheus metrics, /healthz and /readyz
+    mqtt/           north-bound MQTT: Sparkplug B edge node, JSON topics, replay from storage
     present/        text for people: the check report, history and alarm tables, typed times
     opcua/          the OPC UA server: address space, live values, writes, history, conditions
       stack/        its adapter: the only user of asyncua's server, behind our own transport
@@ -48,6 +49,7 @@ if _typing.TYPE_CHECKING:
     from gateway.errors import (
         AlarmAlreadyAcked,
         AlarmError,
+        BrokerError,
         ClientError,
         CodecError,
         ConfigError,
@@ -69,6 +71,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlarmAlreadyAcked",
     "AlarmError",
+    "BrokerError",
     "ByteOrder",
     "ClientError",
     "CodecError",

@@ -4,7 +4,9 @@
 CLI's `run` enters it and waits for a stop signal. Leaving it stops the OPC UA
 server and the pollers first, then lets the historian drain what is queued.
 With `http:` the HTTP server starts first and stops last, so /healthz answers
-and /readyz says "not ready" while the other parts start and stop.
+and /readyz says "not ready" while the other parts start and stop. With
+`mqtt:` the MQTT publisher starts last (the births carry polled values) and
+stops first (its NDEATH goes out while the pollers still run).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
@@ -24,11 +26,16 @@ from gateway.config import GatewayConfig
 from gateway.http import HttpServer
 from gateway.loop import collect_young, stop_signals
 from gateway.modbus.acquisition import Acquisition
+from gateway.mqtt import require_mqtt
+from gateway.mqtt.plant import Plant
 from gateway.opcua import OpcUaServer
 from gateway.storage import Historian
 from gateway.systemd import systemd_notifier
 
-__all__ = ["Gateway", "run_until_signalled"]
+if TYPE_CHECKING:
+    from gateway.mqtt.publisher import MqttPublisher
+
+__all__ = ["Gateway", "plant_of", "run_until_signalled"]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +66,21 @@ class Gateway:
                 config.http, self, config_dir=config_dir if config_dir is not None else Path.cwd()
             )
         )
-        self._started = dict.fromkeys(("storage", "alarms", "acquisition", "opcua"), False)
+        self.mqtt: MqttPublisher | None = None
+        if config.mqtt is not None:
+            # Imported here: protobuf (the mqtt extra) loads only for a gateway that uses it.
+            require_mqtt()
+            from gateway.mqtt.publisher import MqttPublisher  # noqa: PLC0415
+
+            self.mqtt = MqttPublisher(
+                config.mqtt,
+                plant_of(config, self.acquisition),
+                self.bus,
+                bd_seq=self.historian.next_bd_seq,
+                config_dir=config_dir if config_dir is not None else Path.cwd(),
+            )
+        parts = ["storage", "alarms", "acquisition", "opcua"] + (["mqtt"] if self.mqtt else [])
+        self._started = dict.fromkeys(parts, False)
         self._stack: AsyncExitStack | None = None
 
     def started(self) -> Mapping[str, bool]:
@@ -91,6 +112,8 @@ class Gateway:
             await stack.enter_async_context(self._part("alarms", self.alarms))
             await stack.enter_async_context(self._part("acquisition", self.acquisition))
             await stack.enter_async_context(self._part("opcua", self.opcua))
+            if self.mqtt is not None:
+                await stack.enter_async_context(self._part("mqtt", self.mqtt.running()))
             self._stack = stack.pop_all()
         tags = len(self.acquisition.tags)
         log.info(
@@ -111,6 +134,18 @@ class Gateway:
         if stack is not None:
             await stack.__aexit__(exc_type, exc, traceback)
         log.info("gateway %s stopped", self.config.gateway.name)
+
+
+def plant_of(config: GatewayConfig, acquisition: Acquisition) -> Plant:
+    """The running plant as the MQTT publisher reads and writes it."""
+    return Plant(
+        name=config.gateway.name,
+        devices=tuple(device.name for device in config.devices),
+        tags=acquisition.tags,
+        current=acquisition.current,
+        health=acquisition.health,
+        write=acquisition.write,
+    )
 
 
 async def run_until_signalled(
@@ -144,4 +179,6 @@ def _ready_status(gateway: Gateway) -> str:
     status = f"{devices} device(s), {tags} tag(s); OPC UA {gateway.opcua.endpoint_url}"
     if gateway.http is not None:
         status += f"; status page {gateway.http.url}"
+    if gateway.mqtt is not None:
+        status += f"; MQTT {', '.join(gateway.mqtt.settings.servers)}"
     return status

@@ -9,6 +9,7 @@ types.py        durations, names, Modicon refs, the frozen base model
 tags.py         TagConfig and its single-tag rules
 alarms.py       AlarmConfig (limit or discrete)
 http.py         HttpConfig: the `http:` section (listen, TLS, insecure, sessions)
+mqtt.py         MqttConfig: the `mqtt:` section (brokers, Sparkplug B, JSON, replay)
 serial.py       how a device is reached: Transport, a serial line's settings
 models.py       GatewayConfig and its sections, DeviceConfig
 checks.py       cross-item checks: duplicates, overlaps, alarm references
@@ -34,6 +35,14 @@ from gateway.config.models import (
     Synchronous,
     UserConfig,
 )
+from gateway.config.mqtt import (
+    BrokerAddress,
+    JsonConfig,
+    MqttConfig,
+    MqttTlsConfig,
+    SparkplugConfig,
+    parse_server,
+)
 from gateway.config.serial import Parity, SerialConfig, Transport
 from gateway.config.tags import LAST_ADDRESS, StorageMode, TagConfig
 from gateway.config.types import (
@@ -52,6 +61,7 @@ __all__ = [
     "MESSAGE_FIELDS",
     "AlarmConfig",
     "AlarmKind",
+    "BrokerAddress",
     "ConfigModel",
     "DeviceConfig",
     "Duration",
@@ -59,7 +69,10 @@ __all__ = [
     "GatewayConfig",
     "GatewaySection",
     "HttpConfig",
+    "JsonConfig",
     "LoadedConfig",
+    "MqttConfig",
+    "MqttTlsConfig",
     "Name",
     "NonNegativeDuration",
     "OpcUaConfig",
@@ -71,6 +84,7 @@ __all__ = [
     "SecurityMode",
     "SecurityPolicy",
     "SerialConfig",
+    "SparkplugConfig",
     "StorageConfig",
     "StorageMode",
     "Synchronous",
@@ -83,5 +97,6 @@ __all__ = [
     "load_model",
     "parse_duration",
     "parse_modicon_ref",
+    "parse_server",
     "resolve_sqlite_url",
 ]

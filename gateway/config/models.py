@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator, model_va
 
 from gateway.config.alarms import AlarmConfig
 from gateway.config.http import HttpConfig
+from gateway.config.mqtt import MqttConfig
 from gateway.config.serial import SerialConfig, Transport
 from gateway.config.tags import TagConfig
 from gateway.config.types import (
@@ -562,8 +563,13 @@ class GatewayConfig(ConfigModel):
         description="Metrics, health and the status page over HTTP (below); off unless the "
         "section is given (an empty `http:` listens on 127.0.0.1:8080).",
     )
+    mqtt: MqttConfig | None = Field(
+        default=None,
+        description="Publish to MQTT brokers: a Sparkplug B edge node and/or plain JSON "
+        "topics (below); off unless the section is given.",
+    )
 
-    _sections_may_be_empty = field_validator("opcua", "storage", "http", mode="before")(
+    _sections_may_be_empty = field_validator("opcua", "storage", "http", "mqtt", mode="before")(
         none_as_empty_mapping
     )
     _lists_may_be_empty = field_validator("devices", "alarms", mode="before")(none_as_empty_list)

@@ -80,7 +80,8 @@ def sections(model: type[BaseModel] = GatewayConfig, path: str = "") -> Iterator
     """Every section of `model`, depth first in field order (the order of a config file)."""
     keys: list[KeyDoc] = []
     nested: list[tuple[type[BaseModel], str]] = []
-    for name, field in model.model_fields.items():
+    for field_name, field in model.model_fields.items():
+        name = field.alias or field_name  # `json` is `json_` in Python (BaseModel.json)
         key_path = f"{path}.{name}" if path else name
         child, is_list = _nested_model(field.annotation)
         if child is not None:

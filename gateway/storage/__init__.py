@@ -14,6 +14,7 @@ modes.py       storage modes per tag: on_change, every_scan, sampled (pure)
 buffer.py      the bounded row buffer: drop oldest-first, counted
 writer.py      bus → rows → buffer → batched commits with retry
 retention.py   chunked deletes of old rows (never an alarm's latest event)
+nodestate.py   a Sparkplug edge node's bdSeq, counted across restarts
 queries.py     raw values with continuation, latest values, alarm journal and states
 reading.py     the database opened for reading only (`gateway history`, `gateway alarms`)
 historian.py   all of it as one async context manager for the gateway

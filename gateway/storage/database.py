@@ -19,6 +19,7 @@ from gateway.storage.engine import open_engine
 from gateway.storage.errors import mapped_errors
 from gateway.storage.insert import IdRow, insert_sorted
 from gateway.storage.migrate import upgrade
+from gateway.storage.nodestate import next_bd_seq
 from gateway.storage.rows import AlarmEvent, Row, encode_value, to_us
 from gateway.storage.schema import alarm_events
 from gateway.storage.tagsync import TagInfo, sync_tags
@@ -64,6 +65,13 @@ class Database:
         upgrade(self.engine, gateway=self.gateway)
         with mapped_errors("syncing the tags table"), self.engine.begin() as connection:
             self._ids = sync_tags(connection, self._infos, gateway=self.gateway)
+
+    def next_bd_seq(self, edge_node: str) -> int:
+        """The Sparkplug bdSeq of `edge_node`'s next connect (nodestate.py)."""
+        if not self.ready:
+            self.prepare()
+        with mapped_errors("counting the Sparkplug bdSeq"):
+            return next_bd_seq(self.engine, edge_node)
 
     def write(self, rows: Sequence[Row], events: Sequence[AlarmEvent] = ()) -> int:
         """Commit `rows` and `events` in one transaction; return the readings newly stored."""

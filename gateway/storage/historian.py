@@ -191,6 +191,12 @@ class Historian:
         states: dict[str, AlarmEvent] = await self._call(call, self.database.engine, wanted)
         return states
 
+    async def next_bd_seq(self, edge_node: str) -> int:
+        """The Sparkplug bdSeq of `edge_node`'s next connect, counted in the database
+        (StorageUnavailable while it does not answer)."""
+        bd_seq: int = await self._call(self.database.next_bd_seq, edge_node)
+        return bd_seq
+
     # -- retention --------------------------------------------------------------------------
 
     async def apply_retention(self, now: float | None = None) -> int:

@@ -31,7 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["alarm_events", "metadata", "readings", "tags"]
+__all__ = ["alarm_events", "edge_nodes", "metadata", "readings", "tags"]
 
 #: Constraint names follow one convention so migrations can refer to them.
 metadata = MetaData(
@@ -96,4 +96,12 @@ alarm_events = Table(
     # The latest event per alarm of a gateway (restore, retention) is one index
     # lookup per alarm.
     Index("ix_alarm_events_gateway_alarm_id", "gateway", "alarm", "id"),
+)
+
+# Revision 0003: a Sparkplug edge node's bdSeq, kept across restarts (gateway/mqtt).
+edge_nodes = Table(
+    "edge_nodes",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("bd_seq", Integer, nullable=False),
 )

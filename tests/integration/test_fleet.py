@@ -1,5 +1,6 @@
 """A fleet: three `gateway run` processes, each polling its own simulated PLC, in one
-PostgreSQL; one `gateway history` reads all three.
+PostgreSQL; one `gateway history` reads all three; on the machine's Mosquitto they
+are three Sparkplug edge nodes of one group.
 
 The gateways use the same device, tag and alarm names (three copies of one
 production line), start together on an empty database (the migration runs
@@ -13,10 +14,12 @@ import csv
 import io
 import signal
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from gatewaykit import PLC_POINTS, make_plant, wait_for
+from mqttkit import SHARED_BROKER, Received, recorder
 from sqlalchemy import func, inspect, select
 from storagekit import engine_for, fresh_database
 
@@ -33,7 +36,7 @@ def _points(temp: float) -> list[dict[str, object]]:
     return [{**point, "value": temp} if point["name"] == "temp" else point for point in PLC_POINTS]
 
 
-def _config(folder: Path, name: str, url: str, port: int) -> Path:
+def _config(folder: Path, name: str, url: str, port: int, mqtt: str = "") -> Path:
     path = folder / f"{name}.yaml"
     path.write_text(
         f"""
@@ -50,7 +53,7 @@ devices:
       - {{name: level, table: holding_register, address: 100, type: float32}}
 alarms:
   - {{name: press_hot, tag: press.temp, high: 22, severity: 700}}
-""",
+{mqtt}""",
         encoding="utf-8",
     )
     return path
@@ -137,3 +140,60 @@ async def test_three_gateways_write_one_postgresql_and_one_history_reads_them(
                 select(tags.c.id).where(tags.c.device == "press", tags.c.name == "temp")
             ).all()
         assert len(ids) == 3  # one row per gateway, three distinct ids
+
+
+def _metric(message: Received, name: str) -> object:
+    (value,) = [m.value for m in message.sparkplug.metrics if m.name == name]
+    return value
+
+
+async def test_three_gateways_are_three_edge_nodes_on_one_broker(tmp_path: Path) -> None:
+    """Each gateway is the edge node of its `gateway.name` (the default edge node id)
+    in one group on the machine's Mosquitto; their bdSeq counters, kept in the shared
+    database, are their own; each says NDEATH when stopped."""
+    group = f"fleet-{uuid.uuid4().hex[:8]}"  # the shared broker: a group of our own
+    host, port = SHARED_BROKER
+    mqtt = f"mqtt: {{servers: ['mqtt://{host}:{port}'], sparkplug: {{group: {group}}}}}\n"
+    plant = make_plant({name: _points(temp) for name, temp in LINES.items()})
+    with fresh_database("postgresql", tmp_path) as url:
+        async with (
+            run_plant(plant) as running,
+            recorder(port, f"spBv1.0/{group}/#", host=host) as seen,
+        ):
+            configs = {
+                name: _config(tmp_path, name, url, running.slave(name).port, mqtt) for name in LINES
+            }
+            logs = {name: tmp_path / f"{name}.log" for name in LINES}
+            processes = [await _start(configs[name], logs[name]) for name in LINES]
+            try:
+
+                def births(kind: str) -> dict[str, Received]:
+                    return {m.topic.split("/")[3]: m for m in seen.of(kind)}
+
+                await seen.until(
+                    lambda: set(births("DBIRTH")) == set(LINES),
+                    timeout=90,
+                    message="an NBIRTH and a DBIRTH of press from each gateway",
+                )
+                for process in processes:
+                    process.send_signal(signal.SIGTERM)
+                async with asyncio.timeout(60):
+                    for process in processes:
+                        await process.wait()
+                await seen.until(
+                    lambda: set(births("NDEATH")) == set(LINES), message="three NDEATHs"
+                )
+            finally:
+                for process in processes:
+                    if process.returncode is None:
+                        process.kill()
+                        await process.wait()
+    errors = [log.read_text(encoding="utf-8") for log in logs.values()]
+    assert [process.returncode for process in processes] == [0, 0, 0], errors
+    nbirths, dbirths, ndeaths = births("NBIRTH"), births("DBIRTH"), births("NDEATH")
+    assert set(nbirths) == set(LINES)
+    for name, temp in LINES.items():
+        assert dbirths[name].topic == f"spBv1.0/{group}/DBIRTH/{name}/press"
+        assert _metric(dbirths[name], "temp") == temp
+        # A fresh database: each edge node's first connect, whatever the others did.
+        assert _metric(nbirths[name], "bdSeq") == _metric(ndeaths[name], "bdSeq") == 0

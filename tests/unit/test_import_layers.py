@@ -8,7 +8,7 @@ independent of each other (they never import one another):
                     gateway.cli
                     gateway.demo | gateway.bench
     wiring          gateway.app
-    HTTP face       gateway.http
+    HTTP, MQTT      gateway.http | gateway.mqtt
     text, OPC UA    gateway.present | gateway.opcua
                     gateway.opcua.stack              (the adapter: asyncua's server)
                     gateway.opcua.guards | .users | .pki   (what the adapter applies)
@@ -60,7 +60,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # a running gateway wired together
     ("gateway.app",),
     # the HTTP face (metrics, health, status page): it reads the parts below
-    ("gateway.http",),
+    ("gateway.http", "gateway.mqtt"),
     # text for people; the OPC UA server, its asyncua adapter, and the rules and files
     # the adapter applies
     ("gateway.present", "gateway.opcua"),

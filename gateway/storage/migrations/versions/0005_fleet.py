@@ -1,7 +1,7 @@
 """Fleets: several gateways share one database, their rows told apart by gateway name.
 
 Revision ID: 0005
-Revises: 0002 (on branch `fleet`; re-chained after 0003 mqtt and 0004 alerts at merge)
+Revises: 0003 (on branch `fleet`, which merged `mqtt`; re-chained after 0004 alerts at merge)
 
 `tags` and `alarm_events` get a `gateway` column. Tag names are unique per
 gateway, so two gateways may both have `boiler.temperature`; tag ids stay
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision = "0005"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels = None
 depends_on = None
 
