@@ -77,6 +77,8 @@ class Gateway:
                 plant_of(config, self.acquisition),
                 self.bus,
                 bd_seq=self.historian.next_bd_seq,
+                history=self.historian,
+                replay_settle=config.storage.flush_interval + 1.0,
                 config_dir=config_dir if config_dir is not None else Path.cwd(),
             )
         parts = ["storage", "alarms", "acquisition", "opcua"] + (["mqtt"] if self.mqtt else [])

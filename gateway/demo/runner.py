@@ -9,7 +9,8 @@ the one thing a user connects to, so it stays fixed (4840) unless `--port`
 says otherwise, and a port in use is a clear error before anything starts.
 The status page (`http:`) likewise stays on 127.0.0.1:8080 unless
 `--http-port` says otherwise; without the `http` extra installed the demo
-runs without it and says how to get it.
+runs without it and says how to get it. `--mqtt URL` adds an `mqtt:`
+section: the plant as a Sparkplug B edge node and JSON topics on that broker.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gateway.app import Gateway
-from gateway.config import GatewayConfig, load_config
+from gateway.config import GatewayConfig, MqttConfig, load_config, parse_server
 from gateway.demo.banner import access_lines, banner_lines, shown_path
 from gateway.demo.status import Sampler, StatusOutput, logs_above
 from gateway.errors import GatewayError
@@ -61,6 +62,7 @@ class DemoOptions:
     port: int  # 0: any free port
     duration: float | None = None  # None: until SIGINT/SIGTERM
     http_port: int = DEFAULT_HTTP_PORT  # 0: any free port
+    mqtt: str | None = None  # a broker URL: publish the plant there (Sparkplug B and JSON)
 
 
 def _demo_plant() -> Plant:
@@ -114,7 +116,37 @@ def _load_config(config_path: Path, running: RunningPlant, options: DemoOptions)
     config = load_config(config_path, environ=environ).config
     if not http_available():
         config = config.model_copy(update={"http": None})
+    if options.mqtt is not None:
+        config = config.model_copy(update={"mqtt": demo_mqtt(options.mqtt)})
     return config
+
+
+#: The Sparkplug group of the demo's edge node.
+DEMO_GROUP = "demo"
+
+
+def demo_mqtt(url: str) -> MqttConfig:
+    """`--mqtt URL`: a Sparkplug B edge node in group `demo` and JSON topics per tag,
+    with an hour of store and forward."""
+    try:
+        parse_server(url)
+    except ValueError as error:
+        raise GatewayError(f"--mqtt: {error}") from None
+    return MqttConfig.model_validate(
+        {"servers": [url], "sparkplug": {"group": DEMO_GROUP}, "json": {}, "replay": 3600.0}
+    )
+
+
+def mqtt_line(config: GatewayConfig) -> str | None:
+    """What the demo publishes where (one line), or None without --mqtt."""
+    mqtt = config.mqtt
+    if mqtt is None:
+        return None
+    name = config.gateway.name
+    return (
+        f"MQTT: {mqtt.servers[0]}: Sparkplug B spBv1.0/{DEMO_GROUP}/+/{name}/#, "
+        f"JSON {name}/<device>/<tag>"
+    )
 
 
 def _banner(gateway: Gateway, running: RunningPlant, data_dir: Path, *, live: bool) -> str:
@@ -151,6 +183,8 @@ async def _show_status(
 
 async def run_demo(options: DemoOptions, out: TextIO) -> None:
     """Run the demo until SIGINT/SIGTERM or `options.duration`; errors: GatewayError."""
+    if options.mqtt is not None:
+        demo_mqtt(options.mqtt)  # a bad URL is an error before anything starts
     _check_port(options.port)
     if http_available():
         _check_port(options.http_port, "the status page", "--http-port")
@@ -174,6 +208,8 @@ async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
                     return
                 live = out.isatty()
                 print(_banner(gateway, running, data_dir, live=live), file=out, flush=True)
+                if (line := mqtt_line(config)) is not None:
+                    print(line, file=out, flush=True)
                 page = gateway.http.url if gateway.http is not None else None
                 access = access_lines(gateway.config, gateway.opcua.endpoint_url, status_page=page)
                 output = StatusOutput(out, live=live, header=access)

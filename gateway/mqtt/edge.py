@@ -186,6 +186,22 @@ class EdgeSession:
                     metrics.append(metric.data(reading, now, status_changed=changed))
                 await self._send(self.topics.device("DDATA", device), metrics)
 
+    async def publish_historical(self, device: str, readings: Sequence[TagValue]) -> bool:
+        """One DDATA of stored values marked `is_historical`; False if the device is not born."""
+        by_key = self._catalog.by_key
+        async with self._lock:
+            if device not in self.born:
+                return False
+            now = self._clock()
+            metrics = [
+                by_key[reading.tag].data(reading, now, status_changed=True, historical=True)
+                for reading in readings
+                if reading.tag in by_key
+            ]
+            if metrics:
+                await self._send(self.topics.device("DDATA", device), metrics)
+            return True
+
     async def follow_devices(self) -> None:
         """DBIRTH/DDEATH for devices whose state moved, DDATA of `_Status` changes."""
         async with self._lock:

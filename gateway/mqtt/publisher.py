@@ -33,6 +33,7 @@ from gateway.mqtt.hostgate import HostGate
 from gateway.mqtt.jsonns import JsonNamespace
 from gateway.mqtt.metrics import Catalog
 from gateway.mqtt.plant import Plant
+from gateway.mqtt.replay import ReplayJob, ReplaySource, replay
 from gateway.mqtt.state import ConnectionState, MqttState
 from gateway.mqtt.topics import SparkplugTopics, state_topic
 
@@ -47,6 +48,8 @@ log = logging.getLogger("gateway.mqtt")
 STOP_TIMEOUT = 5.0
 #: Seconds between two looks at the devices' states when no value changes.
 TICK = 0.5
+#: Seconds between two confirmations of what reached the broker (store and forward).
+ACK_INTERVAL = 1.0
 #: Messages handed to the broker and not yet acknowledged, at most.
 WINDOW = 1000
 #: Bus batches queued while the publisher is busy or offline.
@@ -67,9 +70,13 @@ class MqttPublisher:
         bus: Bus,
         *,
         bd_seq: BdSeqSource | None = None,
+        history: ReplaySource | None = None,
+        replay_settle: float = 2.0,
         config_dir: Path,
         seed: int | None = None,
     ) -> None:
+        """`history`: where store and forward reads (with `mqtt.replay`); `replay_settle`:
+        seconds the historian may take to write what the bus handed it (its flush interval)."""
         self.settings = settings
         self.plant = plant
         self.state = MqttState()
@@ -78,6 +85,13 @@ class MqttPublisher:
         )
         self._bus = bus
         self._bd_seq_source = bd_seq
+        self._history = history
+        self._replay_settle = replay_settle
+        #: The gateway time of the newest data handed to the broker (births included).
+        self._sent_until: float | None = None
+        #: Windows still to replay, oldest first (kept across connections).
+        self.backlog: list[ReplayJob] = []
+        self._replay_task: asyncio.Task[None] | None = None
         self._fallback_bd_seq = -1
         self._config_dir = config_dir
         self._rng = random.Random(seed)
@@ -249,11 +263,17 @@ class MqttPublisher:
             host = self._host_gate()
             self.host = host
             await connection.subscribe(self._subscriptions())
-            receiver = group.create_task(self._receive(connection, session, host, group))
+            helpers = [group.create_task(self._receive(connection, session, host, group))]
+            if session is not None:
+                helpers.append(group.create_task(self._acknowledge(connection)))
             try:
-                await self._online(connection, session, host, send)
+                await self._online(connection, session, host, send, group)
             finally:
-                receiver.cancel()
+                for helper in helpers:
+                    helper.cancel()
+                if self._replay_task is not None:
+                    self._replay_task.cancel()
+                    self._replay_task = None
                 self.session = None
 
     async def _publish(
@@ -312,6 +332,7 @@ class MqttPublisher:
         session: EdgeSession | None,
         host: HostGate | None,
         send: Callable[..., Awaitable[None]],
+        group: asyncio.TaskGroup,
     ) -> None:
         if host is not None:
             self.state.enter(ConnectionState.WAITING_FOR_HOST)
@@ -321,7 +342,22 @@ class MqttPublisher:
                     return
         self.subscription.get_nowait()  # births carry the current values
         if session is not None:
+            born_at = time.time()
             await session.birth()
+            self._plan_replay(born_at)
+            self._sent_until = born_at
+            if self.backlog and self._history is not None:
+                self._replay_task = group.create_task(
+                    replay(
+                        session,
+                        self._history,
+                        list(self.plant.tags),
+                        self.backlog,
+                        self.state,
+                        settle=self._replay_settle,
+                    ),
+                    name="mqtt replay",
+                )
         if self.json is not None:
             await self._publish_json(self.plant.current(self.plant.tags), send)
         self.state.enter(ConnectionState.ONLINE)
@@ -335,11 +371,41 @@ class MqttPublisher:
             if session is not None:
                 if batches:
                     await session.publish_changes(batches)
+                    self._sent_until = max(v.server_time for b in batches for v in b)
                 else:
                     await session.follow_devices()
             if self.json is not None and batches:
                 await self._publish_json([value for batch in batches for value in batch], send)
         await self._leave(connection, session)
+
+    def _plan_replay(self, born_at: float) -> None:
+        """Add the window from the last confirmed data to this birth to the backlog; drop
+        what went beyond the `replay` horizon."""
+        horizon, acked = self.settings.replay, self.state.acked_until
+        if horizon is None or acked is None or self._history is None:
+            return  # off, or the first connect: nothing of this node's was missed
+        oldest = born_at - horizon
+        self.backlog[:] = [job for job in self.backlog if job.end > oldest]
+        for job in self.backlog:
+            job.start = max(job.start, oldest)
+        start = max(acked, oldest)
+        if start < born_at:
+            self.backlog.append(ReplayJob(start, born_at))
+
+    async def _acknowledge(self, connection: BrokerConnection) -> None:
+        """Every `ACK_INTERVAL`, a SUBACK confirms what was sent before it: the broker
+        handles one connection's packets in order, and Sparkplug data goes at QoS 0, which
+        has no acknowledgement of its own. What is confirmed is never replayed."""
+        assert self.topics is not None
+        topic = self.topics.node("NCMD")
+        while True:
+            await asyncio.sleep(ACK_INTERVAL)
+            candidate = self._sent_until
+            if candidate is None or candidate == self.state.acked_until:
+                continue
+            await asyncio.sleep(0)  # publishes already started reach the socket first
+            await connection.subscribe([topic])
+            self.state.acked_until = candidate
 
     async def _publish_json(
         self, readings: Sequence[TagValue], send: Callable[..., Awaitable[None]]
@@ -376,7 +442,11 @@ class MqttPublisher:
             elif session is None or self.topics is None:
                 continue
             elif message.topic == self.topics.node("NCMD"):
-                await session.on_node_command(message.payload)
+                try:
+                    await session.on_node_command(message.payload)
+                except NextServer:
+                    await self._leave(connection, session)
+                    raise
             elif (device := self.topics.command_device(message.topic)) is not None:
                 if len(pending) >= MAX_PENDING_COMMANDS:
                     self.state.commands_refused += 1

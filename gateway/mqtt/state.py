@@ -31,9 +31,14 @@ class MqttState:
     messages: int = 0  # every message the broker acknowledged
     commands_written: int = 0
     commands_refused: int = 0
-    #: Store and forward: rows to replay in the current run, and sent so far.
-    replay_total: int = 0
+    #: Store and forward: the window of the current (or last) replay and its progress.
+    replay_active: bool = False
+    replay_from: float | None = None
+    replay_to: float | None = None
     replay_sent: int = 0
+    replay_skipped: int = 0  # of devices not born (a DDEATH stands)
+    #: Data up to this time (the gateway's) is known to have reached the broker.
+    acked_until: float | None = None
 
     def enter(self, state: ConnectionState) -> None:
         if state is not self.state:

@@ -17,7 +17,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,6 +29,7 @@ from gateway.storage.database import Database
 from gateway.storage.engine import describe_url
 from gateway.storage.errors import StorageError, StorageUnavailable
 from gateway.storage.modes import Recorder, tag_policies
+from gateway.storage.replay import ReplayCursor, ReplayPage, replay_page
 from gateway.storage.retention import delete_expired_events, delete_expired_readings
 from gateway.storage.rows import AlarmEvent, to_us
 from gateway.storage.tagsync import tag_infos
@@ -196,6 +197,20 @@ class Historian:
         (StorageUnavailable while it does not answer)."""
         bd_seq: int = await self._call(self.database.next_bd_seq, edge_node)
         return bd_seq
+
+    async def replay_page(
+        self,
+        keys: Sequence[str],
+        start: float,
+        end: float,
+        *,
+        cursor: ReplayCursor,
+        limit: int,
+    ) -> ReplayPage:
+        """Stored values of `keys` in (start, end], a page at a time (storage/replay.py)."""
+        call = functools.partial(replay_page, cursor=cursor, limit=limit)
+        page: ReplayPage = await self._call(call, self.database.engine, keys, start, end)
+        return page
 
     # -- retention --------------------------------------------------------------------------
 

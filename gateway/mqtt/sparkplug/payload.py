@@ -1,10 +1,12 @@
 """Our metrics ⇄ Sparkplug B protobuf bytes; the only module importing the generated classes.
 
 Values go in the field the Sparkplug datatype names (spec 6.4.16): 8-, 16-
-and 32-bit integers in `int_value` (uint32; a negative one as its two's
-complement), 64-bit ones in `long_value` (uint64, the same), Float, Double,
-Boolean and String in their own fields. A value of None is sent `is_null`
-with no value field, as a Bad reading has none.
+and signed 32-bit integers in `int_value` (uint32; a negative one as its
+two's complement), 64-bit ones in `long_value` (uint64, the same), Float,
+Double, Boolean and String in their own fields. UInt32 goes in `long_value`
+as Eclipse Tahu (Java and JavaScript, what hosts run) writes and reads it:
+Tahu's JavaScript decoder finds no value of a UInt32 in `int_value`. A
+value of None is sent `is_null` with no value field, as a Bad reading has none.
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ class MetricType(IntEnum):
 
 
 _INT32_FIELD = (MetricType.INT8, MetricType.INT16, MetricType.INT32)
-_UINT32_FIELD = (MetricType.UINT8, MetricType.UINT16, MetricType.UINT32)
+_UINT32_FIELD = (MetricType.UINT8, MetricType.UINT16)
 _INT64_FIELD = (MetricType.INT64,)
-_UINT64_FIELD = (MetricType.UINT64, MetricType.DATETIME)
+_UINT64_FIELD = (MetricType.UINT32, MetricType.UINT64, MetricType.DATETIME)
 _BITS = {
     MetricType.INT8: 8,
     MetricType.INT16: 16,

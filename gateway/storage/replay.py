@@ -1,0 +1,89 @@
+"""Readings of many tags over one time window, page by page (store and forward; blocking).
+
+The MQTT publisher replays what a broker outage kept from its subscribers.
+Each tag's rows are one index range scan of the (tag_id, ts) key, so a page
+costs what it returns, whatever the table holds outside the window; a page
+walks the tags in order, each oldest first, and `ReplayCursor` says where the
+next page starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+
+from gateway.model import DataType, TagValue
+from gateway.storage.errors import mapped_errors
+from gateway.storage.rows import decode_value, from_us, status_of, to_us
+from gateway.storage.schema import readings, tags
+
+__all__ = ["ReplayCursor", "ReplayPage", "replay_page"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayCursor:
+    """Where a replay goes on: the index of the tag in the key list, and the last time read."""
+
+    tag_index: int = 0
+    after_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayPage:
+    values: list[TagValue]
+    next: ReplayCursor | None  # None: the window is done
+
+
+def replay_page(
+    engine: Engine,
+    keys: Sequence[str],
+    start: float,
+    end: float,
+    *,
+    cursor: ReplayCursor,
+    limit: int,
+) -> ReplayPage:
+    """Up to `limit` stored values of `keys` with start < time ≤ end, tag by tag, oldest first."""
+    start_us, end_us = to_us(start), to_us(end)
+    values: list[TagValue] = []
+    index, after = cursor.tag_index, cursor.after_us
+    with mapped_errors("reading readings to replay"), engine.connect() as connection:
+        ids = _tag_ids(connection, keys)
+        while index < len(keys) and len(values) < limit:
+            key = keys[index]
+            found = ids.get(key)
+            if found is None:
+                index, after = index + 1, None
+                continue
+            tag_id, data_type = found
+            query = (
+                select(readings.c.ts, readings.c.value_num, readings.c.value_str, readings.c.status)
+                .where(readings.c.tag_id == tag_id)
+                .where(readings.c.ts > (start_us if after is None else max(after, start_us)))
+                .where(readings.c.ts <= end_us)
+                .order_by(readings.c.ts)
+                .limit(limit - len(values))
+            )
+            rows = connection.execute(query).all()
+            for row in rows:
+                when = from_us(row.ts)
+                value = decode_value(data_type, row.value_num, row.value_str)
+                values.append(TagValue(key, value, status_of(row.status), when, when))
+            if len(values) < limit:
+                index, after = index + 1, None
+            else:
+                after = rows[-1].ts
+    done = index >= len(keys)
+    return ReplayPage(values, None if done else ReplayCursor(index, after))
+
+
+def _tag_ids(connection: Connection, keys: Sequence[str]) -> dict[str, tuple[int, DataType]]:
+    devices = {key.partition(".")[0] for key in keys}
+    query = select(tags.c.id, tags.c.device, tags.c.name, tags.c.data_type).where(
+        tags.c.device.in_(devices)
+    )
+    rows = connection.execute(query).all()
+    return {f"{row.device}.{row.name}": (row.id, DataType(row.data_type)) for row in rows}
