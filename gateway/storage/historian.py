@@ -208,7 +208,7 @@ class Historian:
         limit: int,
     ) -> ReplayPage:
         """Stored values of `keys` in (start, end], a page at a time (storage/replay.py)."""
-        call = functools.partial(replay_page, cursor=cursor, limit=limit)
+        call = functools.partial(replay_page, gateway=self.gateway, cursor=cursor, limit=limit)
         page: ReplayPage = await self._call(call, self.database.engine, keys, start, end)
         return page
 

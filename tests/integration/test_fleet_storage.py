@@ -22,7 +22,7 @@ from gateway.bus import Bus
 from gateway.cli import main
 from gateway.config import GatewayConfig
 from gateway.model import Status, TagValue
-from gateway.storage import AlarmEvent, Historian, migrate
+from gateway.storage import AlarmEvent, Historian, ReplayCursor, migrate
 from gateway.storage.migrate import upgrade
 from gateway.storage.schema import alarm_events, readings, tags
 
@@ -74,6 +74,13 @@ async def test_two_gateways_with_the_same_tag_names_keep_their_own_rows(
         assert [v.tag for v in await second.latest()] == ["d.temp"]
         assert (await first.alarm_states())["hot"].message == "line1 hot"
         assert (await second.alarm_states())["hot"].message == "line2 hot"
+
+        # MQTT store and forward replays the gateway's own readings only.
+        for historian, base in ((first, 100.0), (second, 200.0)):
+            page = await historian.replay_page(
+                ["d.temp"], OLD - 1, OLD + 10, cursor=ReplayCursor(), limit=100
+            )
+            assert [v.value for v in page.values] == [base + i for i in range(5)]
 
         # line2's one-hour retention expires line2's rows only (its events too,
         # but never an alarm's latest one); line1 keeps 30 days.
