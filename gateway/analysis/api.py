@@ -48,6 +48,7 @@ def read_history(  # noqa: PLR0917 - the documented call, positionally
     aggregates: str | Iterable[str | Aggregate] = (),
     *,
     configuration: AggregateConfiguration | None = None,
+    gateway: str | None = None,
 ) -> Any:
     """Stored history of `tags` (names or patterns like "boiler.*") as a DataFrame.
 
@@ -56,6 +57,7 @@ def read_history(  # noqa: PLR0917 - the documented call, positionally
     list): one row per tag and interval, a value and a status column per
     aggregate (OPC UA Part 13 semantics, computed in SQL where possible).
     Times: POSIX seconds, datetimes, or text as `gateway history` takes it.
+    `gateway`: another gateway's rows in a shared database (default: this one's).
     """
     loaded = load_config(Path(config_path), serve_opcua=False)
     request = HistoryRequest(
@@ -65,7 +67,8 @@ def read_history(  # noqa: PLR0917 - the documented call, positionally
         interval=None if interval is None else parse_duration(interval),
         aggregates=_aggregates(aggregates),
         config=configuration or AggregateConfiguration(),
+        gateway=gateway or loaded.config.gateway.name,
     )
     with read_only(loaded.config.storage, holds="history") as history:
-        keys = match_tags(history, request.patterns)
+        keys = match_tags(history, request.patterns, gateway=request.gateway)
         return to_frame(records(history, keys, request), columns(request))

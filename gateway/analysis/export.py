@@ -82,7 +82,7 @@ def export_history(
 
     partial = path.with_name(f".{path.name}.partial")
     with read_only(storage, holds="history") as history:
-        keys = match_tags(history, request.patterns)
+        keys = match_tags(history, request.patterns, gateway=request.gateway)
         rows = records(history, keys, request)
         try:
             if kind == "csv":

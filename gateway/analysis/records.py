@@ -31,7 +31,10 @@ Record = dict[str, Value | float | None]
 
 @dataclass(frozen=True, slots=True)
 class HistoryRequest:
-    """What to read: tags (names or patterns), a range, and optionally aggregates."""
+    """What to read: tags (names or patterns) of one gateway, a range, and optionally aggregates.
+
+    `gateway`: the `gateway.name` whose rows are read (a fleet shares one database).
+    """
 
     patterns: Sequence[str]
     since: float | None = None
@@ -39,6 +42,7 @@ class HistoryRequest:
     interval: float | None = None
     aggregates: Sequence[Aggregate] = ()
     config: AggregateConfiguration = field(default_factory=AggregateConfiguration)
+    gateway: str = field(kw_only=True)
 
     def __post_init__(self) -> None:
         if bool(self.aggregates) != (self.interval is not None):
@@ -51,12 +55,12 @@ class HistoryRequest:
         return bool(self.aggregates)
 
 
-def match_tags(history: StoredHistory, patterns: Sequence[str]) -> list[str]:
-    """The stored tags matching any of `patterns` (device.tag, shell wildcards), in order.
+def match_tags(history: StoredHistory, patterns: Sequence[str], *, gateway: str) -> list[str]:
+    """`gateway`'s stored tags matching any of `patterns` (device.tag, shell wildcards), in order.
 
     ValueError naming a pattern that matches nothing.
     """
-    stored = history.keys()
+    stored = history.keys(gateway=gateway)
     chosen: list[str] = []
     for pattern in patterns:
         found = [key for key in stored if fnmatch.fnmatchcase(key, pattern)]
@@ -82,7 +86,7 @@ def _range(history: StoredHistory, key: str, request: HistoryRequest) -> tuple[f
     """An aggregate read's range: the request's, else from the first stored value to now."""
     since, until = request.since, request.until
     if since is None:
-        first, _ = history.data_range(key)
+        first, _ = history.data_range(key, gateway=request.gateway)
         since = first if first is not None else time.time()
     if until is None:
         until = max(time.time(), since + (request.interval or 0) + 1e-6)
@@ -97,7 +101,8 @@ def records(
     """Every record of `keys`, tag after tag, oldest first within a tag."""
     for key in keys:
         if not request.aggregated:
-            for value in history.values(key, request.since, request.until):
+            values = history.values(key, request.since, request.until, gateway=request.gateway)
+            for value in values:
                 yield {
                     "time": value.source_time,
                     "tag": key,
@@ -112,6 +117,7 @@ def records(
             start=since,
             end=until,
             interval=request.interval or 0.0,
+            gateway=request.gateway,
             config=request.config,
         )
         for interval, results in rows:

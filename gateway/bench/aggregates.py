@@ -32,6 +32,7 @@ from gateway.storage.tagsync import TagInfo
 __all__ = ["AggregatesSpec", "bench_aggregates"]
 
 WANTED = (Aggregate.AVERAGE, Aggregate.MINIMUM, Aggregate.MAXIMUM, Aggregate.COUNT)
+_GATEWAY = "bench"  # the gateway whose rows the workload writes and reads
 _KEY = "bench.flow"
 _DAY = 86_400.0
 _T0 = 1_735_689_600.0  # 2025-01-01T00:00:00Z
@@ -103,7 +104,8 @@ def _timed(read: Callable[[], int], runs: int) -> tuple[list[float], int]:
 
 
 def _measure(url: str, spec: AggregatesSpec, report: Report, name: str) -> None:
-    database = Database(StorageConfig(url=url), [TagInfo("bench", "flow", DataType.FLOAT64)])
+    tag = TagInfo("bench", "flow", DataType.FLOAT64)
+    database = Database(StorageConfig(url=url), [tag], gateway=_GATEWAY)
     processing = _DAY / spec.intervals
     try:
         database.prepare()
@@ -117,6 +119,7 @@ def _measure(url: str, spec: AggregatesSpec, report: Report, name: str) -> None:
                 start=_T0,
                 end=_T0 + _DAY,
                 processing=processing,
+                gateway=_GATEWAY,
                 pushdown=pushdown,
             )
             return sum(1 for _ in rows)

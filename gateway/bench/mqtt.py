@@ -242,7 +242,7 @@ async def _replay_rate(spec: MqttSpec, url: str, directory: Path) -> float:
     )
     keys = [f"{d.name}.{t.name}" for d in devices for t in d.tags]
     per_tag = max(1, spec.replay_rows // len(keys))
-    database = Database(config.storage, tag_infos(config))
+    database = Database(config.storage, tag_infos(config), gateway=config.gateway.name)
     database.prepare()
     # Rows of the last hour, 1 ms apart per tag: within the retention (which runs when the
     # historian starts, and would delete older rows while they are replayed).

@@ -19,6 +19,7 @@ from gateway.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from gateway.aggregates import Aggregate
     from gateway.analysis.records import HistoryRequest
     from gateway.config import StorageConfig
 
@@ -27,32 +28,33 @@ __all__ = ["register"]
 
 def _cmd_history(args: argparse.Namespace) -> int:
     from gateway.cli.progress import Progress
+    from gateway.present.history import HistoryFormat, history_lines, parse_tag_ref
 
     try:
         since, until = time_range(args)
-        request = _request(args, args.tag, since, until)
+        aggregation = _aggregation(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if not request.aggregated and len(args.tag) > 1:
-        print(
-            "error: several tags need --interval and --aggregate (or use gateway export)",
-            file=sys.stderr,
-        )
-        return 2
     loaded = load_with_warnings(args.config, serve_opcua=False)
+    own = loaded.config.gateway.name
+    request = _request(args.tag, since, until, aggregation, own)
     if request.aggregated:
-        lines = _aggregate_lines(loaded.config.storage, request, args)
+        lines = _aggregate_lines(loaded.config.storage, request, args, own)
         if lines is None:
             return 2
     else:
-        from gateway.present.history import HistoryFormat, history_lines
-
+        try:
+            refs = [parse_tag_ref(text, own) for text in args.tag]
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         lines = history_lines(
             loaded.config.storage,
-            args.tag[0],
+            refs,
             since,
             until,
+            own=own,
             format=HistoryFormat(args.format),
             limit=args.limit,
         )
@@ -70,12 +72,9 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _request(
-    args: argparse.Namespace, patterns: list[str], since: float | None, until: float | None
-) -> HistoryRequest:
-    """The history request of --interval/--aggregate (ValueError naming the option)."""
+def _aggregation(args: argparse.Namespace) -> tuple[float | None, tuple[Aggregate, ...]]:
+    """--interval and --aggregate, checked (ValueError naming the option)."""
     from gateway.aggregates import parse_aggregates
-    from gateway.analysis.records import HistoryRequest
     from gateway.config import parse_duration
 
     interval = aggregates = None
@@ -91,11 +90,25 @@ def _request(
             raise ValueError(f"--aggregate: {error}") from None
     if (interval is None) != (aggregates is None):
         raise ValueError("--interval and --aggregate go together")
-    return HistoryRequest(patterns, since, until, interval, aggregates or ())
+    return interval, tuple(aggregates or ())
+
+
+def _request(
+    patterns: list[str],
+    since: float | None,
+    until: float | None,
+    aggregation: tuple[float | None, tuple[Aggregate, ...]],
+    gateway: str,
+) -> HistoryRequest:
+    """What to read, of `gateway`'s rows."""
+    from gateway.analysis.records import HistoryRequest
+
+    interval, aggregates = aggregation
+    return HistoryRequest(patterns, since, until, interval, aggregates, gateway=gateway)
 
 
 def _aggregate_lines(
-    storage: StorageConfig, request: HistoryRequest, args: argparse.Namespace
+    storage: StorageConfig, request: HistoryRequest, args: argparse.Namespace, gateway: str
 ) -> Iterator[str] | None:
     from itertools import islice
 
@@ -105,7 +118,7 @@ def _aggregate_lines(
 
     def lines() -> Iterator[str]:
         with read_only(storage, holds="history") as history:
-            keys = match_tags(history, request.patterns)
+            keys = match_tags(history, request.patterns, gateway=gateway)
             rows = records(history, keys, request)
             if args.limit is not None:
                 rows = islice(rows, args.limit)
@@ -132,7 +145,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     try:
         since, until = time_range(args)
-        request = _request(args, args.patterns or ["*"], since, until)
+        aggregation = _aggregation(args)
         kind = format_of(args.output)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -145,6 +158,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         )
         return 1
     loaded = load_with_warnings(args.config, serve_opcua=False)
+    patterns = args.patterns or ["*"]
+    request = _request(patterns, since, until, aggregation, loaded.config.gateway.name)
     progress = Progress("rows", enabled=sys.stderr.isatty())
     try:
         keys, written = export_history(
@@ -164,7 +179,7 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     from gateway.storage.migrate import upgrade_database
 
     loaded = load_with_warnings(args.config, serve_opcua=False)
-    before, after = upgrade_database(loaded.config.storage)
+    before, after = upgrade_database(loaded.config.storage, gateway=loaded.config.gateway.name)
     where = describe_url(loaded.config.storage.url)
     if before == after:
         print(f"{where}: schema already at revision {after}")
@@ -194,12 +209,15 @@ def register(commands: Commands) -> None:
     """Add `history`, `export` and `db upgrade`."""
     history = commands.add_parser(
         "history",
-        help="print a tag's stored values",
+        help="print stored values of one tag or several",
         description=(
             "Print the values of TAG (device.tag) stored by the gateway, oldest first, "
             "streamed from the database page by page. Times: ISO 8601 (local time unless "
             "it carries Z or an offset), relative like -1h, -30m, -7d, or now. Output "
-            "times are UTC."
+            "times are UTC. In a database shared by several gateways (a fleet), "
+            "GATEWAY/device.tag names another gateway's tag (GATEWAY is its gateway.name). "
+            "Several TAGs are merged by time into one listing with a tag column, e.g. "
+            "`gateway history -c line1.yaml press.temp line2/press.temp`."
         ),
     )
     add_config(history, "FILE")
@@ -207,7 +225,10 @@ def register(commands: Commands) -> None:
         "tag",
         metavar="TAG",
         nargs="+",
-        help="device.tag; with --interval several, and patterns like 'boiler.*'",
+        help=(
+            "device.tag, or GATEWAY/device.tag of another gateway in the same database; "
+            "several are merged by time; with --interval also patterns like 'boiler.*'"
+        ),
     )
     add_time_range(history)
     _add_aggregation(history)

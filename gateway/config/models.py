@@ -87,7 +87,10 @@ class GatewaySection(ConfigModel):
 
     name: Name = Field(
         description="Name of this gateway: the OPC UA root object's BrowseName and NodeId "
-        "and, unless `opcua.namespace` is set, part of the namespace URI."
+        "and, unless `opcua.namespace` is set, part of the namespace URI. It also marks this "
+        "gateway's tags and alarm events in the database: gateways sharing one database (a "
+        "fleet) need different names, and `gateway history GATEWAY/device.tag` reads "
+        "another gateway's tag by it."
     )
 
 

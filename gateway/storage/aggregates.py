@@ -78,10 +78,12 @@ class TagSeriesInfo:
         return self.data_type.is_integer
 
 
-def tag_series_info(connection: Connection, key: str) -> TagSeriesInfo:
+def tag_series_info(connection: Connection, key: str, *, gateway: str) -> TagSeriesInfo:
     device, _, name = key.partition(".")
     row = connection.execute(
-        select(tags.c.id, tags.c.data_type).where(tags.c.device == device, tags.c.name == name)
+        select(tags.c.id, tags.c.data_type).where(
+            tags.c.gateway == gateway, tags.c.device == device, tags.c.name == name
+        )
     ).first()
     if row is None:
         raise StorageError(f"no history for tag {key!r}: it is not in the database's tags table")
@@ -313,6 +315,7 @@ def aggregate_history(
     start: float,
     end: float,
     processing: float,
+    gateway: str,
     config: AggregateConfiguration | None = None,
     pushdown: bool = True,
     window_size: int = WINDOW_INTERVALS,
@@ -324,7 +327,7 @@ def aggregate_history(
     """
     config = config or AggregateConfiguration()
     with mapped_errors(f"reading the history of {key}"), engine.connect() as connection:
-        info = tag_series_info(connection, key)
+        info = tag_series_info(connection, key, gateway=gateway)
     numeric = info.data_type is not DataType.STRING
     pushed = [a for a in aggregates if pushdown and numeric and a in PUSHDOWN]
     rest = [a for a in aggregates if a not in pushed]
@@ -361,6 +364,7 @@ def read_processed(
     start: float,
     end: float,
     processing: float,
+    gateway: str,
     config: AggregateConfiguration | None = None,
     first: int = 0,
     limit: int = 5000,
@@ -372,7 +376,14 @@ def read_processed(
     if processing > 0:
         start, end = start + first * processing, min(start + (first + limit) * processing, end)
     rows = aggregate_history(
-        engine, key, [aggregate], start=start, end=end, processing=processing, config=config
+        engine,
+        key,
+        [aggregate],
+        start=start,
+        end=end,
+        processing=processing,
+        gateway=gateway,
+        config=config,
     )
     values = [results[aggregate] for _, results in rows]
     following = first + len(values)

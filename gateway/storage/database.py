@@ -28,14 +28,20 @@ __all__ = ["Database"]
 
 
 class Database:
-    """An engine plus the tag ids of this configuration, once `prepare` ran."""
+    """An engine plus the tag ids of this configuration, once `prepare` ran.
 
-    def __init__(self, storage: StorageConfig, tags: Sequence[TagInfo]) -> None:
+    `gateway` (the configured `gateway.name`) owns the tags and alarm events
+    this database object writes: the rows a fleet's shared database tells
+    apart by gateway.
+    """
+
+    def __init__(self, storage: StorageConfig, tags: Sequence[TagInfo], *, gateway: str) -> None:
         self.engine: Engine = open_engine(
             storage.url, synchronous=storage.synchronous, timeout=storage.timeout
         )
         #: Ends a call blocked on this engine's connections, from another thread.
         self.cutter = ConnectionCutter(self.engine)
+        self.gateway = gateway
         self._infos = list(tags)
         self._ids: dict[str, int] | None = None
 
@@ -56,9 +62,9 @@ class Database:
 
     def prepare(self) -> None:
         """Migrate to the newest schema and sync the tags table with the configuration."""
-        upgrade(self.engine)
+        upgrade(self.engine, gateway=self.gateway)
         with mapped_errors("syncing the tags table"), self.engine.begin() as connection:
-            self._ids = sync_tags(connection, self._infos)
+            self._ids = sync_tags(connection, self._infos, gateway=self.gateway)
 
     def next_bd_seq(self, edge_node: str) -> int:
         """The Sparkplug bdSeq of `edge_node`'s next connect (nodestate.py)."""
@@ -85,7 +91,8 @@ class Database:
             if ordered:
                 inserted = insert_sorted(connection, id_rows)
             if events:
-                connection.execute(insert(alarm_events), [_event_row(e) for e in events])
+                journal = [{**_event_row(e), "gateway": self.gateway} for e in events]
+                connection.execute(insert(alarm_events), journal)
         return inserted
 
     def dispose(self) -> None:

@@ -57,7 +57,8 @@ class Historian(Part):
         self, config: GatewayConfig, bus: Bus, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.settings = config.storage
-        self.database = Database(config.storage, tag_infos(config))
+        self.gateway = config.gateway.name
+        self.database = Database(config.storage, tag_infos(config), gateway=self.gateway)
         subscription = bus.subscribe(
             "storage", maxsize=SUBSCRIPTION_BATCHES, policy=OverflowPolicy.DROP_OLDEST
         )
@@ -147,7 +148,11 @@ class Historian(Part):
     ) -> queries.RawPage:
         engine = self.database.engine
         call = functools.partial(
-            queries.read_raw, limit=limit, continuation=continuation, reverse=reverse
+            queries.read_raw,
+            gateway=self.gateway,
+            limit=limit,
+            continuation=continuation,
+            reverse=reverse,
         )
         page: queries.RawPage = await self._call(call, engine, key, start, end)
         return page
@@ -167,6 +172,7 @@ class Historian(Part):
         """A page of Part 13 aggregate results (OPC UA HistoryReadProcessed)."""
         call = functools.partial(
             read_processed,
+            gateway=self.gateway,
             start=start,
             end=end,
             processing=processing,
@@ -178,7 +184,8 @@ class Historian(Part):
         return page
 
     async def latest(self, keys: Iterable[str] | None = None) -> list[TagValue]:
-        values: list[TagValue] = await self._call(queries.latest, self.database.engine, keys)
+        call = functools.partial(queries.latest, gateway=self.gateway)
+        values: list[TagValue] = await self._call(call, self.database.engine, keys)
         return values
 
     async def alarm_journal(
@@ -191,7 +198,11 @@ class Historian(Part):
         continuation: str | None = None,
     ) -> queries.AlarmPage:
         call = functools.partial(
-            queries.alarm_journal, alarm=alarm, limit=limit, continuation=continuation
+            queries.alarm_journal,
+            gateway=self.gateway,
+            alarm=alarm,
+            limit=limit,
+            continuation=continuation,
         )
         page: queries.AlarmPage = await self._call(call, self.database.engine, start, end)
         return page
@@ -199,9 +210,8 @@ class Historian(Part):
     async def alarm_states(self, alarms: Iterable[str] | None = None) -> dict[str, AlarmEvent]:
         """The latest journaled event of each alarm (what a restart restores)."""
         wanted = None if alarms is None else list(alarms)
-        states: dict[str, AlarmEvent] = await self._call(
-            queries.alarm_states, self.database.engine, wanted
-        )
+        call = functools.partial(queries.alarm_states, gateway=self.gateway)
+        states: dict[str, AlarmEvent] = await self._call(call, self.database.engine, wanted)
         return states
 
     async def next_bd_seq(self, edge_node: str) -> int:
@@ -220,7 +230,7 @@ class Historian(Part):
         limit: int,
     ) -> ReplayPage:
         """Stored values of `keys` in (start, end], a page at a time (storage/replay.py)."""
-        call = functools.partial(replay_page, cursor=cursor, limit=limit)
+        call = functools.partial(replay_page, gateway=self.gateway, cursor=cursor, limit=limit)
         page: ReplayPage = await self._call(call, self.database.engine, keys, start, end)
         return page
 
@@ -231,14 +241,16 @@ class Historian(Part):
         if not self.database.ready:
             return 0
         engine, chunk = self.database.engine, self.settings.retention_chunk
+        readings_of = functools.partial(delete_expired_readings, gateway=self.gateway)
+        events_of = functools.partial(delete_expired_events, gateway=self.gateway)
         cutoff = to_us((self._clock() if now is None else now) - self.settings.retention)
         deleted = 0
         resume: int | None = 0
         while resume is not None:
-            count, resume = await self._call(delete_expired_readings, engine, cutoff, chunk, resume)
+            count, resume = await self._call(readings_of, engine, cutoff, chunk, resume)
             deleted += count
             self.rows_expired += count
-        while (count := await self._call(delete_expired_events, engine, cutoff, chunk)) > 0:
+        while (count := await self._call(events_of, engine, cutoff, chunk)) > 0:
             deleted += count
             self.rows_expired += count
         if deleted:

@@ -4,6 +4,9 @@ The database is never migrated from here, and a schema newer than this code
 is refused like at start-up (`schema_state`). Values and journal events are
 fetched page by page, so a year of history never sits in memory; turning
 them into text is gateway/present/'s part.
+
+Each query names the gateway whose rows it reads (`gateway.name`): the
+configured one, or another gateway of a fleet sharing the database.
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ class StoredHistory:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def data_type(self, key: str) -> str | None:
+    def data_type(self, key: str, *, gateway: str) -> str | None:
         """The data type the tags table records for `key` (device.tag), None if unknown."""
         device, _, name = key.partition(".")
-        query = select(tags.c.data_type).where(tags.c.device == device, tags.c.name == name)
+        query = select(tags.c.data_type).where(
+            tags.c.gateway == gateway, tags.c.device == device, tags.c.name == name
+        )
         with mapped_errors("reading the tag's data type"), self._engine.connect() as connection:
             return connection.execute(query).scalar()
 
@@ -46,21 +51,26 @@ class StoredHistory:
         start: float | None = None,
         end: float | None = None,
         *,
+        gateway: str,
         page_size: int = PAGE_SIZE,
     ) -> Iterator[TagValue]:
         """Every stored value of `key` in [start, end), oldest first."""
-        return iter_raw(self._engine, key, start, end, page_size=page_size)
+        return iter_raw(self._engine, key, start, end, gateway=gateway, page_size=page_size)
 
-    def keys(self) -> list[str]:
-        """Every tag with a row in the tags table (device.tag), sorted."""
-        query = select(tags.c.device, tags.c.name).order_by(tags.c.device, tags.c.name)
+    def keys(self, *, gateway: str) -> list[str]:
+        """Every tag of `gateway` with a row in the tags table (device.tag), sorted."""
+        query = (
+            select(tags.c.device, tags.c.name)
+            .where(tags.c.gateway == gateway)
+            .order_by(tags.c.device, tags.c.name)
+        )
         with mapped_errors("listing the stored tags"), self._engine.connect() as connection:
             return [f"{row.device}.{row.name}" for row in connection.execute(query)]
 
-    def data_range(self, key: str) -> tuple[float | None, float | None]:
+    def data_range(self, key: str, *, gateway: str) -> tuple[float | None, float | None]:
         """The first and last stored time of `key` (None, None without rows)."""
         with mapped_errors(f"reading the history of {key}"), self._engine.connect() as c:
-            info = tag_series_info(c, key)
+            info = tag_series_info(c, key, gateway=gateway)
         return info.data_start, info.data_end
 
     def aggregates(
@@ -71,11 +81,19 @@ class StoredHistory:
         start: float,
         end: float,
         interval: float,
+        gateway: str,
         config: AggregateConfiguration | None = None,
     ) -> Iterator[IntervalRow]:
         """Part 13 aggregates of `key` per interval of [start, end), streamed."""
         return aggregate_history(
-            self._engine, key, aggregates, start=start, end=end, processing=interval, config=config
+            self._engine,
+            key,
+            aggregates,
+            start=start,
+            end=end,
+            processing=interval,
+            gateway=gateway,
+            config=config,
         )
 
     def alarm_journal(
@@ -83,15 +101,27 @@ class StoredHistory:
         start: float | None = None,
         end: float | None = None,
         *,
+        gateway: str,
         alarm: str | None = None,
         page_size: int = PAGE_SIZE,
     ) -> Iterator[AlarmEvent]:
         """Every journal event in [start, end) (of `alarm`, or all), oldest first."""
-        return iter_alarm_journal(self._engine, start, end, alarm=alarm, page_size=page_size)
+        return iter_alarm_journal(
+            self._engine, start, end, gateway=gateway, alarm=alarm, page_size=page_size
+        )
 
-    def alarm_states(self, alarms: Collection[str]) -> dict[str, AlarmEvent]:
-        """The latest journal event of each of `alarms`: what a restarting gateway restores."""
-        return alarm_states(self._engine, alarms)
+    def alarm_states(
+        self, alarms: Collection[str] | None, *, gateway: str
+    ) -> dict[str, AlarmEvent]:
+        """The latest journal event of each of `alarms` (None: every alarm journaled):
+        what a restarting gateway restores."""
+        return alarm_states(self._engine, alarms, gateway=gateway)
+
+    def gateways(self) -> list[str]:
+        """The names of the gateways whose tags the database holds, sorted."""
+        query = select(tags.c.gateway).distinct().order_by(tags.c.gateway)
+        with mapped_errors("reading the gateway names"), self._engine.connect() as connection:
+            return list(connection.execute(query).scalars())
 
 
 @contextmanager

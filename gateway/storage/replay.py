@@ -4,7 +4,8 @@ The MQTT publisher replays what a broker outage kept from its subscribers.
 Each tag's rows are one index range scan of the (tag_id, ts) key, so a page
 costs what it returns, whatever the table holds outside the window; a page
 walks the tags in order, each oldest first, and `ReplayCursor` says where the
-next page starts.
+next page starts. Only the replaying gateway's tags are read (`gateway`): in a
+database shared by a fleet, another gateway's tag of the same name is not its.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def replay_page(
     start: float,
     end: float,
     *,
+    gateway: str,
     cursor: ReplayCursor,
     limit: int,
 ) -> ReplayPage:
@@ -52,7 +54,7 @@ def replay_page(
     values: list[TagValue] = []
     index, after = cursor.tag_index, cursor.after_us
     with mapped_errors("reading readings to replay"), engine.connect() as connection:
-        ids = _tag_ids(connection, keys)
+        ids = _tag_ids(connection, keys, gateway)
         while index < len(keys) and len(values) < limit:
             key = keys[index]
             found = ids.get(key)
@@ -104,10 +106,12 @@ def _values(
     return out
 
 
-def _tag_ids(connection: Connection, keys: Sequence[str]) -> dict[str, tuple[int, DataType]]:
+def _tag_ids(
+    connection: Connection, keys: Sequence[str], gateway: str
+) -> dict[str, tuple[int, DataType]]:
     devices = {key.partition(".")[0] for key in keys}
     query = select(tags.c.id, tags.c.device, tags.c.name, tags.c.data_type).where(
-        tags.c.device.in_(devices)
+        tags.c.gateway == gateway, tags.c.device.in_(devices)
     )
     rows = connection.execute(query).all()
     return {f"{row.device}.{row.name}": (row.id, DataType(row.data_type)) for row in rows}

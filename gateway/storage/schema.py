@@ -7,6 +7,11 @@ the same way, converted to datetimes only at the edges. A value is stored in
 integers too large for a double, kept exact); both are NULL for a Bad reading.
 `readings` is keyed by (tag_id, ts): a replayed batch inserts nothing twice,
 and a tag's history over a time range is one index range scan.
+
+Several gateways may share one database (a fleet on PostgreSQL): `tags` and
+`alarm_events` carry the writing gateway's name (revision 0005), and tag ids
+are unique across gateways, so `readings` needs no gateway column and its
+insert path is the same for one gateway or many.
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ tags = Table(
     Column("storage_mode", String(16), nullable=False),
     # False once the tag left the configuration: its history stays queryable.
     Column("active", Boolean, nullable=False),
-    UniqueConstraint("device", "name"),
+    # Revision 0005: the gateway whose configuration holds the tag (`gateway.name`).
+    Column("gateway", String(128), nullable=False, server_default=""),
+    UniqueConstraint("gateway", "device", "name"),
 )
 
 readings = Table(
@@ -84,8 +91,11 @@ alarm_events = Table(
     # Revision 0002: the state after the transition and the active limit, for restore.
     Column("state", String(32)),
     Column("limit_key", String(16)),
-    # The latest event per alarm (restore, retention) is one index lookup per alarm.
-    Index("ix_alarm_events_alarm_id", "alarm", "id"),
+    # Revision 0005: the gateway that journaled the event (`gateway.name`).
+    Column("gateway", String(128), nullable=False, server_default=""),
+    # The latest event per alarm of a gateway (restore, retention) is one index
+    # lookup per alarm.
+    Index("ix_alarm_events_gateway_alarm_id", "gateway", "alarm", "id"),
 )
 
 # Revision 0003: a Sparkplug edge node's bdSeq, kept across restarts (gateway/mqtt).

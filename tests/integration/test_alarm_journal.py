@@ -141,8 +141,8 @@ def test_events_from_before_0002_are_migrated_and_their_state_inferred(
     assert "older than this gateway" in capsys.readouterr().err
 
     with engine_for(database_url) as engine:
-        assert upgrade(engine)[0] == "0001"
-        states = alarm_states(engine)
+        assert upgrade(engine, gateway="g")[0] == "0001"
+        states = alarm_states(engine, gateway="g")
     assert {name: journaled_state(e) for name, e in states.items()} == {
         "hot": AlarmState.UNACK,
         "cold": AlarmState.NORMAL,

@@ -335,7 +335,7 @@ async def stored(
     with fresh_database(request.param, folder) as url:
         offline = [{"name": "plc", "host": "127.0.0.1", "enabled": False, "tags": PLC_TAGS}]
         config = gateway_config(offline, OPEN, {"url": url})
-        database = Database(config.storage, tag_infos(config))
+        database = Database(config.storage, tag_infos(config), gateway=config.gateway.name)
         database.prepare()
         rows = []
         for text in SPEC_TIMES:

@@ -66,7 +66,7 @@ def _history_database(tmp_path: Path, rows: int) -> Path:
         encoding="utf-8",
     )
     config = load_config(config_file).config
-    database = Database(config.storage, tag_infos(config))
+    database = Database(config.storage, tag_infos(config), gateway=config.gateway.name)
     database.prepare()
     try:
         number, text = encode_value(20.5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from storagekit import database_url, gateway_config
@@ -17,7 +18,7 @@ from storagekit import database_url, gateway_config
 from gateway.aggregates import PUSHDOWN, Aggregate, AggregateConfiguration, describe_status
 from gateway.config import GatewayConfig
 from gateway.model import Status
-from gateway.storage.aggregates import aggregate_history
+from gateway.storage.aggregates import IntervalRow, aggregate_history
 from gateway.storage.database import Database
 from gateway.storage.rows import Row, encode_value, to_us
 from gateway.storage.tagsync import tag_infos
@@ -41,6 +42,11 @@ def _config(url: str) -> GatewayConfig:
     return gateway_config(
         url, devices=[{"name": "d", "host": "127.0.0.1", "enabled": False, "tags": TAGS}]
     )
+
+
+def _aggregate(database: Database, *args: Any, **kwargs: Any) -> Iterator[IntervalRow]:
+    """aggregate_history over the fixture's rows (its gateway's)."""
+    return aggregate_history(database.engine, *args, gateway=database.gateway, **kwargs)
 
 
 def _row(key: str, at: float, value: object, status: Status) -> Row:
@@ -69,7 +75,8 @@ def _history() -> list[Row]:
 
 @pytest.fixture
 def history(database_url: str) -> Iterator[Database]:
-    database = Database(_config(database_url).storage, tag_infos(_config(database_url)))
+    config = _config(database_url)
+    database = Database(config.storage, tag_infos(config), gateway=config.gateway.name)
     database.prepare()
     database.write(_history())
     try:
@@ -102,10 +109,8 @@ def test_pushdown_gives_the_engines_answers(
 ) -> None:
     wanted = sorted(PUSHDOWN, key=lambda a: a.node_number)
     ranges = {"start": T0 - 30, "end": T0 + 640, "processing": 10.0}  # beyond the data
-    pushed = list(aggregate_history(history.engine, key, wanted, config=config, **ranges))
-    plain = list(
-        aggregate_history(history.engine, key, wanted, config=config, pushdown=False, **ranges)
-    )
+    pushed = list(_aggregate(history, key, wanted, config=config, **ranges))
+    plain = list(_aggregate(history, key, wanted, config=config, pushdown=False, **ranges))
     assert len(pushed) == len(plain) == 67
     for (interval, ours), (_, theirs) in zip(pushed, plain, strict=True):
         for aggregate in wanted:
@@ -123,15 +128,13 @@ def test_pushdown_gives_the_engines_answers(
 
 def test_every_aggregate_runs_on_stored_history_and_text_is_refused(history: Database) -> None:
     rows = list(
-        aggregate_history(
-            history.engine, "d.temp", list(Aggregate), start=T0, end=T0 + 60, processing=20
-        )
+        _aggregate(history, "d.temp", list(Aggregate), start=T0, end=T0 + 60, processing=20)
     )
     assert len(rows) == 3
     assert all(len(results) == len(Aggregate) for _, results in rows)
     text = list(
-        aggregate_history(
-            history.engine,
+        _aggregate(
+            history,
             "d.label",
             [Aggregate.AVERAGE, Aggregate.START, Aggregate.INTERPOLATIVE],
             start=T0,
@@ -148,8 +151,8 @@ def test_every_aggregate_runs_on_stored_history_and_text_is_refused(history: Dat
 def test_windows_do_not_change_the_answers(history: Database) -> None:
     wanted = [Aggregate.TIME_AVERAGE, Aggregate.INTERPOLATIVE, Aggregate.DURATION_BAD]
     ranges = {"start": T0, "end": T0 + 600, "processing": 7.0}
-    small = list(aggregate_history(history.engine, "d.temp", wanted, window_size=3, **ranges))
-    large = list(aggregate_history(history.engine, "d.temp", wanted, window_size=1000, **ranges))
+    small = list(_aggregate(history, "d.temp", wanted, window_size=3, **ranges))
+    large = list(_aggregate(history, "d.temp", wanted, window_size=1000, **ranges))
     assert [[_shown(r.value, r.status) for r in results.values()] for _, results in small] == [
         [_shown(r.value, r.status) for r in results.values()] for _, results in large
     ]
@@ -162,8 +165,8 @@ def test_a_window_with_too_many_raw_values_is_refused(
     from gateway.storage.errors import StorageError
 
     monkeypatch.setattr(aggregates, "MAX_WINDOW_POINTS", 50)
-    rows = aggregate_history(
-        history.engine, "d.temp", [Aggregate.TIME_AVERAGE], start=T0, end=T0 + 600, processing=0
+    rows = _aggregate(
+        history, "d.temp", [Aggregate.TIME_AVERAGE], start=T0, end=T0 + 600, processing=0
     )
     with pytest.raises(StorageError, match="more than 50 raw values in one window"):
         list(rows)
