@@ -7,8 +7,9 @@ docs/architecture.md tells the data flow):
     __main__.py     `python -m gateway`
     cli/            `gateway …` commands: the only place that prints for users or exits
     demo/, bench/   `gateway demo` (a plant, a gateway, a status block); `gateway bench` workloads
-    app.py          wiring: historian, alarm engine, acquisition and OPC UA server, in order
+    app.py          wiring: HTTP, historian, alarm engine, acquisition, OPC UA server, in order
     http/           the status page, Prometheus metrics, /healthz and /readyz
+    mqtt/           north-bound MQTT: Sparkplug B edge node, JSON topics, replay from storage
     present/        text for people: the check report, history and alarm tables, typed times
     opcua/          the OPC UA server: address space, live values, writes, history, conditions
       stack/        its adapter: the only user of asyncua's server, behind our own transport
@@ -25,13 +26,15 @@ docs/architecture.md tells the data flow):
     codec.py        registers ⇄ values for every data type and order (pure)
     errors.py       the GatewayError tree
     model.py        the vocabulary: Table, DataType, Status (OPC UA codes), TagValue
-    loop.py         the process: uvloop, stop signals, the garbage collector's policy
+    loop.py         the process: uvloop, stop signals
+    collector.py    the process's garbage-collector policy (the only module that calls gc)
+    lifecycle.py    the one lifecycle idiom: Part (run once, `async with`) and task_group
     filemodes.py    files and folders only their owner may read
     backoff.py      the one capped, jittered exponential backoff rule
     systemd.py      systemd's notify protocol: ready, watchdog, stopping
 
 simulators/, beside this package, are the simulated PLCs; of the gateway they
-use the vocabulary, the codec, configuration loading and the loop only.
+use the vocabulary, the codec, configuration loading, the loop and the lifecycle only.
 
 The names in `__all__` are the public API. Each loads its module on first use:
 `import gateway` alone loads nothing else, so `gateway --help` and the OPC UA
@@ -48,6 +51,7 @@ if _typing.TYPE_CHECKING:
     from gateway.errors import (
         AlarmAlreadyAcked,
         AlarmError,
+        BrokerError,
         ClientError,
         CodecError,
         ConfigError,
@@ -69,6 +73,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlarmAlreadyAcked",
     "AlarmError",
+    "BrokerError",
     "ByteOrder",
     "ClientError",
     "CodecError",

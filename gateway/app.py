@@ -1,10 +1,14 @@
 """Wiring: configuration → bus → historian, alarm engine, acquisition and the OPC UA server.
 
-`Gateway` is one async context manager owning every long-running part; the
-CLI's `run` enters it and waits for a stop signal. Leaving it stops the OPC UA
-server and the pollers first, then lets the historian drain what is queued.
+`Gateway` is a Part (gateway.lifecycle) that enters every long-running part,
+each a Part too, in one AsyncExitStack; the CLI's `run` enters it and waits
+for a stop signal. A new part is one `enter_async_context` line at its place.
+Leaving it stops the OPC UA server and the pollers first, then lets the
+historian drain what is queued.
 With `http:` the HTTP server starts first and stops last, so /healthz answers
-and /readyz says "not ready" while the other parts start and stop.
+and /readyz says "not ready" while the other parts start and stop. With
+`mqtt:` the MQTT publisher starts last (the births carry polled values) and
+stops first (its NDEATH goes out while the pollers still run).
 """
 
 from __future__ import annotations
@@ -15,26 +19,34 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from gateway.alarms import AlarmEngine
 from gateway.alarms.notify import Deliverer, Router
+from gateway.alarms.notify.channels import TransientError
 from gateway.bus import Bus
+from gateway.collector import young_collections
 from gateway.config import GatewayConfig
+from gateway.errors import BrokerError
 from gateway.http import HttpServer
-from gateway.loop import collect_young, stop_signals
+from gateway.lifecycle import Part
+from gateway.loop import stop_signals
 from gateway.modbus.acquisition import Acquisition
+from gateway.mqtt import require_mqtt
+from gateway.mqtt.plant import Plant
 from gateway.opcua import OpcUaServer
 from gateway.storage import Historian
 from gateway.systemd import systemd_notifier
 
-__all__ = ["Gateway", "run_until_signalled"]
+if TYPE_CHECKING:
+    from gateway.mqtt.publisher import MqttPublisher
+
+__all__ = ["Gateway", "plant_of", "run_until_signalled"]
 
 log = logging.getLogger(__name__)
 
 
-class Gateway:
+class Gateway(Part):
     """The running gateway: every part started in order and stopped in reverse."""
 
     def __init__(self, config: GatewayConfig, *, config_dir: Path | None = None) -> None:
@@ -46,7 +58,6 @@ class Gateway:
         routed = bool(config.notifications.routes)
         router = Router(config.notifications, gateway=config.gateway.name) if routed else None
         self.alarms = AlarmEngine(config, self.bus, journal=self.historian, router=router)
-        self.notifications = Deliverer(config, self.historian) if routed else None
         self.acquisition = Acquisition(config, self.bus)
         self.opcua = OpcUaServer(
             config,
@@ -63,8 +74,25 @@ class Gateway:
                 config.http, self, config_dir=config_dir if config_dir is not None else Path.cwd()
             )
         )
-        self._started = dict.fromkeys(("storage", "alarms", "acquisition", "opcua"), False)
-        self._stack: AsyncExitStack | None = None
+        self.mqtt: MqttPublisher | None = None
+        if config.mqtt is not None:
+            # Imported here: protobuf (the mqtt extra) loads only for a gateway that uses it.
+            require_mqtt()
+            from gateway.mqtt.publisher import MqttPublisher  # noqa: PLC0415
+
+            self.mqtt = MqttPublisher(
+                config.mqtt,
+                plant_of(config, self.acquisition),
+                self.bus,
+                bd_seq=self.historian.next_bd_seq,
+                history=self.historian,
+                replay_settle=config.storage.flush_interval + 1.0,
+                config_dir=config_dir if config_dir is not None else Path.cwd(),
+            )
+        sink = None if self.mqtt is None else _MqttNotifications(self.mqtt)
+        self.notifications = Deliverer(config, self.historian, mqtt=sink) if routed else None
+        parts = ["storage", "alarms", "acquisition", "opcua"] + (["mqtt"] if self.mqtt else [])
+        self._started = dict.fromkeys(parts, False)
 
     def started(self) -> Mapping[str, bool]:
         """Each part by name: has it started (and not begun to stop)? For /readyz."""
@@ -82,41 +110,61 @@ class Gateway:
             finally:
                 self._started[name] = False
 
-    async def __aenter__(self) -> Self:
-        if self._stack is not None:
-            raise RuntimeError("the gateway is already running")
-        async with AsyncExitStack() as stack:
-            if self.http is not None:  # first in, last out: probes answer throughout
-                await stack.enter_async_context(self.http.serving())
-            # Stopped in reverse: pollers, then the bus, then the historian flushes.
-            await stack.enter_async_context(self._part("storage", self.historian))
-            stack.callback(self.bus.close)
-            # After the historian (states restored from its journal), before the pollers.
-            await stack.enter_async_context(self._part("alarms", self.alarms))
-            if self.notifications is not None:  # the outbox is in the historian's database
-                await stack.enter_async_context(self.notifications)
-            await stack.enter_async_context(self._part("acquisition", self.acquisition))
-            await stack.enter_async_context(self._part("opcua", self.opcua))
-            self._stack = stack.pop_all()
-        tags = len(self.acquisition.tags)
-        log.info(
-            "gateway %s running: %d device(s), %d tag(s)",
-            self.config.gateway.name,
-            len(self.config.devices),
-            tags,
-        )
-        return self
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Every part entered in order, left in reverse (gateway.lifecycle's rules)."""
+        entered = False
+        try:
+            async with AsyncExitStack() as stack:
+                if self.http is not None:  # first in, last out: probes answer throughout
+                    await stack.enter_async_context(self.http)
+                # Stopped in reverse: pollers, then the bus, then the historian flushes.
+                await stack.enter_async_context(self._part("storage", self.historian))
+                stack.callback(self.bus.close)
+                # After the historian (states restored from its journal), before the pollers.
+                await stack.enter_async_context(self._part("alarms", self.alarms))
+                if self.notifications is not None:  # the outbox is in the historian's database
+                    await stack.enter_async_context(self.notifications)
+                await stack.enter_async_context(self._part("acquisition", self.acquisition))
+                await stack.enter_async_context(self._part("opcua", self.opcua))
+                if self.mqtt is not None:  # last in, first out: its NDEATH before the pollers stop
+                    await stack.enter_async_context(self._part("mqtt", self.mqtt))
+                entered = True
+                log.info(
+                    "gateway %s running: %d device(s), %d tag(s)",
+                    self.config.gateway.name,
+                    len(self.config.devices),
+                    len(self.acquisition.tags),
+                )
+                yield self
+        finally:
+            if entered:
+                log.info("gateway %s stopped", self.config.gateway.name)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.__aexit__(exc_type, exc, traceback)
-        log.info("gateway %s stopped", self.config.gateway.name)
+
+class _MqttNotifications:
+    """The notifications' mqtt channel on the MQTT publisher's live connection."""
+
+    def __init__(self, publisher: MqttPublisher) -> None:
+        self._publisher = publisher
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int) -> None:
+        try:
+            await self._publisher.publish_notification(topic, payload, qos=qos)
+        except BrokerError as error:  # not connected, or no acknowledgement: retried later
+            raise TransientError(str(error)) from None
+
+
+def plant_of(config: GatewayConfig, acquisition: Acquisition) -> Plant:
+    """The running plant as the MQTT publisher reads and writes it."""
+    return Plant(
+        name=config.gateway.name,
+        devices=tuple(device.name for device in config.devices),
+        tags=acquisition.tags,
+        current=acquisition.current,
+        health=acquisition.health,
+        write=acquisition.write,
+    )
 
 
 async def run_until_signalled(
@@ -136,11 +184,9 @@ async def run_until_signalled(
             if running is not None:
                 running()
             systemd.ready(_ready_status(gateway))
-            async with asyncio.TaskGroup() as group:
-                collector = group.create_task(collect_young(), name="young collections")
+            async with young_collections():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), duration)
-                collector.cancel()
             systemd.stopping()
 
 
@@ -150,4 +196,6 @@ def _ready_status(gateway: Gateway) -> str:
     status = f"{devices} device(s), {tags} tag(s); OPC UA {gateway.opcua.endpoint_url}"
     if gateway.http is not None:
         status += f"; status page {gateway.http.url}"
+    if gateway.mqtt is not None:
+        status += f"; MQTT {', '.join(gateway.mqtt.settings.servers)}"
     return status

@@ -111,6 +111,11 @@ class Subscription:
             for batch in batches:
                 yield batch
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called (what is queued may still be drained)."""
+        return self._closed
+
     def close(self) -> None:
         """No more batches will come; waiting consumers drain and stop."""
         self._closed = True

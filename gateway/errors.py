@@ -13,9 +13,10 @@
     │   ├── UnknownAlarm         no alarm of that name
     │   └── AlarmAlreadyAcked    nothing to acknowledge (normal, or acknowledged already)
     ├── StorageError         the database refused or is unavailable
+    ├── BrokerError          an MQTT broker refused, dropped or did not answer
     └── ClientError          an OPC UA client command failed (connect, login, node, value)
 
-Foreign exceptions (pymodbus, asyncua, SQLAlchemy) are mapped to these at the
+Foreign exceptions (pymodbus, asyncua, SQLAlchemy, aiomqtt) are mapped to these at the
 adapter that imports the library, never further in.
 """
 
@@ -28,6 +29,7 @@ from gateway.model import Status
 __all__ = [
     "AlarmAlreadyAcked",
     "AlarmError",
+    "BrokerError",
     "ClientError",
     "CodecError",
     "ConfigError",
@@ -46,6 +48,10 @@ __all__ = [
 
 class GatewayError(Exception):
     """Base of every error the gateway raises on purpose."""
+
+
+class BrokerError(GatewayError):
+    """An MQTT broker refused the connection, dropped it, or did not answer in time."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 __all__ = [
+    "ADDRESS_SPACE",
+    "LAST_ADDRESS",
     "MAX_READ_BITS",
     "MAX_READ_REGISTERS",
     "ByteOrder",
@@ -21,6 +23,9 @@ __all__ = [
     "WordOrder",
 ]
 
+#: Modbus addresses are 16 bits: 0..65535 in every table (the one definition).
+ADDRESS_SPACE = 0x10000
+LAST_ADDRESS = ADDRESS_SPACE - 1
 #: Modbus protocol limit for one FC03/FC04 read (registers).
 MAX_READ_REGISTERS = 125
 #: Modbus protocol limit for one FC01/FC02 read (bits).

@@ -1,4 +1,4 @@
-"""Modbus RTU frame rules: CRC-16/MODBUS, frame lengths, the line's character times (pure).
+"""Modbus RTU frame rules: CRC-16/MODBUS, frame lengths, the line's character times.
 
 Shared by the gateway's RTU transports and the simulators' RTU slaves, so both
 sides compute a frame the same way; the interop tests (pymodbus, mbpoll over
@@ -10,12 +10,17 @@ wait for a silence to find a frame's end: USB serial adapters deliver bytes in
 bursts (an FTDI chip every 16 ms by default), which makes silence-based framing
 unreliable. Silence (`LineTiming.t35`) is used only to resynchronise after
 garbage.
+
+The one module that imports crcmod (crcmod-plus, its maintained fork): the CRC
+in C. Everything else here is arithmetic.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+
+import crcmod
 
 __all__ = [
     "BROADCAST",
@@ -47,55 +52,27 @@ _WRITE_ECHO_FRAME = 8  # FC05/06/15/16 answers: unit, function, address, value/q
 _CRC = struct.Struct("<H")
 
 
-def _byte_table() -> list[int]:
-    """CRC-16/MODBUS of each byte value: the reflected polynomial 0xA001."""
-    table = []
-    for value in range(256):
-        crc = value
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_BYTE_TABLE = _byte_table()
-#: Two bytes per step, built on first use (15 ms, 2 MB: only processes that speak RTU pay):
-#: for a reflected 16-bit CRC, `crc ^ word` fully determines the state after 16 input bits,
-#: which halves the Python-level loop (4 µs for a 255-byte frame).
-_WORD_TABLE: list[int] = []
-
-
-def _word_table() -> list[int]:
-    if not _WORD_TABLE:
-        byte_table = _BYTE_TABLE
-        for value in range(65536):
-            crc = (value >> 8) ^ byte_table[value & 0xFF]
-            _WORD_TABLE.append((crc >> 8) ^ byte_table[crc & 0xFF])
-    return _WORD_TABLE
+#: CRC-16/MODBUS: polynomial 0x8005 reflected (0xA001), init 0xFFFF, no final XOR. crcmod's
+#: C extension: 0.7 µs for a 45-byte answer, and a 512-byte table that stays in the cache
+#: between exchanges (a Python loop over a 16-bit table took 4 µs warm, and missed the
+#: cache on its 2 MB table after each idle wait on the line).
+_CRC16 = crcmod.mkCrcFun(0x18005, initCrc=0xFFFF, rev=True, xorOut=0)
 
 
 def crc16(data: bytes | bytearray | memoryview) -> int:
     """CRC-16/MODBUS (init 0xFFFF, reflected poly 0xA001) of `data`."""
-    size = len(data)
-    words = size >> 1
-    crc = 0xFFFF
-    table = _WORD_TABLE or _word_table()
-    for word in struct.unpack_from(f"<{words}H", data) if words else ():
-        crc = table[crc ^ word]
-    if size & 1:
-        crc = (crc >> 8) ^ _BYTE_TABLE[(crc ^ data[size - 1]) & 0xFF]
-    return crc
+    return int(_CRC16(data))
 
 
 def frame(unit: int, pdu: bytes) -> bytes:
     """The RTU frame of `pdu` for `unit`: unit id, PDU, CRC (low byte first)."""
     body = bytes((unit,)) + pdu
-    return body + _CRC.pack(crc16(body))
+    return body + _CRC.pack(_CRC16(body))
 
 
 def crc_ok(data: bytes | bytearray | memoryview) -> bool:
     """True when the frame's last two bytes are the CRC of the rest."""
-    return len(data) >= MIN_FRAME and crc16(data) == 0  # a frame with its CRC sums to zero
+    return len(data) >= MIN_FRAME and _CRC16(data) == 0  # a frame with its CRC sums to zero
 
 
 def response_length(request_pdu: bytes) -> int:

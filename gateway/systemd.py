@@ -17,16 +17,24 @@ import os
 import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Self
+
+from gateway.lifecycle import Part, task_group
 
 __all__ = ["Notifier", "systemd_notifier"]
 
 log = logging.getLogger(__name__)
 
 
-class Notifier:
-    """Sends notify messages; every method does nothing when systemd is not listening."""
+class Notifier(Part):
+    """Sends notify messages; every method does nothing when systemd is not listening.
 
-    def __init__(self, address: str | None) -> None:
+    A Part (gateway.lifecycle): `async with notifier:` pings the watchdog every
+    `watchdog` seconds (if given) from its own TaskGroup, and closes the socket.
+    """
+
+    def __init__(self, address: str | None, *, watchdog: float | None = None) -> None:
+        self.watchdog = watchdog
         self._address: str | bytes | None = None
         self._socket: socket.socket | None = None
         self.failures = 0
@@ -56,6 +64,22 @@ class Notifier:
     def stopping(self) -> None:
         self.send("STOPPING=1")
 
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Ping the watchdog until the block ends; then close the socket."""
+        try:
+            async with task_group() as group:
+                pinger = None
+                if self.watchdog is not None and self.enabled:
+                    pinger = group.create_task(_ping(self, self.watchdog), name="systemd watchdog")
+                try:
+                    yield self
+                finally:
+                    if pinger is not None:
+                        pinger.cancel()
+        finally:
+            self.close()
+
     def close(self) -> None:
         if self._socket is not None:
             self._socket.close()
@@ -77,29 +101,8 @@ async def _ping(notifier: Notifier, period: float) -> None:
         await asyncio.sleep(period)
 
 
-@asynccontextmanager
-async def systemd_notifier(environ: Mapping[str, str] | None = None) -> AsyncIterator[Notifier]:
-    """A Notifier for the block, pinging the watchdog from a task of its own TaskGroup.
-
-    An exception of the block leaves as itself (not in an ExceptionGroup).
-    """
+def systemd_notifier(environ: Mapping[str, str] | None = None) -> Notifier:
+    """A Notifier for NOTIFY_SOCKET, pinging the watchdog as WATCHDOG_USEC asks."""
     env = os.environ if environ is None else environ
-    notifier = Notifier(env.get("NOTIFY_SOCKET"))
-    period = _watchdog_period(env) if notifier.enabled else None
-    failure: BaseException | None = None
-    try:
-        async with asyncio.TaskGroup() as group:
-            pinger = None
-            if period is not None:
-                pinger = group.create_task(_ping(notifier, period), name="systemd watchdog")
-            try:
-                yield notifier
-            except BaseException as error:  # the block's own: re-raised below
-                failure = error
-            finally:
-                if pinger is not None:
-                    pinger.cancel()
-    finally:
-        notifier.close()
-    if failure is not None:
-        raise failure
+    address = env.get("NOTIFY_SOCKET")
+    return Notifier(address, watchdog=_watchdog_period(env) if address else None)

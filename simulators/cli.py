@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import ConfigError
-from gateway.loop import stop_signals
+from gateway.loop import run, stop_signals
 from simulators.loader import load_plant
 from simulators.runtime import RunningPlant, run_plant
 from simulators.scale import ScalePlant, ScaleSpec, run_scale
@@ -61,7 +61,7 @@ def run_scale_command(spec: ScaleSpec, duration: float | None = None) -> int:
 
 def _run(main: Coroutine[Any, Any, None]) -> int:
     try:
-        asyncio.run(main)
+        run(main)  # uvloop where installed, as the gateway
     except OSError as exc:  # typically a port in use or a host that is not ours
         print(f"error: cannot serve: {exc}", file=sys.stderr)
         return 1

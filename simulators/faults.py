@@ -36,7 +36,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from gateway.config.types import ConfigModel, Duration, NonNegativeDuration
-from gateway.model import Table
+from gateway.model import LAST_ADDRESS, Table
 from simulators.kinds import kind_dispatcher
 
 __all__ = [
@@ -67,7 +67,6 @@ EXCEPTION_CODES = {
     0x0A: "gateway path unavailable",
     0x0B: "gateway target device failed to respond",
 }
-_LAST_ADDRESS = 0xFFFF
 #: Plant times are products like 43 * 0.1 = 4.2999999999999998; without this
 #: slack a window would sometimes end one tick late.
 _EPSILON = 1e-9
@@ -178,8 +177,8 @@ class SlowFault(UnitFault):
 class ExceptionFault(UnitFault):
     kind: Literal["exception"] = "exception"
     code: int
-    start: int = Field(default=0, ge=0, le=_LAST_ADDRESS)
-    end: int = Field(default=_LAST_ADDRESS, ge=0, le=_LAST_ADDRESS)
+    start: int = Field(default=0, ge=0, le=LAST_ADDRESS)
+    end: int = Field(default=LAST_ADDRESS, ge=0, le=LAST_ADDRESS)
     table: Table | None = None  # None: every table
 
     @field_validator("code")

@@ -12,12 +12,12 @@ import sys
 from array import array
 from collections.abc import Iterable, Sequence
 
-from gateway.model import Table
+from gateway.model import ADDRESS_SPACE, Table
 
 __all__ = ["TABLE_SIZE_LIMIT", "RegisterImage"]
 
 #: Modbus addresses are 16-bit, so no table holds more than this.
-TABLE_SIZE_LIMIT = 65536
+TABLE_SIZE_LIMIT = ADDRESS_SPACE
 
 _LITTLE_ENDIAN_HOST = sys.byteorder == "little"
 _BITS_TO_TEXT = bytes.maketrans(b"\x00\x01", b"01")

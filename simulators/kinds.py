@@ -9,14 +9,13 @@ unknown key is reported with the keys that kind does accept.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from gateway.config.validation import MISSING, raise_located
+from gateway.config.validation import MISSING, closest, did_you_mean, raise_located
 
 __all__ = ["kind_dispatcher"]
 
@@ -53,15 +52,13 @@ def kind_dispatcher(what: str, classes: Mapping[str, type[BaseModel]]) -> Callab
 
 
 def _unknown_kind(kind: object, kinds: list[str]) -> str:
-    close = difflib.get_close_matches(str(kind), kinds, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"{kind!r} is not one of {', '.join(kinds)}{hint}"
+    return f"{kind!r} is not one of {', '.join(kinds)}{did_you_mean(kind, kinds)}"
 
 
 def _unknown_key(key: str, kind: object, value: object, allowed: list[str]) -> InitErrorDetails:
     others = [name for name in allowed if name != "kind"]
-    close = difflib.get_close_matches(key, others, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
+    close = closest(key, others)
+    hint = f"did you mean '{close}'? " if close is not None else ""
     message = f"unknown key '{key}' for kind {kind} ({hint}expected one of {', '.join(others)})"
     return _custom((key,), message, value)
 

@@ -46,13 +46,14 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from gateway.codec import Encoding, encode
+from gateway.config.fields import address_problems, field_problems
 from gateway.config.serial import Transport
 from gateway.config.tags import expand_modicon_ref
 from gateway.config.types import ConfigModel, Duration, Name
-from gateway.config.validation import MISSING, raise_located
+from gateway.config.validation import raise_located
 from gateway.config.yamlsource import KeyPath
 from gateway.errors import CodecError
-from gateway.model import ByteOrder, DataType, Table, WordOrder
+from gateway.model import LAST_ADDRESS, ByteOrder, DataType, Table, WordOrder
 from simulators.faults import Fault
 from simulators.image import TABLE_SIZE_LIMIT
 from simulators.lineconfig import LineConfig
@@ -61,7 +62,6 @@ from simulators.signals import Signal
 
 __all__ = ["Plant", "PointConfig", "SlaveConfig", "UnitConfig"]
 
-_LAST_ADDRESS = TABLE_SIZE_LIMIT - 1
 _NUMERIC_ONLY = ("scale", "offset")
 
 
@@ -72,7 +72,7 @@ class PointConfig(ConfigModel):
 
     name: Name
     table: Table
-    address: int = Field(ge=0, le=_LAST_ADDRESS)
+    address: int = Field(ge=0, le=LAST_ADDRESS)
     type: DataType
     byte_order: ByteOrder | None = None
     word_order: WordOrder | None = None
@@ -101,34 +101,15 @@ class PointConfig(ConfigModel):
         return self
 
     def _problems(self) -> list[tuple[KeyPath, str]]:
-        problems: list[tuple[KeyPath, str]] = []
-        table, kind = self.table, self.type
-        if table.is_bit and kind is not DataType.BOOL:
-            problems.append((("type",), f"{table} points are single bits: type must be bool"))
-        if self.bit is not None and (table.is_bit or kind is not DataType.BOOL):
-            problems.append((("bit",), "bit picks one bit of a register for a bool point"))
-        if kind is DataType.STRING and self.length is None:
-            problems.append((("length",), MISSING))
-        if kind is not DataType.STRING and self.length is not None:
-            problems.append((("length",), f"length is only for string points, not {kind}"))
-        problems.extend(
-            ((key,), f"{key} applies to numeric points only, not {kind}")
-            for key in _NUMERIC_ONLY
-            if key in self.model_fields_set and not kind.is_numeric
-        )
-        if self.scale == 0:
-            problems.append((("scale",), "must not be 0 (value = raw * scale + offset)"))
+        problems = field_problems(self, "point", _NUMERIC_ONLY)
+        kind = self.type
         if self.value is not None and self.signal is not None:
             problems.append((("signal",), "give either value or signal, not both"))
         if self.signal is not None and kind is DataType.STRING:
             problems.append((("signal",), "a string point takes a constant value, not a signal"))
         if self.value is not None:
             problems.extend((("value",), message) for message in self._value_problems())
-        if not problems and self.address + self.size - 1 > _LAST_ADDRESS:
-            problems.append(
-                (("address",), f"{kind} at {self.address} would end beyond {_LAST_ADDRESS}")
-            )
-        return problems
+        return problems or address_problems(self)
 
     def _value_problems(self) -> list[str]:
         value, encoding = self.value, self.encoding()

@@ -7,11 +7,10 @@ blame (the later of two clashing ones), so the loader can point at its line.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
-from gateway.config.validation import Finding
-from gateway.config.yamlsource import KeyPath, format_path
+from gateway.config.validation import Finding, did_you_mean, duplicates
+from gateway.config.yamlsource import KeyPath
 from gateway.model import DataType, Table
 from simulators.faults import UnitFault
 from simulators.plant import Plant, PointConfig, SlaveConfig, UnitConfig
@@ -24,32 +23,22 @@ def check_plant(plant: Plant) -> list[Finding]:
     if not plant.slaves:
         return [Finding(("slaves",), "the plant has no slaves: nothing to serve")]
     findings = list(
-        _duplicates(((("slaves", i), s.name) for i, s in enumerate(plant.slaves)), "slave name")
+        duplicates(((("slaves", i), s.name) for i, s in enumerate(plant.slaves)), "slave name")
     )
     endpoints = (
         (("slaves", i), f"{s.host}:{s.port}") for i, s in enumerate(plant.slaves) if s.port != 0
     )
     findings += [
-        Finding((*f.path[:-1], "port"), f.message) for f in _duplicates(endpoints, "host:port")
+        Finding((*f.path[:-1], "port"), f.message) for f in duplicates(endpoints, "host:port")
     ]
     for index, slave in enumerate(plant.slaves):
         findings += _slave_findings(slave, ("slaves", index))
     return findings
 
 
-def _duplicates(items: Iterable[tuple[KeyPath, object]], what: str) -> Iterator[Finding]:
-    seen: dict[object, KeyPath] = {}
-    for path, key in items:
-        first = seen.setdefault(key, path)
-        if first is not path:
-            yield Finding((*path, "name"), f"duplicate {what} '{key}' (also {format_path(first)})")
-
-
 def _slave_findings(slave: SlaveConfig, path: KeyPath) -> list[Finding]:
     units = [(((*path, "units", i), u.unit_id)) for i, u in enumerate(slave.units)]
-    findings = [
-        Finding((*f.path[:-1], "unit_id"), f.message) for f in _duplicates(units, "unit_id")
-    ]
+    findings = [Finding((*f.path[:-1], "unit_id"), f.message) for f in duplicates(units, "unit_id")]
     if not slave.units:
         findings.append(Finding((*path, "units"), "the slave has no units: give at least one"))
     for index, unit in enumerate(slave.units):
@@ -69,7 +58,7 @@ def _slave_findings(slave: SlaveConfig, path: KeyPath) -> list[Finding]:
 
 def _unit_findings(unit: UnitConfig, path: KeyPath) -> list[Finding]:
     points = [((*path, "points", i), p.name) for i, p in enumerate(unit.points)]
-    findings = list(_duplicates(points, "point name"))
+    findings = list(duplicates(points, "point name"))
     findings += _overlaps(unit, path)
     if unit.size is not None:
         findings += [
@@ -156,6 +145,4 @@ def _point_fields(model: object) -> Iterator[tuple[str, str]]:
 
 
 def _no_point(name: str, names: list[str], unit_id: int) -> str:
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unit {unit_id} has no point '{name}'{hint}"
+    return f"unit {unit_id} has no point '{name}'{did_you_mean(name, names)}"

@@ -12,7 +12,7 @@ that `SimulatedSlave` drives), with `RtuResponder` doing the framing:
   cannot refuse a master: offline and a restart's downtime make it silent.
 
 Neither runs a task: bytes arrive in reader callbacks and answers leave on
-loop timers, cancelled when the slave stops.
+fine-grained loop timers (gateway/finetimer.py), cancelled when the slave stops.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from array import array
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway.model import Table
+from gateway.model import ADDRESS_SPACE, Table
 from simulators.image import RegisterImage
 from simulators.server import ModbusSlave
 from simulators.serving import Serving, tick_schedule
@@ -49,8 +49,8 @@ class ScaleSpec:
     def __post_init__(self) -> None:
         if self.slaves < 1:
             raise ValueError(f"slaves must be at least 1, got {self.slaves}")
-        if not 2 <= self.registers <= 65536 or self.registers % 2:
-            raise ValueError(f"registers must be even and 2..65536, got {self.registers}")
+        if not 2 <= self.registers <= ADDRESS_SPACE or self.registers % 2:
+            raise ValueError(f"registers must be even and 2..{ADDRESS_SPACE}, got {self.registers}")
         if not 0.0 <= self.change <= 1.0:
             raise ValueError(f"change must be a fraction 0..1, got {self.change}")
         if self.tick <= 0:

@@ -1,10 +1,11 @@
 """Serving slaves with a ticker: the structured-concurrency shell of plants and scale runs.
 
-`Serving` is an async context manager that starts a set of `ModbusSlave`s
-(stopping those already started if one fails, e.g. a port in use) and runs
-one ticker coroutine in a TaskGroup it owns; leaving stops both. An error in
-the body propagates unchanged; an error in the ticker cancels the body and
-surfaces as an ExceptionGroup, as with any TaskGroup.
+`Serving` is a Part (gateway.lifecycle, which states the rules): it starts a
+set of `ModbusSlave`s (stopping those already started if one fails, e.g. a
+port in use) and runs one ticker coroutine in a TaskGroup it owns; leaving
+stops both. An error in the body propagates unchanged; an error in the
+ticker cancels the body and surfaces as an ExceptionGroup, as with any
+TaskGroup.
 
 `tick_schedule` keeps a monotonic schedule: tick k is due at start + k * tick,
 so there is no drift; when the loop was too busy it jumps to the tick that is
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextlib import AsyncExitStack
-from types import TracebackType
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Generic, TypeVar
 
+from gateway.lifecycle import Part, task_group
 from simulators.server import ModbusSlave
 
 __all__ = ["Serving", "tick_schedule"]
@@ -45,7 +46,7 @@ async def tick_schedule(
         await advance_to(max(wanted, due))
 
 
-class Serving(Generic[T]):
+class Serving(Part, Generic[T]):
     """Serve `servers` and run `ticker` while the block runs; yields `value`. One use only."""
 
     def __init__(
@@ -55,40 +56,29 @@ class Serving(Generic[T]):
         ticker: Callable[[], Coroutine[Any, Any, None]] | None,
     ) -> None:
         self._value = value
-        self._servers = servers
+        self.servers = servers
         self._ticker_factory = ticker
-        self._entered = False
-        self._stack = AsyncExitStack()
-        self._tasks = asyncio.TaskGroup()
-        self._ticker: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> T:
-        if self._entered:
-            raise RuntimeError("this context manager can be entered only once")
-        self._entered = True
+    @property
+    def part_name(self) -> str:
+        return "a simulator's serving"
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[T]:
+        """Start every slave (stopping those started if one fails), tick until the end."""
         async with AsyncExitStack() as stack:
-            for server in self._servers:
+            for server in self.servers:
                 await stack.enter_async_context(server)
-            await self._tasks.__aenter__()
-            if self._ticker_factory is not None:
-                self._ticker = self._tasks.create_task(self._ticker_factory(), name="ticker")
-            self._stack = stack.pop_all()
-        return self._value
+            async with task_group() as group:
+                ticker = None
+                if self._ticker_factory is not None:
+                    ticker = group.create_task(self._ticker_factory(), name="ticker")
+                try:
+                    yield self._value
+                finally:
+                    if ticker is not None:
+                        ticker.cancel()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self._ticker is not None:
-                self._ticker.cancel()
-            if exc_type is asyncio.CancelledError:
-                # Possibly the TaskGroup cancelling us for a failed ticker: let it
-                # see the cancellation so it can raise the ticker's error instead.
-                await self._tasks.__aexit__(exc_type, exc, tb)
-            else:
-                await self._tasks.__aexit__(None, None, None)
-        finally:
-            await self._stack.aclose()
+    async def __aenter__(self) -> T:  # type: ignore[override]  # yields the value served
+        await super().__aenter__()
+        return self._value

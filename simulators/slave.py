@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from gateway.model import Table
+from gateway.model import LAST_ADDRESS, Table
 from simulators.faults import (
     BadCrcFault,
     CloseMidFault,
@@ -30,8 +30,6 @@ from simulators.rtuserving import make_server
 from simulators.unit import SimulatedUnit, derive_seed
 
 __all__ = ["SimulatedSlave"]
-
-_LAST_ADDRESS = 0xFFFF
 
 
 class SimulatedSlave:
@@ -118,7 +116,7 @@ class SimulatedSlave:
             ExceptionFault(
                 code=code,
                 start=start,
-                end=_LAST_ADDRESS if end is None else end,
+                end=LAST_ADDRESS if end is None else end,
                 table=table,
                 unit_id=unit_id,
             )

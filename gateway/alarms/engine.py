@@ -3,10 +3,11 @@
 The engine subscribes to the bus when it is built, so it sees every value the
 pollers publish once they start (the gateway enters it before the
 acquisition). Entering restores each alarm's state from the journal, then
-starts one TaskGroup with two tasks: the bus consumer, and a timer that fires
-the delays of alarms whose input stopped changing (the bus publishes only
-changes). Every journaled transition goes to `journal.record_alarm`; every
-change goes to the listeners, synchronously, in order.
+starts one TaskGroup (a Part: gateway.lifecycle) with two tasks: the bus
+consumer, and a timer that fires the delays of alarms whose input stopped
+changing (the bus publishes only changes). Every journaled transition goes
+to `journal.record_alarm`; every change goes to the listeners, synchronously,
+in order.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from functools import partial
-from types import TracebackType
 from typing import Self
 
 from gateway.alarms.journal import (
@@ -33,6 +34,7 @@ from gateway.alarms.notify.routes import Router
 from gateway.bus import Bus, OverflowPolicy, Subscription
 from gateway.config import GatewayConfig
 from gateway.errors import UnknownAlarm
+from gateway.lifecycle import Part, task_group
 from gateway.model import DataType
 from gateway.storage.errors import StorageError
 from gateway.storage.rows import from_us, to_us
@@ -51,7 +53,7 @@ _BY_USER = frozenset(
 SUBSCRIPTION_BATCHES = 10_000
 
 
-class AlarmEngine:
+class AlarmEngine(Part):
     """Evaluates every alarm of the config on the values the pollers publish.
 
     Entering restores each alarm's state from the journal (active and
@@ -103,39 +105,30 @@ class AlarmEngine:
             self._subscription = bus.subscribe(
                 "alarms", maxsize=SUBSCRIPTION_BATCHES, policy=OverflowPolicy.DROP_OLDEST
             )
-        self._group: asyncio.TaskGroup | None = None
         self._timer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._next_due: float | None = None
-        self._entered = False
 
-    async def __aenter__(self) -> Self:
-        if self._entered:
-            raise RuntimeError("an alarm engine runs once")
-        self._entered = True
-        await self._restore()
-        if self._subscription is None:
-            return self
-        group = asyncio.TaskGroup()
-        await group.__aenter__()
-        self._group = group
-        group.create_task(self._consume(self._subscription), name="alarms consumer")
-        self._timer = group.create_task(self._run_timer(), name="alarms timer")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        group, self._group = self._group, None
-        if self._subscription is not None:
-            self._subscription.close()  # the consumer drains what is queued, then ends
-        if self._timer is not None:
-            self._timer.cancel()
-        if group is not None:
-            await group.__aexit__(None, None, None)
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Restore the journaled states, then evaluate until the block ends."""
+        subscription = self._subscription
+        try:
+            await self._restore()
+            async with task_group() as group:
+                if subscription is not None:
+                    group.create_task(self._consume(subscription), name="alarms consumer")
+                    self._timer = group.create_task(self._run_timer(), name="alarms timer")
+                try:
+                    yield self
+                finally:
+                    if self._timer is not None:
+                        self._timer.cancel()
+                    if subscription is not None:
+                        subscription.close()  # the consumer drains what is queued, then ends
+        finally:
+            if subscription is not None:
+                subscription.close()  # also when restoring failed
 
     # -- the contract -----------------------------------------------------------------------
 

@@ -19,12 +19,14 @@ import re
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from gateway.bench.measure import process_peak_rss_mb
 from gateway.errors import GatewayError
+from gateway.lifecycle import Part, task_group
 
 __all__ = ["NAMESPACE", "GatewayProcess", "duration", "gateway_config"]
 
@@ -56,7 +58,7 @@ def gateway_config(devices: list[dict[str, Any]], folder: Path) -> dict[str, Any
     }
 
 
-class GatewayProcess:
+class GatewayProcess(Part):
     """`gateway run` on a generated configuration while the `async with` block runs.
 
     `spawned` is the wall time (time.time()) just before the process was
@@ -68,7 +70,6 @@ class GatewayProcess:
         self._file.write_text(json.dumps(config), encoding="utf-8")
         self._start_timeout = start_timeout
         self._process: asyncio.subprocess.Process | None = None
-        self._group: asyncio.TaskGroup | None = None
         self.spawned = 0.0
         self.listening = 0.0
         self.url = ""
@@ -83,7 +84,9 @@ class GatewayProcess:
     def peak_rss_mb(self) -> float:
         return process_peak_rss_mb(self.pid)
 
-    async def __aenter__(self) -> Self:
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Spawn `gateway run`, wait for its listening line; stop it when the block ends."""
         self.spawned = time.time()
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gateway", "run", "-c", str(self._file),
@@ -92,31 +95,16 @@ class GatewayProcess:
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         self._process = process
-        group = asyncio.TaskGroup()
-        await group.__aenter__()
-        self._group = group
-        try:
-            listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            group.create_task(self._drain(process, listening), name="gateway log")
-            async with asyncio.timeout(self._start_timeout):
-                self.url = await listening
-            self.listening = time.time() - self.spawned
-        except BaseException as error:
-            await self._stop()
-            await group.__aexit__(type(error), error, error.__traceback__)
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self._stop()
-        group, self._group = self._group, None
-        if group is not None:
-            await group.__aexit__(exc_type, exc, traceback)
+        async with task_group() as group:
+            try:
+                listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+                group.create_task(self._drain(process, listening), name="gateway log")
+                async with asyncio.timeout(self._start_timeout):
+                    self.url = await listening
+                self.listening = time.time() - self.spawned
+                yield self
+            finally:
+                await self._stop()  # the log ends with the process: so does the drain
 
     async def _drain(
         self, process: asyncio.subprocess.Process, listening: asyncio.Future[str]

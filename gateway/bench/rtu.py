@@ -13,10 +13,10 @@ the line is one exchange per
 per request is this process's CPU time over the requests; the same reads
 through the Modbus TCP client against a simulated TCP slave (also a child
 process) whose answers are delayed by the line's exchange time give the TCP
-figure it is compared with: a process that sleeps between requests is charged
-for each wake-up (about 90 µs here, mostly the kernel's tick-based CPU
-accounting), so an unpaced TCP loop would compare the number of wake-ups, not
-the protocols.
+figure it is compared with: a process that sleeps between requests pays for
+each wake-up (40 to 90 µs here, more when other processes ran on the core
+meanwhile and the caches are cold), so an unpaced TCP loop would compare the
+number of wake-ups, not the protocols.
 """
 
 from __future__ import annotations

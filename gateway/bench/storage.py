@@ -89,7 +89,7 @@ async def _measure_on_the_storage_thread(
     source = _Rows(spec.tags)
     infos = [TagInfo("bench", key.partition(".")[2], DataType.FLOAT32) for key in source.keys]
     storage = StorageConfig(url=url, synchronous=spec.synchronous)
-    database = Database(storage, infos)
+    database = Database(storage, infos, gateway="bench")
     thread = StorageThread(database.cutter.cut)
     thread.start()
     try:
@@ -114,7 +114,7 @@ def insert_until(url: str, stop: threading.Event, *, tags: int = 1000) -> int:
     """Insert batches of the default size into `url` until `stop` is set; rows inserted."""
     source = _Rows(tags)
     infos = [TagInfo("bench", key.partition(".")[2], DataType.FLOAT32) for key in source.keys]
-    database = Database(StorageConfig(url=url), infos)
+    database = Database(StorageConfig(url=url), infos, gateway="bench")
     inserted = 0
     try:
         database.prepare()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from gateway.cli.common import (
     Commands,
     add_time_range,
+    gateway_name,
     load_with_warnings,
     print_lines,
     time_range,
@@ -48,8 +49,11 @@ def _cmd_alarms(args: argparse.Namespace) -> int:
         return 2
     loaded = load_with_warnings(args.config, serve_opcua=False)
     config = loaded.config
-    names = [alarm.name for alarm in config.alarms]
-    if args.alarm is not None and args.alarm not in names:
+    gateway = args.gateway or config.gateway.name
+    own = gateway == config.gateway.name
+    # Another gateway's alarms are not in this file: its journal says which there are.
+    names = [alarm.name for alarm in config.alarms] if own else []
+    if own and args.alarm is not None and args.alarm not in names:
         # Not fatal: the journal keeps alarms that have since left the configuration.
         print(f"warning: no alarm {args.alarm!r} in {args.config}", file=sys.stderr)
     try:
@@ -63,14 +67,20 @@ def _cmd_alarms(args: argparse.Namespace) -> int:
             print("error: --notifications cannot be combined with --active/--since/--until",
                   file=sys.stderr)  # fmt: skip
             return 2
-        print_lines(notification_lines(config.storage, format=format))
+        print_lines(notification_lines(config.storage, gateway=gateway, format=format))
         return 0
     if args.active:
-        wanted = names if args.alarm is None else [args.alarm]
-        lines = active_lines(config.storage, wanted, format=format)
+        wanted = (names if own else None) if args.alarm is None else [args.alarm]
+        lines = active_lines(config.storage, wanted, gateway=gateway, format=format)
     else:
         lines = journal_lines(
-            config.storage, since, until, alarm=args.alarm, format=format, names=names
+            config.storage,
+            since,
+            until,
+            gateway=gateway,
+            alarm=args.alarm,
+            format=format,
+            names=names,
         )
     print_lines(lines)
     return 0
@@ -87,7 +97,10 @@ def register(commands: Commands) -> None:
             "page; or with --active, the configured alarms that are not normal according "
             "to their latest journal entry: active, or cleared and not yet acknowledged. "
             "Times: ISO 8601 (local time unless it carries Z "
-            "or an offset), relative like -1h, -30m, -7d, or now. Output times are UTC."
+            "or an offset), relative like -1h, -30m, -7d, or now. Output times are UTC. "
+            "In a database shared by several gateways (a fleet), --gateway NAME reads "
+            "another gateway's journal (its `gateway.name`); --active then lists every "
+            "alarm in that journal that is not normal."
         ),
     )
     alarms.add_argument("-c", "--config", type=Path, metavar="FILE")
@@ -104,6 +117,12 @@ def register(commands: Commands) -> None:
         "50 with their channel, attempts and why",
     )
     alarms.add_argument("--alarm", metavar="NAME", help="only the alarm NAME")
+    alarms.add_argument(
+        "--gateway",
+        metavar="NAME",
+        type=gateway_name,
+        help="read the alarms of gateway NAME in a shared database (default: this file's)",
+    )
     alarms.add_argument("--format", choices=["table", "csv"], default="table", help="output format")
     alarms.set_defaults(handler=_cmd_alarms)
     _service_commands(alarms)

@@ -18,7 +18,7 @@ __all__ = ["register"]
 
 def _cmd_bench_poll(args: argparse.Namespace) -> int:
     from gateway.bench.poll import PollSpec, bench_poll
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     spec = PollSpec(
         slaves=args.slaves,
@@ -28,7 +28,20 @@ def _cmd_bench_poll(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         duration=args.duration,
     )
-    _output(run(bench_poll(spec, runs=args.runs, baseline_slaves=args.baseline_slaves)), args.json)
+    _output(
+        run_collected(bench_poll(spec, runs=args.runs, baseline_slaves=args.baseline_slaves)),
+        args.json,
+    )
+    return 0
+
+
+def _cmd_bench_aggregates(args: argparse.Namespace) -> int:
+    from gateway.bench.aggregates import AggregatesSpec, bench_aggregates
+
+    spec = AggregatesSpec(
+        rows=args.rows, intervals=args.intervals, runs=args.runs, engine=args.engine
+    )
+    _output(bench_aggregates(spec, postgres_url=args.postgres), args.json)
     return 0
 
 
@@ -64,7 +77,7 @@ def _output(report: Report, json_file: Path | None) -> None:
 
 def _cmd_bench_latency(args: argparse.Namespace) -> int:
     from gateway.bench.latency import LatencySpec, bench_latency
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     _quiet_asyncua()
     spec = LatencySpec(
@@ -78,13 +91,13 @@ def _cmd_bench_latency(args: argparse.Namespace) -> int:
         load_settle=args.load_warmup,
     )
     variants = ("idle", "load") if args.variant == "both" else (args.variant,)
-    _output(run(bench_latency(spec, variants=variants)), args.json)
+    _output(run_collected(bench_latency(spec, variants=variants)), args.json)
     return 0
 
 
 def _cmd_bench_fanout(args: argparse.Namespace) -> int:
     from gateway.bench.fanout import FanoutSpec, bench_fanout
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     _quiet_asyncua()
     spec = FanoutSpec(
@@ -98,31 +111,31 @@ def _cmd_bench_fanout(args: argparse.Namespace) -> int:
         duration=args.duration,
         runs=args.runs,
     )
-    _output(run(bench_fanout(spec)), args.json)
+    _output(run_collected(bench_fanout(spec)), args.json)
     return 0
 
 
 def _cmd_bench_startup(args: argparse.Namespace) -> int:
     from gateway.bench.startup import bench_startup
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     _quiet_asyncua()
-    _output(run(bench_startup(args.tags, runs=args.runs)), args.json)
+    _output(run_collected(bench_startup(args.tags, runs=args.runs)), args.json)
     return 0
 
 
 def _cmd_bench_modbus(args: argparse.Namespace) -> int:
     from gateway.bench.modbus import ModbusSpec, bench_modbus
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     spec = ModbusSpec(tags=args.tags, seconds=args.seconds, runs=args.runs)
-    _output(run(bench_modbus(spec)), args.json)
+    _output(run_collected(bench_modbus(spec)), args.json)
     return 0
 
 
 def _cmd_bench_http(args: argparse.Namespace) -> int:
     from gateway.bench.http import HttpSpec, bench_http
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     spec = HttpSpec(
         devices=args.devices,
@@ -135,17 +148,34 @@ def _cmd_bench_http(args: argparse.Namespace) -> int:
         idle=args.idle,
         runs=args.runs,
     )
-    _output(run(bench_http(spec)), args.json)
+    _output(run_collected(bench_http(spec)), args.json)
     return 0
 
 
 def _cmd_bench_rtu(args: argparse.Namespace) -> int:
     from gateway.bench.rtu import RtuSpec, bench_rtu
-    from gateway.loop import run
+    from gateway.loop import run_collected
 
     bauds = tuple(int(baud) for baud in args.bauds.split(","))
     spec = RtuSpec(bauds=bauds, registers=args.registers, seconds=args.seconds, runs=args.runs)
-    _output(run(bench_rtu(spec)), args.json)
+    _output(run_collected(bench_rtu(spec)), args.json)
+    return 0
+
+
+def _cmd_bench_mqtt(args: argparse.Namespace) -> int:
+    from gateway.bench.mqtt import MqttSpec, bench_mqtt
+    from gateway.loop import run
+
+    spec = MqttSpec(
+        devices=args.devices,
+        tags=args.tags,
+        change=args.change,
+        seconds=args.seconds,
+        replay_rows=args.replay_rows,
+        runs=args.runs,
+        broker=args.broker,
+    )
+    _output(run(bench_mqtt(spec)), args.json)
     return 0
 
 
@@ -215,6 +245,26 @@ def register(commands: Commands) -> None:
     poll.add_argument("--baseline-slaves", type=int, default=10)
     poll.add_argument("--json", type=Path, default=None, metavar="FILE")
     poll.set_defaults(handler=_cmd_bench_poll)
+    aggregates = workloads.add_parser(
+        "aggregates",
+        help="Part 13 aggregates of 1M raw rows: SQL pushdown against a Python loop",
+        description=(
+            "Insert ROWS raw values of one tag (a day) into a scratch database, then read "
+            "Average, Minimum, Maximum and Count over INTERVALS intervals: pushed into SQL as "
+            "the gateway does, and with a plain Python loop over the same rows (the naive "
+            "baseline), in the same run. SQLite, and PostgreSQL with --postgres."
+        ),
+    )
+    aggregates.add_argument("--rows", type=positive_int, default=1_000_000)
+    aggregates.add_argument("--intervals", type=positive_int, default=1440)
+    aggregates.add_argument("--runs", type=positive_int, default=3)
+    aggregates.add_argument(
+        "--engine", action="store_true", help="also time the pure engine without pushdown"
+    )
+    aggregates.add_argument("--postgres", default=None, metavar="URL")
+    aggregates.add_argument("--json", type=Path, default=None, metavar="FILE")
+    aggregates.set_defaults(handler=_cmd_bench_aggregates)
+
     storage = workloads.add_parser(
         "storage",
         help="batch insert rows/s into SQLite (and PostgreSQL), plus the one-INSERT-per-row "
@@ -240,6 +290,7 @@ def register(commands: Commands) -> None:
     storage.add_argument("--json", type=Path, default=None, metavar="FILE")
     storage.set_defaults(handler=_cmd_bench_storage)
     _register_end_to_end(workloads)
+    _register_mqtt(workloads)
     _register_alerts(workloads)
 
 
@@ -400,3 +451,25 @@ def _register_http(workloads: Commands) -> None:
     http.add_argument("--runs", type=positive_int, default=3)
     http.add_argument("--json", type=Path, default=None, metavar="FILE")
     http.set_defaults(handler=_cmd_bench_http)
+
+
+def _register_mqtt(workloads: Commands) -> None:
+    mqtt = workloads.add_parser(
+        "mqtt",
+        help="MQTT publisher: CPU added, NBIRTH+DBIRTH time, change→DDATA latency, replay rate",
+        description=(
+            "A synthetic plant (devices × tags, a share changing every second) published as a "
+            "Sparkplug B edge node to a private mosquitto (or --broker); a subscriber in another "
+            "process times births and DDATA. Then a SQLite historian of --replay-rows rows is "
+            "replayed as historical metrics. Needs the mqtt extra and mosquitto."
+        ),
+    )
+    mqtt.add_argument("--devices", type=positive_int, default=100)
+    mqtt.add_argument("--tags", type=positive_int, default=1000, help="per device")
+    mqtt.add_argument("--change", type=float, default=0.1, help="share changing per second")
+    mqtt.add_argument("--seconds", type=float, default=10.0, help="steady state per run")
+    mqtt.add_argument("--replay-rows", type=positive_int, default=1_000_000)
+    mqtt.add_argument("--runs", type=positive_int, default=1)
+    mqtt.add_argument("--broker", default=None, metavar="URL", help="default: a private mosquitto")
+    mqtt.add_argument("--json", type=Path, default=None, metavar="FILE")
+    mqtt.set_defaults(handler=_cmd_bench_mqtt)

@@ -17,6 +17,7 @@ __all__ = [
     "Commands",
     "add_config",
     "add_time_range",
+    "gateway_name",
     "load_with_warnings",
     "positive_float",
     "positive_int",
@@ -49,6 +50,16 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return value
+
+
+def gateway_name(text: str) -> str:
+    """An argparse type: a gateway name as `gateway.name` takes it."""
+    from gateway.config.types import validate_name
+
+    try:
+        return validate_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"gateway name {error}") from None
 
 
 def add_time_range(parser: argparse.ArgumentParser) -> None:

@@ -28,13 +28,20 @@ def _port(text: str) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from gateway.demo import DemoOptions, run_demo
+    from gateway.collector import collector_paused_until_running
     from gateway.loop import run
 
-    options = DemoOptions(
-        data_dir=args.data_dir, port=args.port, duration=args.duration, http_port=args.http_port
-    )
-    run(run_demo(options, sys.stdout))
+    with collector_paused_until_running() as running:  # as `gateway run` does
+        from gateway.demo import DemoOptions, run_demo
+
+        options = DemoOptions(
+            data_dir=args.data_dir,
+            port=args.port,
+            duration=args.duration,
+            http_port=args.http_port,
+            mqtt=args.mqtt,
+        )
+        run(run_demo(options, sys.stdout, running=running))
     return 0
 
 
@@ -75,5 +82,12 @@ def register(commands: Commands) -> None:
         metavar="N",
         help=f"status page and /metrics on 127.0.0.1 (default {DEFAULT_HTTP_PORT}; 0: any free "
         "port)",
+    )
+    demo.add_argument(
+        "--mqtt",
+        default=None,
+        metavar="URL",
+        help="also publish the plant to this MQTT broker (mqtt://HOST:PORT): a Sparkplug B "
+        "edge node in group 'demo' and one JSON topic per tag (needs the mqtt extra)",
     )
     demo.set_defaults(handler=_cmd_demo)

@@ -27,7 +27,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from gateway.loop import collector_paused_until_running, run
+    from gateway.collector import collector_paused_until_running
+    from gateway.loop import run
 
     with collector_paused_until_running() as running:  # the imports and the config too
         from gateway.app import run_until_signalled

@@ -10,6 +10,7 @@ tags.py         TagConfig and its single-tag rules
 alarms.py       AlarmConfig (limit or discrete)
 http.py         HttpConfig: the `http:` section (listen, TLS, insecure, sessions)
 notifications.py  the `notifications:` section: channels, routes, rate limit
+mqtt.py         MqttConfig: the `mqtt:` section (brokers, Sparkplug B, JSON, replay)
 serial.py       how a device is reached: Transport, a serial line's settings
 models.py       GatewayConfig and its sections, DeviceConfig
 checks.py       cross-item checks: duplicates, overlaps, alarm references
@@ -35,6 +36,14 @@ from gateway.config.models import (
     Synchronous,
     UserConfig,
 )
+from gateway.config.mqtt import (
+    BrokerAddress,
+    JsonConfig,
+    MqttConfig,
+    MqttTlsConfig,
+    SparkplugConfig,
+    parse_server,
+)
 from gateway.config.serial import Parity, SerialConfig, Transport
 from gateway.config.tags import LAST_ADDRESS, StorageMode, TagConfig
 from gateway.config.types import (
@@ -53,6 +62,7 @@ __all__ = [
     "MESSAGE_FIELDS",
     "AlarmConfig",
     "AlarmKind",
+    "BrokerAddress",
     "ConfigModel",
     "DeviceConfig",
     "Duration",
@@ -60,7 +70,10 @@ __all__ = [
     "GatewayConfig",
     "GatewaySection",
     "HttpConfig",
+    "JsonConfig",
     "LoadedConfig",
+    "MqttConfig",
+    "MqttTlsConfig",
     "Name",
     "NonNegativeDuration",
     "OpcUaConfig",
@@ -72,6 +85,7 @@ __all__ = [
     "SecurityMode",
     "SecurityPolicy",
     "SerialConfig",
+    "SparkplugConfig",
     "StorageConfig",
     "StorageMode",
     "Synchronous",
@@ -84,5 +98,6 @@ __all__ = [
     "load_model",
     "parse_duration",
     "parse_modicon_ref",
+    "parse_server",
     "resolve_sqlite_url",
 ]

@@ -7,16 +7,14 @@ to blame (the later of two duplicates), so the loader can point at its line.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
-from collections.abc import Iterable, Iterator
 
 from gateway.config.alarms import AlarmConfig, AlarmKind
 from gateway.config.lines import line_findings
 from gateway.config.models import DeviceConfig, GatewayConfig
 from gateway.config.tags import TagConfig
-from gateway.config.validation import Finding
-from gateway.config.yamlsource import KeyPath, format_path
+from gateway.config.validation import Finding, did_you_mean, duplicates
+from gateway.config.yamlsource import KeyPath
 from gateway.model import DataType, Table
 
 __all__ = ["Finding", "check_config"]
@@ -28,10 +26,12 @@ def check_config(config: GatewayConfig, *, opcua: bool = True) -> list[Finding]:
     `opcua=False`: leave out the OPC UA section's, for commands that do not serve it.
     """
     findings: list[Finding] = []
-    findings += _duplicates(
-        ((("devices", i), d.name) for i, d in enumerate(config.devices)), "device"
+    findings += duplicates(
+        ((("devices", i), d.name) for i, d in enumerate(config.devices)), "device name"
     )
-    findings += _duplicates(((("alarms", i), a.name) for i, a in enumerate(config.alarms)), "alarm")
+    findings += duplicates(
+        ((("alarms", i), a.name) for i, a in enumerate(config.alarms)), "alarm name"
+    )
     if opcua:
         findings += _opcua_findings(config)
     for index, device in enumerate(config.devices):
@@ -64,7 +64,7 @@ def _route_findings(config: GatewayConfig) -> list[Finding]:
 def _opcua_findings(config: GatewayConfig) -> list[Finding]:
     users = config.opcua.users
     findings = list(
-        _duplicates(((("opcua", "users", i), u.name) for i, u in enumerate(users)), "user")
+        duplicates(((("opcua", "users", i), u.name) for i, u in enumerate(users)), "user name")
     )
     if not config.opcua.anonymous and not users:
         findings.append(
@@ -73,19 +73,11 @@ def _opcua_findings(config: GatewayConfig) -> list[Finding]:
     return findings
 
 
-def _duplicates(items: Iterable[tuple[KeyPath, str]], what: str) -> Iterator[Finding]:
-    seen: dict[str, KeyPath] = {}
-    for path, name in items:
-        first = seen.setdefault(name, path)
-        if first is not path:
-            yield Finding(
-                (*path, "name"), f"duplicate {what} name '{name}' (also {format_path(first)})"
-            )
-
-
 def _device_findings(device: DeviceConfig, path: KeyPath) -> list[Finding]:
     findings = list(
-        _duplicates((((*path, "tags", i), tag.name) for i, tag in enumerate(device.tags)), "tag")
+        duplicates(
+            (((*path, "tags", i), tag.name) for i, tag in enumerate(device.tags)), "tag name"
+        )
     )
     if not device.tags:
         findings.append(
@@ -261,9 +253,9 @@ def _kind_findings(
 
 
 def _suggest(name: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(name, names, n=1)
-    if close:
-        return f" (did you mean '{close[0]}'?)"
+    hint = did_you_mean(name, names)
+    if hint:
+        return hint
     if names and len(names) <= 10:
         return f" (expected one of {', '.join(names)})"
     return ""

@@ -16,12 +16,12 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from gateway.collector import collector_paused
 from gateway.config.checks import check_config
 from gateway.config.models import GatewayConfig
 from gateway.config.notifications import EmailChannel
 from gateway.config.types import FILE_CONTEXT
 from gateway.config.validation import Finding, issues_from_validation
-from gateway.config.yamlbuild import gc_paused
 from gateway.config.yamlsource import read_yaml
 from gateway.errors import ConfigError, ConfigIssue
 
@@ -52,7 +52,7 @@ def load_model(
     issues = list(document.issues)
     value: M | None = None
     try:
-        with gc_paused():
+        with collector_paused():
             value = model.model_validate(document.data, context=FILE_CONTEXT)
     except ValidationError as exc:
         # A path already blamed by the YAML layer (an unset ${VAR}) needs no second issue.

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator, model_va
 
 from gateway.config.alarms import AlarmConfig
 from gateway.config.http import HttpConfig
+from gateway.config.mqtt import MqttConfig
 from gateway.config.notifications import NotificationsConfig
 from gateway.config.serial import SerialConfig, Transport
 from gateway.config.tags import TagConfig
@@ -87,7 +88,10 @@ class GatewaySection(ConfigModel):
 
     name: Name = Field(
         description="Name of this gateway: the OPC UA root object's BrowseName and NodeId "
-        "and, unless `opcua.namespace` is set, part of the namespace URI."
+        "and, unless `opcua.namespace` is set, part of the namespace URI. It also marks this "
+        "gateway's tags and alarm events in the database: gateways sharing one database (a "
+        "fleet) need different names, and `gateway history GATEWAY/device.tag` reads "
+        "another gateway's tag by it."
     )
 
 
@@ -565,9 +569,14 @@ class GatewayConfig(ConfigModel):
         description="Metrics, health and the status page over HTTP (below); off unless the "
         "section is given (an empty `http:` listens on 127.0.0.1:8080).",
     )
+    mqtt: MqttConfig | None = Field(
+        default=None,
+        description="Publish to MQTT brokers: a Sparkplug B edge node and/or plain JSON "
+        "topics (below); off unless the section is given.",
+    )
 
     _sections_may_be_empty = field_validator(
-        "opcua", "storage", "http", "notifications", mode="before"
+        "opcua", "storage", "http", "notifications", "mqtt", mode="before"
     )(none_as_empty_mapping)
     _lists_may_be_empty = field_validator("devices", "alarms", mode="before")(none_as_empty_list)
 

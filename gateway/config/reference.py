@@ -81,7 +81,7 @@ def sections(model: type[BaseModel] = GatewayConfig, path: str = "") -> Iterator
     keys: list[KeyDoc] = []
     nested: list[tuple[type[BaseModel], str]] = []
     for name, field in model.model_fields.items():
-        key = field.alias or name  # `from`, a Python keyword, is an alias
+        key = field.alias or name  # aliases: `from` (a Python keyword), `json` (BaseModel.json)
         key_path = f"{path}.{key}" if path else key
         variants = _tagged_variants(field.annotation)
         if variants:  # a list of mappings told apart by `type:` (notification channels)

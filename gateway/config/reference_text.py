@@ -48,6 +48,12 @@ SECTION_INTROS: dict[str, str] = {
     "`low_low`) or a discrete alarm (`equals`), never both ([alarms](alarms.md)).",
     "http": "Prometheus metrics, health and readiness, and the live status page "
     "([operations](operations.md)). Off unless the section is given.",
+    "mqtt": "Publish to MQTT brokers: a Sparkplug B 3.0 edge node, a plain-JSON namespace, "
+    "and store and forward from the historian ([MQTT](mqtt.md)). Off unless the section is given.",
+    "mqtt.sparkplug": "A Sparkplug B 3.0 edge node: NBIRTH/DBIRTH with every tag, DDATA on "
+    "change, DDEATH when a device stops answering ([Sparkplug](mqtt.md#sparkplug-b)).",
+    "mqtt.json": 'One topic per tag carrying `{"value": …, "status": …, "timestamp": …}` '
+    "on change ([JSON](mqtt.md#json-namespace)).",
     "http.tls": "HTTPS: a certificate and its private key in PEM files "
     "([operations](operations.md#security)).",
 }

@@ -1,9 +1,10 @@
 """The tag model: one typed value at a Modbus address.
 
-Every rule that concerns a single tag lives here, so a TagConfig that exists
-is usable by the codec and planner without further checks: bit tables hold
-bools, `bit` only picks a bit of a register, strings know their length and
-nothing runs past address 65535. Rules that compare tags with each other are
+Every rule that concerns a single tag lives here (those it shares with the
+simulators' points in fields.py), so a TagConfig that exists is usable by the
+codec and planner without further checks: bit tables hold bools, `bit` only
+picks a bit of a register, strings know their length and nothing runs past
+the last address. Rules that compare tags with each other are
 in checks.py.
 """
 
@@ -14,15 +15,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
+from gateway.config.fields import address_problems, field_problems
 from gateway.config.types import ConfigModel, Duration, Name, parse_modicon_ref
-from gateway.config.validation import MISSING, raise_located
+from gateway.config.validation import raise_located
 from gateway.config.yamlsource import KeyPath
-from gateway.model import ByteOrder, DataType, Table, WordOrder
+from gateway.model import LAST_ADDRESS, ByteOrder, DataType, Table, WordOrder
 
 __all__ = ["LAST_ADDRESS", "TagConfig", "expand_modicon_ref"]
-
-#: Modbus addresses are 16-bit: 0..65535 in every table.
-LAST_ADDRESS = 65535
 
 _NUMERIC_ONLY = ("range", "scale", "offset", "deadband")
 
@@ -167,17 +166,8 @@ class TagConfig(ConfigModel):
         return self
 
     def _problems(self) -> list[tuple[KeyPath, str]]:
-        problems: list[tuple[KeyPath, str]] = []
-        table, kind = self.table, self.type
-        if table.is_bit and kind is not DataType.BOOL:
-            problems.append((("type",), f"{table} tags are single bits: type must be bool"))
-        if self.bit is not None:
-            if table.is_bit:
-                problems.append(
-                    (("bit",), f"bit picks a bit of a register; {table} is a bit table")
-                )
-            elif kind is not DataType.BOOL:
-                problems.append((("bit",), f"bit needs type bool, not {kind}"))
+        problems = field_problems(self, "tag", _NUMERIC_ONLY)
+        table = self.table
         if self.writable and not table.is_writable:
             problems.append(
                 (
@@ -185,18 +175,6 @@ class TagConfig(ConfigModel):
                     f"{table} is read-only; only coil and holding_register are writable",
                 )
             )
-        if kind is DataType.STRING and self.length is None:
-            problems.append((("length",), MISSING))
-        if kind is not DataType.STRING and self.length is not None:
-            problems.append((("length",), f"length is only for string tags, not {kind}"))
-        if not kind.is_numeric:
-            problems.extend(
-                ((key,), f"{key} applies to numeric tags only, not {kind}")
-                for key in _NUMERIC_ONLY
-                if key in self.model_fields_set
-            )
-        if self.scale == 0:
-            problems.append((("scale",), "must not be 0 (value = raw * scale + offset)"))
         if self.storage is StorageMode.SAMPLED and self.sample_interval is None:
             problems.append((("sample_interval",), "storage: sampled needs a sample_interval"))
         if self.storage is not StorageMode.SAMPLED and self.sample_interval is not None:
@@ -209,19 +187,7 @@ class TagConfig(ConfigModel):
         if self.range is not None and not self.range[0] < self.range[1]:
             low, high = self.range
             problems.append((("range",), f"low must be below high, got [{low:g}, {high:g}]"))
-        if not problems and self.last_address > LAST_ADDRESS:
-            problems.append(
-                (
-                    ("address",),
-                    f"{kind} at {self.address} takes {self.size} {self._unit_word} and would "
-                    f"end at {self.last_address}, beyond the last address {LAST_ADDRESS}",
-                )
-            )
-        return problems
-
-    @property
-    def _unit_word(self) -> str:
-        return "bits" if self.table.is_bit else "registers"
+        return problems or address_problems(self)
 
     @property
     def size(self) -> int:

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import difflib
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from gateway.config.yamlsource import KeyPath, YamlDocument
+from gateway.config.yamlsource import KeyPath, YamlDocument, format_path
 from gateway.errors import ConfigIssue
 
-__all__ = ["KEY_HINTS", "MISSING", "Finding", "issues_from_validation", "raise_located"]
+__all__ = [
+    "KEY_HINTS",
+    "MISSING",
+    "Finding",
+    "closest",
+    "did_you_mean",
+    "duplicates",
+    "issues_from_validation",
+    "raise_located",
+]
 
 #: Pass as the message to `raise_located` to report a missing key like pydantic does.
 MISSING = "missing"
@@ -40,6 +49,30 @@ class Finding:
     path: KeyPath
     message: str
     warning: bool = False
+
+
+def closest(word: object, choices: Sequence[str]) -> str | None:
+    """The choice `word` was most likely meant to be, if one is close (a typo's fix)."""
+    close = difflib.get_close_matches(str(word), choices, n=1)
+    return close[0] if close else None
+
+
+def did_you_mean(word: object, choices: Sequence[str]) -> str:
+    """` (did you mean 'x'?)` to append to a message, or nothing when no choice is close."""
+    close = closest(word, choices)
+    return f" (did you mean '{close}'?)" if close is not None else ""
+
+
+def duplicates(items: Iterable[tuple[KeyPath, object]], what: str) -> Iterator[Finding]:
+    """A finding at `path.name` for every item whose key an earlier item has already.
+
+    The later of the two is blamed (its line is the one to fix), naming the first.
+    """
+    seen: dict[object, KeyPath] = {}
+    for path, key in items:
+        first = seen.setdefault(key, path)
+        if first is not path:
+            yield Finding((*path, "name"), f"duplicate {what} '{key}' (also {format_path(first)})")
 
 
 _EXPECTED = {
@@ -148,16 +181,14 @@ def _choices(expected: str) -> list[str]:
 
 
 def _not_one_of(value: object, choices: list[str]) -> str:
-    text = f"{_show(value)} is not one of {', '.join(choices)}"
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    return f"{text} (did you mean '{close[0]}'?)" if close else text
+    return f"{_show(value)} is not one of {', '.join(choices)}{did_you_mean(value, choices)}"
 
 
 def _unknown_key(key: str, allowed: list[str]) -> str:
     if not allowed:
         return f"unknown key '{key}'"
-    close = difflib.get_close_matches(key, allowed, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
+    close = closest(key, allowed)
+    hint = f"did you mean '{close}'? " if close is not None else ""
     return f"unknown key '{key}' ({hint}expected one of {', '.join(allowed)})"
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from gateway.collector import collector_paused
 from gateway.config.yamlbounds import find_overrun
-from gateway.config.yamlbuild import Composer, DataBuilder, KeyPath, NestedTooDeep, gc_paused
+from gateway.config.yamlbuild import Composer, DataBuilder, KeyPath, NestedTooDeep
 from gateway.errors import ConfigError, ConfigIssue
 
 __all__ = ["KeyPath", "YamlDocument", "format_path", "read_yaml"]
@@ -112,7 +113,7 @@ def read_yaml(
             [ConfigIssue(file, None, "", f"cannot read the file: {reason}")]
         ) from None
     try:
-        with gc_paused():
+        with collector_paused():
             root = yaml.compose(text, Loader=Composer)
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_syntax_issue(file, text, exc)]) from None
@@ -125,7 +126,7 @@ def read_yaml(
         raise ConfigError([_located(file, overrun.node, overrun.path, overrun.message)])
     builder = DataBuilder(os.environ if environ is None else environ, deferred=deferred)
     try:
-        with gc_paused():
+        with collector_paused():
             data = builder.build(root, ())
     except NestedTooDeep as exc:
         raise ConfigError([_located(file, exc.node, exc.path, str(exc))]) from None

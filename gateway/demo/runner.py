@@ -9,7 +9,8 @@ the one thing a user connects to, so it stays fixed (4840) unless `--port`
 says otherwise, and a port in use is a clear error before anything starts.
 The status page (`http:`) likewise stays on 127.0.0.1:8080 unless
 `--http-port` says otherwise; without the `http` extra installed the demo
-runs without it and says how to get it.
+runs without it and says how to get it. `--mqtt URL` adds an `mqtt:`
+section: the plant as a Sparkplug B edge node and JSON topics on that broker.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TextIO
 
 from gateway.app import Gateway
-from gateway.config import GatewayConfig, load_config
+from gateway.collector import young_collections
+from gateway.config import GatewayConfig, MqttConfig, load_config, parse_server
 from gateway.demo.banner import access_lines, banner_lines, shown_path
 from gateway.demo.status import Sampler, StatusOutput, logs_above
 from gateway.errors import GatewayError
@@ -62,6 +65,7 @@ class DemoOptions:
     port: int  # 0: any free port
     duration: float | None = None  # None: until SIGINT/SIGTERM
     http_port: int = DEFAULT_HTTP_PORT  # 0: any free port
+    mqtt: str | None = None  # a broker URL: publish the plant there (Sparkplug B and JSON)
 
 
 def _demo_plant() -> Plant:
@@ -115,7 +119,37 @@ def _load_config(config_path: Path, running: RunningPlant, options: DemoOptions)
     config = load_config(config_path, environ=environ).config
     if not http_available():
         config = config.model_copy(update={"http": None})
+    if options.mqtt is not None:
+        config = config.model_copy(update={"mqtt": demo_mqtt(options.mqtt)})
     return config
+
+
+#: The Sparkplug group of the demo's edge node.
+DEMO_GROUP = "demo"
+
+
+def demo_mqtt(url: str) -> MqttConfig:
+    """`--mqtt URL`: a Sparkplug B edge node in group `demo` and JSON topics per tag,
+    with an hour of store and forward."""
+    try:
+        parse_server(url)
+    except ValueError as error:
+        raise GatewayError(f"--mqtt: {error}") from None
+    return MqttConfig.model_validate(
+        {"servers": [url], "sparkplug": {"group": DEMO_GROUP}, "json": {}, "replay": 3600.0}
+    )
+
+
+def mqtt_line(config: GatewayConfig) -> str | None:
+    """What the demo publishes where (one line), or None without --mqtt."""
+    mqtt = config.mqtt
+    if mqtt is None:
+        return None
+    name = config.gateway.name
+    return (
+        f"MQTT: {mqtt.servers[0]}: Sparkplug B spBv1.0/{DEMO_GROUP}/+/{name}/#, "
+        f"JSON {name}/<device>/<tag>"
+    )
 
 
 def _banner(gateway: Gateway, running: RunningPlant, data_dir: Path, *, live: bool) -> str:
@@ -150,17 +184,26 @@ async def _show_status(
             output.show(sampler.sample())
 
 
-async def run_demo(options: DemoOptions, out: TextIO) -> None:
-    """Run the demo until SIGINT/SIGTERM or `options.duration`; errors: GatewayError."""
+async def run_demo(
+    options: DemoOptions, out: TextIO, *, running: Callable[[], None] | None = None
+) -> None:
+    """Run the demo until SIGINT/SIGTERM or `options.duration`; errors: GatewayError.
+
+    `running` is called once the gateway runs (gateway.collector's start-up pause ends).
+    """
+    if options.mqtt is not None:
+        demo_mqtt(options.mqtt)  # a bad URL is an error before anything starts
     _check_port(options.port)
     if http_available():
         _check_port(options.http_port, "the status page", "--http-port")
     data_dir = _prepare(options.data_dir)
-    await _run(options, data_dir, out)
+    await _run(options, data_dir, out, running or (lambda: None))
     print("gateway demo stopped", file=out, flush=True)
 
 
-async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
+async def _run(
+    options: DemoOptions, data_dir: Path, out: TextIO, gateway_runs: Callable[[], None]
+) -> None:
     # The demo's log channel (gateway.yaml) writes at INFO; the demo logs warnings
     # only, except these lines: they are what the notifications look like.
     notifications = logging.getLogger("gateway.notifications")
@@ -174,12 +217,15 @@ async def _run(options: DemoOptions, data_dir: Path, out: TextIO) -> None:
         )
         async with run_plant(_demo_plant()) as running:
             config = _load_config(data_dir / CONFIG_NAME, running, options)
-            async with Gateway(config, config_dir=data_dir) as gateway:
+            async with Gateway(config, config_dir=data_dir) as gateway, young_collections():
+                gateway_runs()
                 if stop.is_set():  # Ctrl-C while starting: no banner, no "Press Ctrl-C"
                     print("gateway demo: stopping…", file=out, flush=True)
                     return
                 live = out.isatty()
                 print(_banner(gateway, running, data_dir, live=live), file=out, flush=True)
+                if (line := mqtt_line(config)) is not None:
+                    print(line, file=out, flush=True)
                 page = gateway.http.url if gateway.http is not None else None
                 access = access_lines(gateway.config, gateway.opcua.endpoint_url, status_page=page)
                 output = StatusOutput(out, live=live, header=access)

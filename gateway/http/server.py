@@ -1,10 +1,10 @@
 """The HTTP part of a running gateway: routes, sessions and the listening socket in one lifecycle.
 
-`HttpServer.serving()` is an async context manager that owns the aiohttp
-server (aioserver.py) and a TaskGroup (the session sweeper). The routes and
+`HttpServer` is a Part (gateway.lifecycle): `async with server:` owns the
+aiohttp server (aioserver.py) and a TaskGroup (the session sweeper). The routes and
 the adapter are imported only when a server is made, so a gateway without
-`http:` loads neither aiohttp nor prometheus-client. Entering it a second
-time while it runs is refused; if listening fails, nothing is left running.
+`http:` loads neither aiohttp nor prometheus-client. It runs once; if
+listening fails, nothing is left running.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from gateway.config import HttpConfig
 from gateway.errors import GatewayError
 from gateway.http.parts import Parts
+from gateway.lifecycle import Part, task_group
 
 if TYPE_CHECKING:
     from gateway.http.routes import Routes
@@ -42,7 +43,7 @@ def http_available() -> bool:
     return all(find_spec(name) is not None for name in ("aiohttp", "prometheus_client"))
 
 
-class HttpServer:
+class HttpServer(Part):
     """Serves /metrics, /healthz, /readyz and the status page for `parts`."""
 
     def __init__(
@@ -67,7 +68,6 @@ class HttpServer:
             clock=clock,
         )
         self._port: int | None = None
-        self._entered = False
 
     @property
     def port(self) -> int:
@@ -88,17 +88,12 @@ class HttpServer:
         return f"{scheme}://{host}:{self.port}/"
 
     @asynccontextmanager
-    async def serving(self) -> AsyncIterator[HttpServer]:
-        """Listen until the block ends. An exception of the block leaves as itself (not
-        wrapped in an ExceptionGroup by the TaskGroup), after the server stopped."""
-        if self._entered:
-            raise RuntimeError("the HTTP server is already running")
-        self._entered = True
+    async def running(self) -> AsyncIterator[HttpServer]:
+        """Listen until the block ends, then stop listening and sweeping."""
         from gateway.http import aioserver  # noqa: PLC0415 - aiohttp only when serving
 
         settings = self.settings
         context = self._ssl_context()
-        failure: BaseException | None = None
         # Listening first, outside the TaskGroup: a port in use leaves as itself.
         async with aioserver.serve(
             self.routes.handle,
@@ -115,19 +110,14 @@ class HttpServer:
                     "logins and session cookies cross the network in clear text",
                     settings.listen,
                 )
-            async with asyncio.TaskGroup() as group:
+            async with task_group() as group:
                 sweeper = group.create_task(self._sweep(), name="http sessions")
                 try:
                     yield self
-                except BaseException as error:  # the block's own: re-raised below
-                    failure = error
                 finally:
                     sweeper.cancel()
                     self._port = None
-        self._entered = False
         log.info("HTTP server stopped")
-        if failure is not None:
-            raise failure
 
     async def _sweep(self) -> None:
         while True:

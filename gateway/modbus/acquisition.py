@@ -1,6 +1,6 @@
 """The acquisition engine: one poller task per device, a tag index, writes.
 
-`Acquisition` is an async context manager that owns a TaskGroup with one
+`Acquisition` is a Part (gateway.lifecycle) that owns a TaskGroup with one
 polling task per device, and every device's `Link` (connection); leaving it
 cancels the pollers, then closes the links. Devices naming the same
 `connection` (and reaching the same host:port), and RTU devices on one serial
@@ -16,15 +16,15 @@ in-memory one) and every poller and link keeps time on
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Iterable
-from types import TracebackType
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Self
 
 from gateway.bus import Bus
 from gateway.config import DeviceConfig, GatewayConfig
 from gateway.errors import WriteRejected
+from gateway.lifecycle import Part, task_group
 from gateway.modbus.client import ModbusClient
 from gateway.modbus.clock import LOOP_CLOCK, Clock
 from gateway.modbus.health import DeviceHealth, RetryPolicy
@@ -53,7 +53,7 @@ def retry_policy(device: DeviceConfig) -> RetryPolicy:
     )
 
 
-class Acquisition:
+class Acquisition(Part):
     """Polls every configured device and publishes changed values on `bus`."""
 
     def __init__(
@@ -97,37 +97,21 @@ class Acquisition:
                 rng=random.Random(rng.random()),
                 clock=clock,
             )
-        self._group: asyncio.TaskGroup | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
-    async def __aenter__(self) -> Self:
-        if self._group is not None:
-            raise RuntimeError("Acquisition is already running")
-        group = asyncio.TaskGroup()
-        await group.__aenter__()
-        self._group = group
-        self._tasks = [
-            group.create_task(poller.run(), name=f"poll {name}")
-            for name, poller in self._pollers.items()
-        ]
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        group, self._group = self._group, None
-        for task in self._tasks:
-            task.cancel()
-        self._tasks = []
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Poll every device until the block ends; then cancel the pollers, close the links."""
         try:
-            if group is not None:
-                # The pollers are cancelled and never raise: an exception from
-                # outside (say the OPC UA port is taken) must reach the caller
-                # as itself, not wrapped in an ExceptionGroup.
-                await group.__aexit__(None, None, None)
+            async with task_group() as group:
+                tasks = [
+                    group.create_task(poller.run(), name=f"poll {name}")
+                    for name, poller in self._pollers.items()
+                ]
+                try:
+                    yield self
+                finally:
+                    for task in tasks:  # pollers never end on their own
+                        task.cancel()
         finally:
             for link in self._links:  # pollers are done: nobody uses a link any more
                 await link.close()

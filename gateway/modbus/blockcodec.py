@@ -25,11 +25,10 @@ from typing import Any, Literal
 
 from gateway.codec import Encoding, Layout, layout_of
 from gateway.errors import CodecError
-from gateway.model import DataType, Value
+from gateway.model import LAST_ADDRESS, DataType, Value
 
 __all__ = ["BitBlockDecoder", "RegisterBlockDecoder"]
 
-_MAX_ADDRESS = 0xFFFF
 _BCD_TYPES = frozenset({DataType.BCD16, DataType.BCD32})
 
 Converter = Callable[[Any], Value | None]
@@ -42,7 +41,7 @@ _ASCII_TO_BIT = bytes.maketrans(b"01", b"\x00\x01")
 
 
 def _check_block(start: int, count: int) -> None:
-    if start < 0 or count < 1 or start + count - 1 > _MAX_ADDRESS:
+    if start < 0 or count < 1 or start + count - 1 > LAST_ADDRESS:
         raise ValueError(f"invalid block start={start} count={count}")
 
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from gateway.errors import MalformedResponse, ModbusException
+from gateway.model import ADDRESS_SPACE as _ADDRESS_SPACE
 
 __all__ = [
     "EXCEPTION_NAMES",
@@ -76,7 +77,6 @@ _READ_LIMIT = {READ_COILS: 2000, READ_DISCRETE_INPUTS: 2000}
 _READ_LIMIT.update({READ_HOLDING_REGISTERS: 125, READ_INPUT_REGISTERS: 125})
 _MAX_WRITE_COILS = 1968
 _MAX_WRITE_REGISTERS = 123
-_ADDRESS_SPACE = 0x10000
 
 #: What the exception codes a gateway can meet mean (Modbus spec §7).
 EXCEPTION_NAMES = {

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, NoReturn, Protocol, TypeVar
 
-from gateway.model import MAX_READ_BITS, MAX_READ_REGISTERS, Table
+from gateway.model import ADDRESS_SPACE, MAX_READ_BITS, MAX_READ_REGISTERS, Table
 
 __all__ = [
     "DEFAULT_MAX_GAP",
@@ -47,7 +47,7 @@ __all__ = [
 #: Unused addresses bridged to merge two reads (``max_read_gap`` in the config).
 DEFAULT_MAX_GAP = 8
 #: Protocol addresses are 16-bit: a tag must end at or before 65536.
-MODBUS_ADDRESS_SPACE = 0x10000
+MODBUS_ADDRESS_SPACE = ADDRESS_SPACE  # gateway.model defines it
 
 # Bits of a sort key that hold 65536 - end (0..65535).
 _END_BITS = 16

@@ -9,7 +9,11 @@ Framing rules (gateway/rtuframe.py has the arithmetic):
   an exception: never by waiting for silence, since USB adapters deliver bytes
   in bursts (16 ms on an FTDI chip by default) with gaps longer than t3.5.
 - Before each request the line stays quiet for t3.5 (serial only: a converter
-  keeps its own line's gaps) plus the previous unit's `turnaround`.
+  keeps its own line's gaps) plus the previous unit's `turnaround`, counted
+  from the answer's last byte. The gap is waited on a timerfd
+  (gateway/finetimer.py: t3.5 is 1.75 ms, the loop's timers are
+  millisecond-grained) whose callback sends the request, so the caller's task
+  wakes once per exchange, for the answer.
 - Bad CRC, a wrong unit id or function code, a frame cut short at the timeout,
   a frame longer than its request implies, a wrong echo: counted in `counters`,
   the request fails with MalformedResponse and the line is flushed: what still
@@ -32,12 +36,22 @@ sends more is cut off at that bound and the request fails as a long frame.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from gateway.errors import DeviceError, DeviceTimeout, DeviceUnreachable, MalformedResponse
-from gateway.modbus.clock import LOOP_CLOCK, CallLater, Clock, call_later_on, timeout
+from gateway.finetimer import FineTimer
+from gateway.modbus.clock import (
+    LOOP_CLOCK,
+    CallLater,
+    Clock,
+    LoopClock,
+    Timer,
+    call_later_on,
+    timeout,
+)
 from gateway.modbus.transport import PduRequests, no_response
 from gateway.rtuframe import (
     BROADCAST,
@@ -61,6 +75,9 @@ BROADCAST_TURNAROUND = 0.1
 RESYNC_SILENCE_TCP = 0.02
 
 _EXCEPTION_BIT = 0x80
+#: Request frames remembered per line: more than a line's scan sends (a line carries
+#: at most 247 units); past it the cache starts again.
+_FRAME_CACHE = 1024
 
 
 @dataclass(slots=True)
@@ -110,6 +127,19 @@ class RtuLine(PduRequests):
         self._quiet_at = 0.0  # perf time before which the next request must not go
         self._dirty = False  # flushed after a fault: wait for silence first
         self._last_byte = 0.0  # perf time the last byte arrived
+        self._request: _Request | None = None  # the one request, waiting for the line or sent
+        # The hot path reads the clock without a method call in between where it can.
+        self._perf: Callable[[], float] = (
+            time.perf_counter if isinstance(clock, LoopClock) else clock.perf
+        )
+        #: (unit, request PDU) → (frame, answer length): pollers send the same requests
+        #: every scan, so each frame's CRC is computed once.
+        self._frames: dict[tuple[int, bytes], tuple[bytes, int]] = {}
+        self._gap_timer: _GapTimer | None = None
+        # One timer watches the requests' deadlines, moved only when a request's is earlier:
+        # a timer made and cancelled per exchange costs more than the exchange's framing.
+        self._watchdog: Timer | None = None
+        self._watch_at = 0.0  # perf time the watchdog fires
 
     def __repr__(self) -> str:
         return f"<RtuLine {self.where} connected={self.connected}>"
@@ -138,11 +168,19 @@ class RtuLine(PduRequests):
             protocol.connection_made(stream)
         self._protocol = protocol
         self._call_later = call_later_on(self._clock, asyncio.get_running_loop())
+        if self._gap_timer is None:
+            self._gap_timer = _gap_timer(self._clock, self._send_when_free)
         self._dirty = False
 
     async def close(self) -> None:
         """Close the line (idempotent); an outstanding request fails as unreachable."""
         protocol, self._protocol = self._protocol, None
+        gap_timer, self._gap_timer = self._gap_timer, None
+        if gap_timer is not None:
+            gap_timer.close()
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()
         if protocol is not None:
             protocol.shut(DeviceUnreachable(f"{self.where} closed by the gateway"))
             await protocol.closed
@@ -157,27 +195,109 @@ class RtuLine(PduRequests):
         return self._turnarounds.get(unit, default)
 
     async def _exchange(self, unit: int, pdu: bytes, seconds: float) -> bytes:
-        """Send one request and return its answer's PDU (unit, function, CRC checked)."""
-        protocol = self._ready()
-        if unit == BROADCAST:
-            raise DeviceError(f"unit 0 is broadcast on {self.where}: it is written, never read")
-        started = self._clock.perf()
-        await self._line_free(started + seconds, pdu[0])
-        protocol = self._ready()  # the line may have gone while we waited
-        request = frame(unit, pdu)
-        self.counters.requests += 1
-        waiter = protocol.send(request, unit, pdu[0], response_length(pdu), self._echo)
-        left = seconds - (self._clock.perf() - started)
-        timer = self._call_later(left, protocol.time_out, waiter, seconds, pdu[0])
+        """Send one request and return its answer's PDU (unit, function, CRC checked).
+
+        The request is sent once the line is free: at once, or by the gap timer's
+        callback, so the task sleeps once per exchange (until the answer), not twice.
+        """
+        protocol = self._protocol
+        if protocol is None or not protocol.open:
+            raise DeviceUnreachable(f"{self.where} is not open")
+        if self._request is not None or protocol.waiter is not None:
+            raise RuntimeError("RtuLine: a request is already in flight; hold line.lock")
+        known = self._frames.get((unit, pdu))
+        if known is None:
+            known = self._frame_of(unit, pdu)
+        waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        request = _Request(
+            waiter, known[0], unit, pdu[0], known[1], self._perf() + seconds, seconds
+        )
+        self._request = request
+        self._send_when_free()
+        answered = False
         try:
-            return await waiter
-        except asyncio.CancelledError:  # the answer may still come: flush it
-            protocol.abandon()
-            self._dirty = True
+            answer = await waiter
+            answered = True
+            return answer
+        except asyncio.CancelledError:
+            if request.sent:  # the answer may still come: flush it
+                protocol.abandon()
+                self._dirty = True
             raise
         finally:
-            timer.cancel()
-            self._quiet_at = self._clock.perf() + self._gap + self.turnaround(unit)
+            self._request = None
+            if request.sent:
+                # The gap runs from the answer's last byte, not from this task's wake-up.
+                ended = self._last_byte if answered else self._perf()
+                self._quiet_at = ended + self._gap + self._turnarounds.get(unit, 0.0)
+            elif self._gap_timer is not None:
+                self._gap_timer.disarm()
+
+    def _frame_of(self, unit: int, pdu: bytes) -> tuple[bytes, int]:
+        """The request's frame and its answer's length, remembered (a bounded cache)."""
+        if unit == BROADCAST:
+            raise DeviceError(f"unit 0 is broadcast on {self.where}: it is written, never read")
+        known = frame(unit, pdu), response_length(pdu)
+        if len(self._frames) >= _FRAME_CACHE:
+            self._frames.clear()
+        self._frames[unit, pdu] = known
+        return known
+
+    def _send_when_free(self) -> None:
+        """Send the waiting request if the line is free, else arm the gap timer to come back."""
+        request = self._request
+        if request is None or request.sent:
+            return
+        now = self._perf()
+        free_at = self._quiet_at
+        if self._dirty:
+            free_at = max(free_at, self._last_byte + self._silence)
+        if now < free_at:
+            if free_at > request.deadline:  # noise that never stops: a line we cannot use now
+                self._fail_unsent(
+                    MalformedResponse(
+                        f"{self.where} never went silent for {self._silence * 1000:g} ms "
+                        f"(function {request.function}); bytes keep arriving with no request"
+                    )
+                )
+            elif self._gap_timer is not None:
+                self._gap_timer.arm(free_at)
+            return
+        self._dirty = False
+        protocol = self._protocol
+        if protocol is None or not protocol.open:
+            self._fail_unsent(DeviceUnreachable(f"{self.where} is not open"))
+            return
+        request.sent = True
+        self.counters.requests += 1
+        protocol.send(request, self._echo)
+        if self._watchdog is None or self._watch_at > request.deadline:
+            self._watch(request.deadline - now)
+
+    def _watch(self, delay: float) -> None:
+        """(Re)arm the watchdog to look at the request in flight `delay` seconds from now."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watch_at = self._perf() + delay
+        self._watchdog = self._call_later(delay, self._watched)
+
+    def _watched(self) -> None:
+        """The watchdog fired: time the request out if its deadline passed, else wait on."""
+        self._watchdog = None
+        request, protocol = self._request, self._protocol
+        if request is None or not request.sent or protocol is None:
+            return  # the next request arms it again
+        left = request.deadline - self._perf()
+        if left > 0:  # a later request, or the loop's timer a little early
+            self._watch(left)
+            return
+        protocol.time_out(request.waiter, request.seconds, request.function)
+
+    def _fail_unsent(self, error: DeviceError) -> None:
+        """A request still waiting for the line fails (the line went, or never fell silent)."""
+        request = self._request
+        if request is not None and not request.sent and not request.waiter.done():
+            request.waiter.set_exception(error)
 
     async def _write(self, unit: int, request: bytes, timeout: float) -> None:
         """A write; to unit 0 a broadcast: sent, then the slaves get their turnaround."""
@@ -228,6 +348,63 @@ class RtuLine(PduRequests):
         setattr(self.counters, counter, getattr(self.counters, counter) + 1)
         self._dirty = True
         return MalformedResponse(f"{what} (from {self.where})")
+
+
+class _GapTimer(Protocol):
+    """Calls back when the line is free: `FineTimer`, or `_ClockTimer` on a test's clock."""
+
+    def arm(self, at: float) -> None: ...
+
+    def disarm(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _ClockTimer:
+    """`FineTimer`'s interface on any `Clock` (the tests' fake one), at its resolution."""
+
+    __slots__ = ("_callback", "_clock", "_timer")
+
+    def __init__(self, clock: Clock, callback: Callable[[], object]) -> None:
+        self._clock = clock
+        self._callback = callback
+        self._timer: Timer | None = None
+
+    def arm(self, at: float) -> None:
+        self.disarm()
+        self._timer = self._clock.call_later(at - self._clock.perf(), self._fire)
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def close(self) -> None:
+        self.disarm()
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._callback()
+
+
+def _gap_timer(clock: Clock, callback: Callable[[], object]) -> _GapTimer:
+    """A timerfd-precise timer on the loop's clock (t3.5 is 1.75 ms: the loop's own
+    millisecond timers would add up to a millisecond to each gap); the clock's otherwise."""
+    return FineTimer(callback) if isinstance(clock, LoopClock) else _ClockTimer(clock, callback)
+
+
+@dataclass(slots=True, eq=False)
+class _Request:
+    """The request on the line: waiting for the gap to pass, then sent and awaiting its answer."""
+
+    waiter: asyncio.Future[bytes]
+    frame: bytes
+    unit: int
+    function: int
+    expected: int  # bytes of the normal answer frame
+    deadline: float  # perf time
+    seconds: float
+    sent: bool = False
 
 
 class _LineProtocol(asyncio.Protocol):
@@ -289,15 +466,16 @@ class _LineProtocol(asyncio.Protocol):
         self._echo = data if echo else b""
         self._transport.write(data)
 
-    def send(
-        self, data: bytes, unit: int, function: int, expected: int, echo: bool
-    ) -> asyncio.Future[bytes]:
-        if self.waiter is not None:
-            raise RuntimeError("RtuLine: a request is already in flight; hold line.lock")
-        self._unit, self._function, self._expected = unit, function, expected
-        waiter = self.waiter = asyncio.get_running_loop().create_future()
-        self.transmit(data, echo)
-        return waiter
+    def send(self, request: _Request, echo: bool) -> None:
+        """Write `request`'s frame; its answer, when framed, resolves its waiter."""
+        self._unit = request.unit
+        self._function = request.function
+        self._expected = request.expected
+        self.waiter = request.waiter
+        assert self._transport is not None
+        self._buffer.clear()
+        self._echo = request.frame if echo else b""
+        self._transport.write(request.frame)
 
     def abandon(self) -> None:
         """The caller gave up: whatever still arrives for it is stale."""
@@ -326,6 +504,8 @@ class _LineProtocol(asyncio.Protocol):
         self._buffer.clear()
         if waiter is not None and not waiter.done():
             waiter.set_exception(error)
+        elif waiter is None:  # the line went while a request waited for its gap
+            self._line._fail_unsent(error)
 
     def data_received(self, data: bytes) -> None:
         line = self._line

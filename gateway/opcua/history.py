@@ -16,8 +16,10 @@ value stamped with that time when there is none), counted in
 NumValuesPerNode. Lenient where asyncua's own client relies on it: one time
 with NumValuesPerNode 0 reads everything from there (paged), rather than
 Bad_HistoryOperationInvalid. ReadAtTimeDetails is answered with stepped
-interpolation (the last stored value at or before each time). Modified,
-processed and event reads are Bad_HistoryOperationUnsupported per node.
+interpolation (the last stored value at or before each time).
+ReadProcessedDetails is answered with Part 13 aggregates
+(gateway/opcua/processed.py). Modified and event reads are
+Bad_HistoryOperationUnsupported per node.
 """
 
 from __future__ import annotations
@@ -27,12 +29,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from asyncua import ua
 
 from gateway.errors import GatewayError
 from gateway.model import TagValue
+from gateway.opcua.processed import (
+    ProcessedError,
+    ProcessedHistoryProvider,
+    ProcessedRead,
+    processed_values,
+)
 from gateway.opcua.publisher import data_value
 from gateway.opcua.space import GatewaySpace, TagBinding
 from gateway.opcua.stack import Caller, ServiceFault
@@ -202,7 +210,8 @@ class TagHistory:
         if params.TimestampsToReturn not in _TIMESTAMPS:  # Part 4: Neither is invalid here
             raise ServiceFault(StatusCodes.BadTimestampsToReturnInvalid)
         results: list[ua.HistoryReadResult] = []
-        for item in params.NodesToRead:
+        nodes = list(params.NodesToRead)
+        for index, item in enumerate(nodes):
             if params.ReleaseContinuationPoints:
                 results.append(_result(StatusCodes.Good))  # stateless: nothing to free
                 continue
@@ -214,13 +223,16 @@ class TagHistory:
                     values, more = await self._read_raw(binding, details, item)
                 elif isinstance(details, ua.ReadAtTimeDetails):
                     values, more = await self._read_at_time(binding, details, item)
-                else:  # modified, processed, events
+                elif isinstance(details, ua.ReadProcessedDetails):
+                    read = ProcessedRead.of(details, index, len(nodes))
+                    values, more = await self._read_processed(binding, read, item)
+                else:  # modified, events
                     raise _BadRead(StatusCodes.BadHistoryOperationUnsupported)
-            except _BadRead as bad:
+            except (_BadRead, ProcessedError) as bad:
                 results.append(_result(bad.code))
                 continue
             which = params.TimestampsToReturn
-            no_data = not values and not item.ContinuationPoint
+            no_data = not item.ContinuationPoint and all(_no_data(v) for v in values)
             result = _result(StatusCodes.GoodNoData if no_data else StatusCodes.Good)
             result.HistoryData = ua.HistoryData(DataValues=[_stamped(v, which) for v in values])
             result.ContinuationPoint = more
@@ -309,6 +321,27 @@ class TagHistory:
             return _placeholder(StatusCodes.BadBoundNotFound, read.toward)
         return data_value(binding, found)
 
+    # -- processed ----------------------------------------------------------------------------
+
+    async def _read_processed(
+        self, binding: TagBinding, read: ProcessedRead, item: ua.HistoryReadValueId
+    ) -> tuple[list[ua.DataValue], bytes | None]:
+        """Part 13 aggregates of the tag (gateway/opcua/processed.py)."""
+        provider = self._provider
+        if not hasattr(provider, "read_processed"):
+            raise _BadRead(StatusCodes.BadHistoryOperationUnsupported)
+        try:
+            return await processed_values(
+                cast(ProcessedHistoryProvider, provider),
+                binding,
+                read,
+                item.ContinuationPoint or None,
+                MAX_VALUES_PER_READ,
+            )
+        except GatewayError as error:
+            log.warning("OPC UA: aggregates of %s unavailable: %s", binding.tag.key, error)
+            raise _BadRead(StatusCodes.BadResourceUnavailable) from error
+
     # -- at time ----------------------------------------------------------------------------
 
     async def _read_at_time(
@@ -384,6 +417,12 @@ class TagHistory:
             if not strictly or (time is not None and time > moment):
                 return value
         return None
+
+
+def _no_data(value: ua.DataValue) -> bool:
+    """A processed result without data (Part 11: a range with none is GoodNoData)."""
+    code = value.StatusCode.value if value.StatusCode is not None else 0
+    return code & 0xFFFF0000 == StatusCodes.BadNoData
 
 
 def _time(value: TagValue) -> float | None:

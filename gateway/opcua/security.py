@@ -95,7 +95,10 @@ async def secure(
 ) -> SecuritySummary:
     """Apply the gateway's security settings; call after `init()`, before `serving()`."""
     pki = Pki(pki_dir)
-    certificate = await asyncio.to_thread(pki.ensure, application_uri, name)  # RSA keygen
+    # A worker thread for this one blocking call: generating an RSA key (first start
+    # only) takes up to a second of `cryptography`'s C code, which the loop must not
+    # wait on; it releases the GIL, so the pollers go on meanwhile.
+    certificate = await asyncio.to_thread(pki.ensure, application_uri, name)
     types = endpoint_policies(opcua)
     await stack.secure(
         certificate=pki.certificate,

@@ -1,4 +1,4 @@
-"""The gateway's OPC UA server: one async context manager around asyncua's Server.
+"""The gateway's OPC UA server: a Part (gateway.lifecycle) around asyncua's Server.
 
 Entering it builds the address space (docs/opcua.md), secures the server
 (docs/security.md), starts listening, then starts its TaskGroup: the bus consumer that
@@ -10,27 +10,28 @@ stops the server. If entering fails half-way, everything started is stopped.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
 from gateway import __version__
 from gateway.bus import Bus
+from gateway.collector import collector_paused_then_frozen, fewer_young_collections
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
+from gateway.lifecycle import Part, task_group
 from gateway.modbus.acquisition import Acquisition
 from gateway.model import Status
 from gateway.opcua.alarm_calls import AlarmMethods
 from gateway.opcua.alarms import AlarmConditions, AlarmSource
-from gateway.opcua.history import HistoryProvider, TagHistory
+from gateway.opcua.capabilities import declare_history_capabilities
+from gateway.opcua.history import MAX_VALUES_PER_READ, HistoryProvider, TagHistory
 from gateway.opcua.publisher import apply_values, consume, follow_health
 from gateway.opcua.security import SecuritySummary, secure, server_limits
 from gateway.opcua.space import GatewaySpace, SpaceBuilder
@@ -47,8 +48,6 @@ log = logging.getLogger(__name__)
 HEALTH_INTERVAL = 0.5
 #: Seconds between two progress lines while a large address space is built.
 BUILD_PROGRESS_INTERVAL = 2.0
-#: Net allocations between two young garbage collections while serving (CPython: 700).
-YOUNG_COLLECTION_THRESHOLD = 10_000
 #: Queued bus batches before the oldest is dropped (the next batch supersedes it).
 QUEUE_BATCHES = 4096
 PRODUCT_URI = "urn:modbus-opcua-gateway"
@@ -57,44 +56,7 @@ DEFAULT_PORT = 4840
 _BUILT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while the address space is built, then frozen.
-
-    Building allocates millions of long-lived objects (asyncua's standard
-    nodes, then ours). Each full collection scans all of them while holding
-    the GIL: measured, that stalled the event loop (the pollers) for up to
-    160 ms at a time and made the build twice as slow. Frozen afterwards,
-    they are never scanned again, which also keeps later collections short.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
-
-
-def _fewer_collections() -> tuple[int, ...]:
-    """Young collections every YOUNG_COLLECTION_THRESHOLD allocations; the old thresholds.
-
-    Serving subscriptions allocates notifications that live one publishing
-    interval (100 ms and more). With CPython's 700, young collections ran
-    every few ms, so nearly all of them survived into the oldest generation
-    and made it due for a full collection every second or so: measured under
-    `gateway bench fanout` (40,000 notifications/s), full collections of the
-    monitored items' objects took 0.18 core and stalled the loop ~0.2 s
-    each; with 10,000, collections of all generations took 0.06 core
-    (docs/performance.md).
-    """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], YOUNG_COLLECTION_THRESHOLD), *thresholds[1:])
-    return thresholds
-
-
-class OpcUaServer:
+class OpcUaServer(Part):
     """Serves the acquisition's tags, device health and (optionally) history over OPC UA."""
 
     def __init__(
@@ -122,21 +84,65 @@ class OpcUaServer:
         self.server: StackServer | None = None
         self.space: GatewaySpace | None = None
         self.security: SecuritySummary | None = None
-        self._stack: AsyncExitStack | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
-        if self._stack is not None:
-            raise RuntimeError("the OPC UA server is already running")
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Build, secure and listen; serve live values until the block ends, then stop."""
         async with AsyncExitStack() as stack:
-            stack.callback(gc.unfreeze)  # a stopped server's nodes may be collected again
-            with _collector_paused():
+            stack.callback(setattr, self, "server", None)  # last: after the server stopped
+            stack.enter_context(fewer_young_collections())  # and unfrozen once stopped
+            with collector_paused_then_frozen():
                 server = await self._create()
-            stack.callback(gc.set_threshold, *_fewer_collections())
-            endpoint = urlsplit(self.config.opcua.endpoint)
-            host = endpoint.hostname or None
-            port = endpoint.port if endpoint.port is not None else DEFAULT_PORT
+            await stack.enter_async_context(self._listening(server))
+            space = self.space
+            assert space is not None
+            subscription = self.bus.subscribe("opcua", maxsize=QUEUE_BATCHES)
+            stack.callback(self.bus.unsubscribe, subscription)
+            async with task_group() as group:
+                # Snapshot and queue are read without a pause in between: the snapshot
+                # already holds everything queued so far.
+                snapshot = self.acquisition.snapshot()
+                subscription.get_nowait()
+                waiting = Status.BAD_WAITING_FOR_INITIAL_DATA  # what every node starts with
+                await apply_values(space, (v for v in snapshot if v.status is not waiting))
+                group.create_task(consume(space, subscription), name="opcua publish")
+                loops = [
+                    group.create_task(
+                        follow_health(space, lambda: self.acquisition.healths, HEALTH_INTERVAL),
+                        name="opcua _Status",
+                    )
+                ]
+                conditions = self.conditions
+                if conditions is not None:
+                    conditions.start()
+                    loops.append(group.create_task(conditions.run(), name="opcua alarm events"))
+                log.info(
+                    "OPC UA server listening on %s (namespace %s)",
+                    self.endpoint_url,
+                    self.namespace,
+                )
+                log.info("OPC UA security: %s", self.security)
+                try:
+                    yield self
+                finally:
+                    # The subscription closes (the consumer drains and returns) and the
+                    # loops are cancelled before the group waits for them.
+                    if conditions is not None:
+                        conditions.stop()
+                    for loop in loops:
+                        loop.cancel()
+                    subscription.close()
+        log.info("OPC UA server stopped")
+
+    @asynccontextmanager
+    async def _listening(self, server: StackServer) -> AsyncIterator[None]:
+        """Listen on the configured endpoint; a port in use is a GatewayError naming it."""
+        endpoint = urlsplit(self.config.opcua.endpoint)
+        host = endpoint.hostname or None
+        port = endpoint.port if endpoint.port is not None else DEFAULT_PORT
+        async with AsyncExitStack() as stack:
             try:
                 await stack.enter_async_context(server.serving(host, port))
             except GatewayError as error:
@@ -144,48 +150,7 @@ class OpcUaServer:
                 where = self.config.opcua.endpoint
                 raise GatewayError(f"OPC UA: cannot listen on {where}: {reason}") from error
             self.server = server
-            space = self.space
-            assert space is not None
-            group = asyncio.TaskGroup()
-            await group.__aenter__()
-            stack.push_async_exit(group.__aexit__)
-            # Exit runs in reverse: the subscription closes (the consumer drains and
-            # returns) and the health loop is cancelled before the group is awaited.
-            subscription = self.bus.subscribe("opcua", maxsize=QUEUE_BATCHES)
-            stack.callback(self.bus.unsubscribe, subscription)
-            # Snapshot and queue are read without a pause in between: the snapshot
-            # already holds everything queued so far.
-            snapshot = self.acquisition.snapshot()
-            subscription.get_nowait()
-            waiting = Status.BAD_WAITING_FOR_INITIAL_DATA  # what every node starts with
-            await apply_values(space, (v for v in snapshot if v.status is not waiting))
-            group.create_task(consume(space, subscription), name="opcua publish")
-            health = group.create_task(
-                follow_health(space, lambda: self.acquisition.healths, HEALTH_INTERVAL),
-                name="opcua _Status",
-            )
-            stack.callback(health.cancel)
-            if self.conditions is not None:
-                self.conditions.start()
-                stack.callback(self.conditions.stop)
-                events = group.create_task(self.conditions.run(), name="opcua alarm events")
-                stack.callback(events.cancel)
-            self._stack = stack.pop_all()
-        log.info("OPC UA server listening on %s (namespace %s)", self.endpoint_url, self.namespace)
-        log.info("OPC UA security: %s", self.security)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.__aexit__(exc_type, exc, traceback)
-        self.server = None
-        log.info("OPC UA server stopped")
+            yield
 
     # -- building ---------------------------------------------------------------------
 
@@ -210,6 +175,7 @@ class OpcUaServer:
         server.hooks.user_access = writes.user_access
         if self.history is not None:
             server.hooks.history = TagHistory(space, self.history)
+            await declare_history_capabilities(server, MAX_VALUES_PER_READ)
         if self.alarms is not None:
             self.conditions = await AlarmConditions.build(
                 self.alarms,

@@ -3,7 +3,8 @@
 Like `gateway history` (history.py): the database is opened for reading only
 (gateway/storage/reading.py) and the journal is streamed page by page. The
 current states are the latest journal event of each alarm, which is exactly
-what a restarting gateway restores.
+what a restarting gateway restores. Both read one gateway's journal: the
+configured gateway's, or another's in a fleet's shared database.
 """
 
 from __future__ import annotations
@@ -156,41 +157,49 @@ def journal_lines(
     start: float | None = None,
     end: float | None = None,
     *,
+    gateway: str,
     alarm: str | None = None,
     format: AlarmFormat = AlarmFormat.TABLE,
     page_size: int = PAGE_SIZE,
     names: Collection[str] = (),
 ) -> Iterator[str]:
-    """Header then one line per journal event in [start, end), oldest first.
+    """Header then one line per journal event of `gateway` in [start, end), oldest first.
 
     `names`: the configured alarms, for the width of the table's alarm column.
     """
     with read_only(storage, holds="alarm journal", up_to_date=True) as history:
-        events = history.alarm_journal(start, end, alarm=alarm, page_size=page_size)
+        events = history.alarm_journal(
+            start, end, gateway=gateway, alarm=alarm, page_size=page_size
+        )
         yield from _lines(events, JOURNAL_COLUMNS, format, names)
 
 
 def active_lines(
     storage: StorageConfig,
-    alarms: Collection[str],
+    alarms: Collection[str] | None,
     *,
+    gateway: str,
     format: AlarmFormat = AlarmFormat.TABLE,
 ) -> Iterator[str]:
-    """Header then one line per alarm of `alarms` that is not normal, shelved or
-    disabled, by name."""
+    """Header then one line per alarm of `gateway` that is not normal, shelved or
+    disabled, by name: of `alarms`, or (None) of every alarm in its journal."""
     with read_only(storage, holds="alarm journal", up_to_date=True) as history:
-        latest = history.alarm_states(alarms)
+        latest = history.alarm_states(alarms, gateway=gateway)
     current = [replace(e, state=e.state_after) for e in latest.values()]
     current = [e for e in current if e.state != _NORMAL or _silenced(e)]
-    yield from _lines(current, STATE_COLUMNS, format, alarms)
+    yield from _lines(current, STATE_COLUMNS, format, alarms or latest)
 
 
 def notification_lines(
-    storage: StorageConfig, *, limit: int = 50, format: AlarmFormat = AlarmFormat.TABLE
+    storage: StorageConfig,
+    *,
+    gateway: str,
+    limit: int = 50,
+    format: AlarmFormat = AlarmFormat.TABLE,
 ) -> Iterator[str]:
-    """A count line (pending, sent, failed), then the newest `limit` outbox rows."""
+    """A count line (pending, sent, failed), then `gateway`'s newest `limit` outbox rows."""
     with read_only(storage, holds="notification outbox", up_to_date=True) as history:
-        counts, rows = history.notifications(limit)
+        counts, rows = history.notifications(limit, gateway=gateway)
     if format is AlarmFormat.TABLE:
         yield (
             f"notifications: {counts['pending']} pending, {counts['sent']} sent, "

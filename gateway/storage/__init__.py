@@ -14,6 +14,8 @@ modes.py       storage modes per tag: on_change, every_scan, sampled (pure)
 buffer.py      the bounded row buffer: drop oldest-first, counted
 writer.py      bus → rows → buffer → batched commits with retry
 retention.py   chunked deletes of old rows (never an alarm's latest event)
+nodestate.py   a Sparkplug edge node's bdSeq, counted across restarts
+replay.py      many tags' readings over a window, page by page (MQTT store and forward)
 queries.py     raw values with continuation, latest values, alarm journal and states
 reading.py     the database opened for reading only (`gateway history`, `gateway alarms`)
 historian.py   all of it as one async context manager for the gateway
@@ -25,6 +27,7 @@ text for people is gateway/present/'s part.
 from gateway.storage.errors import SchemaTooNew, StorageError, StorageUnavailable
 from gateway.storage.historian import Historian
 from gateway.storage.queries import AlarmPage, RawPage
+from gateway.storage.replay import ReplayCursor, ReplayPage
 from gateway.storage.rows import AlarmEvent
 from gateway.storage.writer import StorageCounters
 
@@ -33,6 +36,8 @@ __all__ = [
     "AlarmPage",
     "Historian",
     "RawPage",
+    "ReplayCursor",
+    "ReplayPage",
     "SchemaTooNew",
     "StorageCounters",
     "StorageError",

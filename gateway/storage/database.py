@@ -19,6 +19,7 @@ from gateway.storage.engine import open_engine
 from gateway.storage.errors import mapped_errors
 from gateway.storage.insert import IdRow, insert_sorted
 from gateway.storage.migrate import upgrade
+from gateway.storage.nodestate import next_bd_seq
 from gateway.storage.outbox import insert_messages
 from gateway.storage.rows import AlarmEvent, Row, encode_value, to_us
 from gateway.storage.schema import alarm_events
@@ -28,14 +29,20 @@ __all__ = ["Database"]
 
 
 class Database:
-    """An engine plus the tag ids of this configuration, once `prepare` ran."""
+    """An engine plus the tag ids of this configuration, once `prepare` ran.
 
-    def __init__(self, storage: StorageConfig, tags: Sequence[TagInfo]) -> None:
+    `gateway` (the configured `gateway.name`) owns the tags and alarm events
+    this database object writes: the rows a fleet's shared database tells
+    apart by gateway.
+    """
+
+    def __init__(self, storage: StorageConfig, tags: Sequence[TagInfo], *, gateway: str) -> None:
         self.engine: Engine = open_engine(
             storage.url, synchronous=storage.synchronous, timeout=storage.timeout
         )
         #: Ends a call blocked on this engine's connections, from another thread.
         self.cutter = ConnectionCutter(self.engine)
+        self.gateway = gateway
         self._infos = list(tags)
         self._ids: dict[str, int] | None = None
 
@@ -56,9 +63,16 @@ class Database:
 
     def prepare(self) -> None:
         """Migrate to the newest schema and sync the tags table with the configuration."""
-        upgrade(self.engine)
+        upgrade(self.engine, gateway=self.gateway)
         with mapped_errors("syncing the tags table"), self.engine.begin() as connection:
-            self._ids = sync_tags(connection, self._infos)
+            self._ids = sync_tags(connection, self._infos, gateway=self.gateway)
+
+    def next_bd_seq(self, edge_node: str) -> int:
+        """The Sparkplug bdSeq of `edge_node`'s next connect (nodestate.py)."""
+        if not self.ready:
+            self.prepare()
+        with mapped_errors("counting the Sparkplug bdSeq"):
+            return next_bd_seq(self.engine, edge_node)
 
     def write(self, rows: Sequence[Row], events: Sequence[AlarmEvent] = ()) -> int:
         """Commit `rows` and `events` in one transaction; return the readings newly stored."""
@@ -78,10 +92,12 @@ class Database:
             if ordered:
                 inserted = insert_sorted(connection, id_rows)
             if events:
-                connection.execute(insert(alarm_events), [_event_row(e) for e in events])
+                journal = [{**_event_row(e), "gateway": self.gateway} for e in events]
+                connection.execute(insert(alarm_events), journal)
                 # The outbox rows of these events: in the same transaction, so a
                 # notification exists exactly when its journal event does.
-                insert_messages(connection, [m for e in events for m in e.notifications])
+                messages = [m for e in events for m in e.notifications]
+                insert_messages(connection, messages, gateway=self.gateway)
         return inserted
 
     def dispose(self) -> None:

@@ -17,18 +17,22 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
-from types import TracebackType
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Self
 
+from gateway.aggregates import Aggregate, AggregateConfiguration
 from gateway.bus import Bus, OverflowPolicy
 from gateway.config import GatewayConfig
+from gateway.lifecycle import Part, task_group
 from gateway.model import TagValue
 from gateway.storage import outbox, queries
+from gateway.storage.aggregates import ProcessedPage, read_processed
 from gateway.storage.database import Database
 from gateway.storage.engine import describe_url
 from gateway.storage.errors import StorageError, StorageUnavailable
 from gateway.storage.modes import Recorder, tag_policies
+from gateway.storage.replay import ReplayCursor, ReplayPage, replay_page
 from gateway.storage.retention import delete_expired_events, delete_expired_readings
 from gateway.storage.rows import AlarmEvent, OutboxMessage, PendingMessage, to_us
 from gateway.storage.tagsync import tag_infos
@@ -46,14 +50,15 @@ SUBSCRIPTION_BATCHES = 10_000
 CLOSE_TIMEOUT = 1.0
 
 
-class Historian:
+class Historian(Part):
     """Database + writer + retention; async queries for OPC UA history."""
 
     def __init__(
         self, config: GatewayConfig, bus: Bus, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.settings = config.storage
-        self.database = Database(config.storage, tag_infos(config))
+        self.gateway = config.gateway.name
+        self.database = Database(config.storage, tag_infos(config), gateway=self.gateway)
         subscription = bus.subscribe(
             "storage", maxsize=SUBSCRIPTION_BATCHES, policy=OverflowPolicy.DROP_OLDEST
         )
@@ -63,51 +68,27 @@ class Historian:
             self.database, subscription, recorder, config.storage, self._thread, clock=clock
         )
         self._clock = clock
-        self._group: asyncio.TaskGroup | None = None
-        self._retention_task: asyncio.Task[None] | None = None
         self.rows_expired = 0
 
-    async def __aenter__(self) -> Self:
-        if self._thread.running:
-            raise RuntimeError("the historian is already running")
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """Open the database and write until the block ends; then flush and close."""
         self._thread.start()
         try:
-            await self._call(self.database.prepare)
-            log.info(
-                "storage: %s ready, %d tag(s)",
-                describe_url(self.settings.url),
-                len(self.database.tag_ids),
-            )
-        except StorageUnavailable as error:
-            log.warning("storage: %s; readings are buffered until the database answers", error)
-        except BaseException:
-            await self._close()
-            raise
-        group = asyncio.TaskGroup()
-        await group.__aenter__()
-        self._group = group
-        writer = self.writer
-        group.create_task(writer.intake(), name="storage intake")
-        group.create_task(writer.sampler(), name="storage sampler")
-        group.create_task(writer.flusher(), name="storage flusher")
-        self._retention_task = group.create_task(self._retention_loop(), name="storage retention")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        group, self._group = self._group, None
-        self.writer.subscription.close()
-        if self._retention_task is not None:
-            self._retention_task.cancel()
-        try:
-            if group is not None:
-                # Not the outer exception: that would cancel the flusher mid-drain and
-                # lose what is buffered without a count. It drains under shutdown_timeout.
-                await group.__aexit__(None, None, None)
+            await self._prepare()
+            writer = self.writer
+            async with task_group() as group:
+                group.create_task(writer.intake(), name="storage intake")
+                group.create_task(writer.sampler(), name="storage sampler")
+                group.create_task(writer.flusher(), name="storage flusher")
+                retention = group.create_task(self._retention_loop(), name="storage retention")
+                try:
+                    yield self
+                finally:
+                    # The writer drains what is queued (within shutdown_timeout, whatever
+                    # the database does): the block's error does not cancel the flusher.
+                    writer.subscription.close()
+                    retention.cancel()
         finally:
             await self._close()
         counters = self.counters
@@ -118,6 +99,23 @@ class Historian:
             counters.rows_dropped,
             counters.retries,
         )
+
+    async def _prepare(self) -> None:
+        """Migrate and sync the tags; a database that does not answer is only a warning."""
+        try:
+            await self._call(self.database.prepare)
+            log.info(
+                "storage: %s ready, %d tag(s)",
+                describe_url(self.settings.url),
+                len(self.database.tag_ids),
+            )
+        except StorageUnavailable as error:
+            log.warning("storage: %s; readings are buffered until the database answers", error)
+
+    @property
+    def thread_running(self) -> bool:
+        """Whether the storage thread runs (from entering until every connection closed)."""
+        return self._thread.running
 
     @property
     def counters(self) -> StorageCounters:
@@ -150,13 +148,44 @@ class Historian:
     ) -> queries.RawPage:
         engine = self.database.engine
         call = functools.partial(
-            queries.read_raw, limit=limit, continuation=continuation, reverse=reverse
+            queries.read_raw,
+            gateway=self.gateway,
+            limit=limit,
+            continuation=continuation,
+            reverse=reverse,
         )
         page: queries.RawPage = await self._call(call, engine, key, start, end)
         return page
 
+    async def read_processed(
+        self,
+        key: str,
+        aggregate: Aggregate,
+        *,
+        start: float,
+        end: float,
+        processing: float,
+        config: AggregateConfiguration,
+        first: int,
+        limit: int,
+    ) -> ProcessedPage:
+        """A page of Part 13 aggregate results (OPC UA HistoryReadProcessed)."""
+        call = functools.partial(
+            read_processed,
+            gateway=self.gateway,
+            start=start,
+            end=end,
+            processing=processing,
+            config=config,
+            first=first,
+            limit=limit,
+        )
+        page: ProcessedPage = await self._call(call, self.database.engine, key, aggregate)
+        return page
+
     async def latest(self, keys: Iterable[str] | None = None) -> list[TagValue]:
-        values: list[TagValue] = await self._call(queries.latest, self.database.engine, keys)
+        call = functools.partial(queries.latest, gateway=self.gateway)
+        values: list[TagValue] = await self._call(call, self.database.engine, keys)
         return values
 
     async def alarm_journal(
@@ -169,7 +198,11 @@ class Historian:
         continuation: str | None = None,
     ) -> queries.AlarmPage:
         call = functools.partial(
-            queries.alarm_journal, alarm=alarm, limit=limit, continuation=continuation
+            queries.alarm_journal,
+            gateway=self.gateway,
+            alarm=alarm,
+            limit=limit,
+            continuation=continuation,
         )
         page: queries.AlarmPage = await self._call(call, self.database.engine, start, end)
         return page
@@ -177,17 +210,38 @@ class Historian:
     async def alarm_states(self, alarms: Iterable[str] | None = None) -> dict[str, AlarmEvent]:
         """The latest journaled event of each alarm (what a restart restores)."""
         wanted = None if alarms is None else list(alarms)
-        states: dict[str, AlarmEvent] = await self._call(
-            queries.alarm_states, self.database.engine, wanted
-        )
+        call = functools.partial(queries.alarm_states, gateway=self.gateway)
+        states: dict[str, AlarmEvent] = await self._call(call, self.database.engine, wanted)
         return states
+
+    async def next_bd_seq(self, edge_node: str) -> int:
+        """The Sparkplug bdSeq of `edge_node`'s next connect, counted in the database
+        (StorageUnavailable while it does not answer)."""
+        bd_seq: int = await self._call(self.database.next_bd_seq, edge_node)
+        return bd_seq
+
+    async def replay_page(
+        self,
+        keys: Sequence[str],
+        start: float,
+        end: float,
+        *,
+        cursor: ReplayCursor,
+        limit: int,
+    ) -> ReplayPage:
+        """Stored values of `keys` in (start, end], a page at a time (storage/replay.py)."""
+        call = functools.partial(replay_page, gateway=self.gateway, cursor=cursor, limit=limit)
+        page: ReplayPage = await self._call(call, self.database.engine, keys, start, end)
+        return page
 
     # -- the notification outbox (gateway/alarms/notify) -------------------------------------
 
     async def pending_notifications(self, limit: int) -> list[PendingMessage]:
         """Pending outbox rows, oldest first."""
         rows: list[PendingMessage] = await self._call(
-            outbox.pending_messages, self.database.engine, limit
+            functools.partial(outbox.pending_messages, gateway=self.gateway),
+            self.database.engine,
+            limit,
         )
         return rows
 
@@ -204,7 +258,10 @@ class Historian:
         self, channel: str, details: int
     ) -> tuple[int, dict[str, int], list[OutboxMessage]] | None:
         found: tuple[int, dict[str, int], list[OutboxMessage]] | None = await self._call(
-            outbox.pending_digest, self.database.engine, channel, details
+            functools.partial(outbox.pending_digest, gateway=self.gateway),
+            self.database.engine,
+            channel,
+            details,
         )
         return found
 
@@ -212,7 +269,12 @@ class Historian:
         self, channel: str, last: int, now: float, note: str
     ) -> int:
         count: int = await self._call(
-            outbox.mark_sent_through, self.database.engine, channel, last, now, note
+            functools.partial(outbox.mark_sent_through, gateway=self.gateway),
+            self.database.engine,
+            channel,
+            last,
+            now,
+            note,
         )
         return count
 
@@ -223,7 +285,7 @@ class Historian:
     async def notification_rows(self, limit: int) -> list[PendingMessage]:
         """The newest outbox rows of every status, newest first."""
         rows: list[PendingMessage] = await self._call(
-            outbox.outbox_rows, self.database.engine, limit
+            functools.partial(outbox.outbox_rows, gateway=self.gateway), self.database.engine, limit
         )
         return rows
 
@@ -239,14 +301,16 @@ class Historian:
         if not self.database.ready:
             return 0
         engine, chunk = self.database.engine, self.settings.retention_chunk
+        readings_of = functools.partial(delete_expired_readings, gateway=self.gateway)
+        events_of = functools.partial(delete_expired_events, gateway=self.gateway)
         cutoff = to_us((self._clock() if now is None else now) - self.settings.retention)
         deleted = 0
         resume: int | None = 0
         while resume is not None:
-            count, resume = await self._call(delete_expired_readings, engine, cutoff, chunk, resume)
+            count, resume = await self._call(readings_of, engine, cutoff, chunk, resume)
             deleted += count
             self.rows_expired += count
-        while (count := await self._call(delete_expired_events, engine, cutoff, chunk)) > 0:
+        while (count := await self._call(events_of, engine, cutoff, chunk)) > 0:
             deleted += count
             self.rows_expired += count
         if deleted:

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 #: The newest revision in migrations/versions (a test checks it against Alembic's head).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 #: Alembic's own version table, as it creates it.
 _alembic_version = Table(
@@ -128,8 +128,11 @@ def _without_alembic(connection: Connection) -> tuple[str | None, str] | None:
     return None, HEAD_REVISION
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Migrate to the newest revision; return (revision before, revision after)."""
+def upgrade(engine: Engine, *, gateway: str | None = None) -> tuple[str | None, str]:
+    """Migrate to the newest revision; return (revision before, revision after).
+
+    `gateway`: the name rows from before revision 0005 (fleets) are given.
+    """
     with mapped_errors("migrating the database schema"), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
@@ -142,14 +145,16 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         state = _check(connection, _scripts())
         if not state.up_to_date:
             config.attributes["connection"] = connection
+            config.attributes["gateway"] = gateway or ""
             command.upgrade(config, "head")
     return state.current, state.head
 
 
-def upgrade_database(storage: StorageConfig) -> tuple[str | None, str]:
-    """`gateway db upgrade`: migrate the configured database; (before, after)."""
+def upgrade_database(storage: StorageConfig, *, gateway: str) -> tuple[str | None, str]:
+    """`gateway db upgrade`: migrate the configured database for gateway `gateway`;
+    (before, after)."""
     engine = open_engine(storage.url, synchronous=storage.synchronous)
     try:
-        return upgrade(engine)
+        return upgrade(engine, gateway=gateway)
     finally:
         engine.dispose()

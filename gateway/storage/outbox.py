@@ -36,8 +36,10 @@ PENDING, SENT, FAILED = "pending", "sent", "failed"
 _ERROR_CHARS = 500
 
 
-def insert_messages(connection: Connection, messages: Sequence[OutboxMessage]) -> None:
-    """Add `messages` as pending, due now (inside the caller's transaction)."""
+def insert_messages(
+    connection: Connection, messages: Sequence[OutboxMessage], *, gateway: str
+) -> None:
+    """Add `gateway`'s `messages` as pending, due now (inside the caller's transaction)."""
     if not messages:
         return
     connection.execute(
@@ -53,6 +55,7 @@ def insert_messages(connection: Connection, messages: Sequence[OutboxMessage]) -
                 "status": PENDING,
                 "attempts": 0,
                 "next_try": to_us(m.time),
+                "gateway": gateway,
             }
             for m in messages
         ],
@@ -79,12 +82,12 @@ def _pending(row: Row[Any]) -> PendingMessage:
     )
 
 
-def pending_messages(engine: Engine, limit: int) -> list[PendingMessage]:
-    """Every pending row, oldest first, at most `limit` (due or not: the deliverer
-    decides, so that it also knows when the next one falls due)."""
+def pending_messages(engine: Engine, limit: int, *, gateway: str) -> list[PendingMessage]:
+    """Every pending row of `gateway`, oldest first, at most `limit` (due or not: the
+    deliverer decides, so that it also knows when the next one falls due)."""
     query = (
         select(notifications)
-        .where(notifications.c.status == PENDING)
+        .where(notifications.c.gateway == gateway, notifications.c.status == PENDING)
         .order_by(notifications.c.id)
         .limit(limit)
     )
@@ -137,11 +140,15 @@ def mark_failed(engine: Engine, ids: Sequence[int], error: str) -> None:
 
 
 def pending_digest(
-    engine: Engine, channel: str, details: int
+    engine: Engine, channel: str, details: int, *, gateway: str
 ) -> tuple[int, dict[str, int], list[OutboxMessage]] | None:
     """Every pending row of `channel` for one digest: the highest id it covers, the count
     per alarm, the newest `details` messages (oldest first); None when none is pending."""
-    mine = (notifications.c.status == PENDING) & (notifications.c.channel == channel)
+    mine = (
+        (notifications.c.gateway == gateway)
+        & (notifications.c.status == PENDING)
+        & (notifications.c.channel == channel)
+    )
     with mapped_errors("reading the notification outbox"), engine.connect() as connection:
         last = connection.execute(select(func.max(notifications.c.id)).where(mine)).scalar()
         if last is None:
@@ -157,12 +164,15 @@ def pending_digest(
     return int(last), per_alarm, rows[::-1]
 
 
-def mark_sent_through(engine: Engine, channel: str, last: int, now: float, note: str) -> int:
+def mark_sent_through(
+    engine: Engine, channel: str, last: int, now: float, note: str, *, gateway: str
+) -> int:
     """Every pending row of `channel` up to id `last` delivered (by one digest)."""
     statement = (
         update(notifications)
         .where(
-            (notifications.c.status == PENDING)
+            (notifications.c.gateway == gateway)
+            & (notifications.c.status == PENDING)
             & (notifications.c.channel == channel)
             & (notifications.c.id <= last)
         )
@@ -173,16 +183,25 @@ def mark_sent_through(engine: Engine, channel: str, last: int, now: float, note:
         return int(connection.execute(statement).rowcount)
 
 
-def outbox_rows(engine: Engine, limit: int) -> list[PendingMessage]:
-    """The newest `limit` rows of every status, newest first (for people)."""
-    query = select(notifications).order_by(notifications.c.id.desc()).limit(limit)
+def outbox_rows(engine: Engine, limit: int, *, gateway: str) -> list[PendingMessage]:
+    """`gateway`'s newest `limit` rows of every status, newest first (for people)."""
+    query = (
+        select(notifications)
+        .where(notifications.c.gateway == gateway)
+        .order_by(notifications.c.id.desc())
+        .limit(limit)
+    )
     with mapped_errors("reading the notification outbox"), engine.connect() as connection:
         return [_pending(row) for row in connection.execute(query)]
 
 
-def outbox_counts(engine: Engine) -> dict[str, int]:
-    """How many rows are pending, sent, failed."""
-    query = select(notifications.c.status, func.count()).group_by(notifications.c.status)
+def outbox_counts(engine: Engine, *, gateway: str) -> dict[str, int]:
+    """How many of `gateway`'s rows are pending, sent, failed."""
+    query = (
+        select(notifications.c.status, func.count())
+        .where(notifications.c.gateway == gateway)
+        .group_by(notifications.c.status)
+    )
     with mapped_errors("reading the notification outbox"), engine.connect() as connection:
         counts = {PENDING: 0, SENT: 0, FAILED: 0}
         counts.update({str(row[0]): int(row[1]) for row in connection.execute(query)})

@@ -5,6 +5,10 @@ Long ranges are read in pages with keyset pagination: a page ends with an
 opaque continuation token that holds the last key returned, so the next
 page is one index range scan whatever the offset and nothing stays open
 between pages (no long read transaction holding back SQLite's checkpoints).
+
+Every query reads one gateway's rows (`gateway`: its `gateway.name`), its own
+or, in a fleet's shared database, another's; a continuation token belongs to
+the gateway it was issued for.
 """
 
 from __future__ import annotations
@@ -68,13 +72,18 @@ def _decode_token(token: str, kind: str, subject: str) -> list[Any]:
     return parts[3:]
 
 
-def _find_tag(connection: Connection, key: str) -> tuple[int, DataType]:
+def _find_tag(connection: Connection, key: str, gateway: str) -> tuple[int, DataType]:
     device, _, name = key.partition(".")
     row = connection.execute(
-        select(tags.c.id, tags.c.data_type).where(tags.c.device == device, tags.c.name == name)
+        select(tags.c.id, tags.c.data_type).where(
+            tags.c.gateway == gateway, tags.c.device == device, tags.c.name == name
+        )
     ).first()
     if row is None:
-        raise StorageError(f"no history for tag {key!r}: it is not in the database's tags table")
+        raise StorageError(
+            f"no history for tag {key!r} of gateway {gateway!r}: it is not in the "
+            "database's tags table"
+        )
     return row.id, DataType(row.data_type)
 
 
@@ -84,6 +93,7 @@ def read_raw(
     start: float | None = None,
     end: float | None = None,
     *,
+    gateway: str,
     limit: int = PAGE_SIZE,
     continuation: str | None = None,
     reverse: bool = False,
@@ -98,9 +108,9 @@ def read_raw(
     kind = "raw-reverse" if reverse else "raw"
     after: int | None = None
     if continuation is not None:
-        (after,) = _decode_token(continuation, kind, key)
+        (after,) = _decode_token(continuation, kind, f"{gateway}/{key}")
     with mapped_errors(f"reading the history of {key}"), engine.connect() as connection:
-        tag_id, data_type = _find_tag(connection, key)
+        tag_id, data_type = _find_tag(connection, key, gateway)
         query = select(readings.c.ts, readings.c.value_num, readings.c.value_str, readings.c.status)
         query = query.where(readings.c.tag_id == tag_id)
         ts = readings.c.ts
@@ -133,7 +143,7 @@ def read_raw(
         )
         for row in rows
     ]
-    token = _encode_token(kind, key, rows[-1].ts) if more else None
+    token = _encode_token(kind, f"{gateway}/{key}", rows[-1].ts) if more else None
     return RawPage(values, token)
 
 
@@ -143,19 +153,22 @@ def iter_raw(
     start: float | None = None,
     end: float | None = None,
     *,
+    gateway: str,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[TagValue]:
     """Every value of `key` in [start, end), fetched page by page (bounded memory)."""
     continuation: str | None = None
     while True:
-        page = read_raw(engine, key, start, end, limit=page_size, continuation=continuation)
+        page = read_raw(
+            engine, key, start, end, gateway=gateway, limit=page_size, continuation=continuation
+        )
         yield from page.values
         if page.continuation is None:
             return
         continuation = page.continuation
 
 
-def latest(engine: Engine, keys: Iterable[str] | None = None) -> list[TagValue]:
+def latest(engine: Engine, keys: Iterable[str] | None = None, *, gateway: str) -> list[TagValue]:
     """The newest stored value of each tag (of `keys`, or all), ordered by key."""
     newest = (
         select(func.max(readings.c.ts))
@@ -174,7 +187,7 @@ def latest(engine: Engine, keys: Iterable[str] | None = None) -> list[TagValue]:
             readings.c.status,
         )
         .join(readings, readings.c.tag_id == tags.c.id)
-        .where(readings.c.ts == newest)
+        .where(tags.c.gateway == gateway, readings.c.ts == newest)
         .order_by(tags.c.device, tags.c.name)
     )
     wanted = None if keys is None else set(keys)
@@ -196,6 +209,7 @@ def alarm_journal(
     start: float | None = None,
     end: float | None = None,
     *,
+    gateway: str,
     alarm: str | None = None,
     limit: int = PAGE_SIZE,
     continuation: str | None = None,
@@ -203,9 +217,10 @@ def alarm_journal(
     """Alarm transitions with start ≤ time < end (of one alarm, or all), oldest first."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    query = select(alarm_events)
+    subject = f"{gateway}/{alarm or ''}"
+    query = select(alarm_events).where(alarm_events.c.gateway == gateway)
     if continuation is not None:
-        after_ts, after_id = _decode_token(continuation, "alarms", alarm or "")
+        after_ts, after_id = _decode_token(continuation, "alarms", subject)
         query = query.where(
             or_(
                 alarm_events.c.ts > after_ts,
@@ -224,7 +239,7 @@ def alarm_journal(
     more = len(rows) > limit
     rows = rows[:limit]
     events = [_event(row) for row in rows]
-    token = _encode_token("alarms", alarm or "", rows[-1].ts, rows[-1].id) if more else None
+    token = _encode_token("alarms", subject, rows[-1].ts, rows[-1].id) if more else None
     return AlarmPage(events, token)
 
 
@@ -251,6 +266,7 @@ def iter_alarm_journal(
     start: float | None = None,
     end: float | None = None,
     *,
+    gateway: str,
     alarm: str | None = None,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[AlarmEvent]:
@@ -258,7 +274,13 @@ def iter_alarm_journal(
     continuation: str | None = None
     while True:
         page = alarm_journal(
-            engine, start, end, alarm=alarm, limit=page_size, continuation=continuation
+            engine,
+            start,
+            end,
+            gateway=gateway,
+            alarm=alarm,
+            limit=page_size,
+            continuation=continuation,
         )
         yield from page.events
         if page.continuation is None:
@@ -266,13 +288,19 @@ def iter_alarm_journal(
         continuation = page.continuation
 
 
-def alarm_states(engine: Engine, alarms: Iterable[str] | None = None) -> dict[str, AlarmEvent]:
+def alarm_states(
+    engine: Engine, alarms: Iterable[str] | None = None, *, gateway: str
+) -> dict[str, AlarmEvent]:
     """The latest journaled event of each alarm (of `alarms`, or all), by alarm name.
 
     "Latest" is the last inserted (highest id), not the highest time: the
     journal is written in transition order even if the clock stepped back.
     """
-    newest = select(func.max(alarm_events.c.id)).group_by(alarm_events.c.alarm)
+    newest = (
+        select(func.max(alarm_events.c.id))
+        .where(alarm_events.c.gateway == gateway)
+        .group_by(alarm_events.c.alarm)
+    )
     if alarms is not None:
         newest = newest.where(alarm_events.c.alarm.in_(list(alarms)))
     query = select(alarm_events).where(alarm_events.c.id.in_(newest))

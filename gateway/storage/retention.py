@@ -2,6 +2,9 @@
 
 The latest event of each alarm is never deleted: it holds the alarm's state.
 
+A gateway deletes only its own rows (`gateway`), by its own retention: in a
+database shared by a fleet each gateway keeps its history as configured.
+
 Each call deletes at most `chunk` rows in one short transaction, so the
 writer's batches (queued on the same storage thread) get in between and no
 lock is held for long. Readings are deleted tag by tag along the primary
@@ -38,7 +41,7 @@ def _delete_tag(connection: Connection, tag_id: int, cutoff: int, budget: int) -
 
 
 def delete_expired_readings(
-    engine: Engine, cutoff: int, chunk: int, resume_from: int = 0
+    engine: Engine, cutoff: int, chunk: int, resume_from: int = 0, *, gateway: str
 ) -> tuple[int, int | None]:
     """Delete up to `chunk` readings with ts < `cutoff` (µs) in one transaction.
 
@@ -57,7 +60,7 @@ def delete_expired_readings(
         tag_ids = (
             connection.execute(
                 select(tags.c.id)
-                .where(tags.c.id >= resume_from, expired)
+                .where(tags.c.gateway == gateway, tags.c.id >= resume_from, expired)
                 .order_by(tags.c.id)
                 .limit(TAGS_PER_TRANSACTION)
             )
@@ -74,17 +77,18 @@ def delete_expired_readings(
     return chunk - budget, tag_ids[-1] + 1
 
 
-def delete_expired_events(engine: Engine, cutoff: int, chunk: int) -> int:
+def delete_expired_events(engine: Engine, cutoff: int, chunk: int, *, gateway: str) -> int:
     """Delete up to `chunk` alarm events with ts < `cutoff` (µs); return how many.
 
     The latest event of each alarm is kept however old: it is the alarm's state,
     which a restart restores (an alarm active for longer than the retention
     would otherwise come back as normal).
     """
-    latest = select(func.max(alarm_events.c.id)).group_by(alarm_events.c.alarm)
+    own = alarm_events.c.gateway == gateway
+    latest = select(func.max(alarm_events.c.id)).where(own).group_by(alarm_events.c.alarm)
     oldest = (
         select(alarm_events.c.id)
-        .where(alarm_events.c.ts < cutoff, alarm_events.c.id.not_in(latest))
+        .where(own, alarm_events.c.ts < cutoff, alarm_events.c.id.not_in(latest))
         .order_by(alarm_events.c.ts)
         .limit(chunk)
     )

@@ -83,9 +83,9 @@ def decode_value(
         return None
     if data_type is DataType.BOOL:
         return value_num != 0
-    if data_type.is_integer:
+    if data_type.is_integer and float(value_num).is_integer():
         return int(value_num)
-    return float(value_num)
+    return float(value_num)  # a scaled integer tag (scale 0.1) holds fractions
 
 
 def _numeric_text(value_num: float | None) -> str | None:

@@ -7,6 +7,11 @@ the same way, converted to datetimes only at the edges. A value is stored in
 integers too large for a double, kept exact); both are NULL for a Bad reading.
 `readings` is keyed by (tag_id, ts): a replayed batch inserts nothing twice,
 and a tag's history over a time range is one index range scan.
+
+Several gateways may share one database (a fleet on PostgreSQL): `tags` and
+`alarm_events` carry the writing gateway's name (revision 0005), and tag ids
+are unique across gateways, so `readings` needs no gateway column and its
+insert path is the same for one gateway or many.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["alarm_events", "metadata", "notifications", "readings", "tags"]
+__all__ = ["alarm_events", "edge_nodes", "metadata", "notifications", "readings", "tags"]
 
 #: Constraint names follow one convention so migrations can refer to them.
 metadata = MetaData(
@@ -49,7 +54,9 @@ tags = Table(
     Column("storage_mode", String(16), nullable=False),
     # False once the tag left the configuration: its history stays queryable.
     Column("active", Boolean, nullable=False),
-    UniqueConstraint("device", "name"),
+    # Revision 0005: the gateway whose configuration holds the tag (`gateway.name`).
+    Column("gateway", String(128), nullable=False, server_default=""),
+    UniqueConstraint("gateway", "device", "name"),
 )
 
 readings = Table(
@@ -88,8 +95,19 @@ alarm_events = Table(
     Column("shelving", String(16)),
     Column("shelved_until", BigInteger),
     Column("enabled", Boolean),
-    # The latest event per alarm (restore, retention) is one index lookup per alarm.
-    Index("ix_alarm_events_alarm_id", "alarm", "id"),
+    # Revision 0005: the gateway that journaled the event (`gateway.name`).
+    Column("gateway", String(128), nullable=False, server_default=""),
+    # The latest event per alarm of a gateway (restore, retention) is one index
+    # lookup per alarm.
+    Index("ix_alarm_events_gateway_alarm_id", "gateway", "alarm", "id"),
+)
+
+# Revision 0003: a Sparkplug edge node's bdSeq, kept across restarts (gateway/mqtt).
+edge_nodes = Table(
+    "edge_nodes",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("bd_seq", Integer, nullable=False),
 )
 
 #: Revision 0004: the notification outbox (gateway/alarms/notify), one row per
@@ -109,5 +127,7 @@ notifications = Table(
     Column("next_try", BigInteger, nullable=False),
     Column("last_error", Text),
     Column("sent_ts", BigInteger),
-    Index("ix_notifications_status_next_try", "status", "next_try"),
+    # Revision 0005: the gateway whose alarm it tells of; each delivers its own.
+    Column("gateway", String(128), nullable=False, server_default=""),
+    Index("ix_notifications_gateway_status_next_try", "gateway", "status", "next_try"),
 )

@@ -3,6 +3,10 @@
 Tags removed from the configuration are marked inactive, never deleted: their
 history stays readable. Ids are stable, so readings keep pointing at the
 right tag across restarts and renames of nothing else.
+
+A gateway syncs only its own rows (`gateway` = its `gateway.name`): in a
+database shared by a fleet, another gateway's tags are neither retired nor
+reused, even when their device and tag names are the same.
 """
 
 from __future__ import annotations
@@ -57,11 +61,14 @@ def tag_infos(config: GatewayConfig) -> list[TagInfo]:
     ]
 
 
-def sync_tags(connection: Connection, infos: Iterable[TagInfo]) -> dict[str, int]:
-    """Make `tags` match `infos` (in the caller's transaction); return id by key."""
-    wanted = {info.key: info.columns() for info in infos}
+def sync_tags(connection: Connection, infos: Iterable[TagInfo], *, gateway: str) -> dict[str, int]:
+    """Make `gateway`'s rows of `tags` match `infos` (in the caller's transaction);
+    return id by key (device.tag)."""
+    wanted = {info.key: {**info.columns(), "gateway": gateway} for info in infos}
+    own = tags.c.gateway == gateway
     existing = {
-        f"{row.device}.{row.name}": row._asdict() for row in connection.execute(select(tags))
+        f"{row.device}.{row.name}": row._asdict()
+        for row in connection.execute(select(tags).where(own))
     }
     new = [columns for key, columns in wanted.items() if key not in existing]
     if new:
@@ -83,7 +90,7 @@ def sync_tags(connection: Connection, infos: Iterable[TagInfo]) -> dict[str, int
             connection.execute(statement, rows)
     return {
         f"{row.device}.{row.name}": row.id
-        for row in connection.execute(select(tags.c.id, tags.c.device, tags.c.name))
+        for row in connection.execute(select(tags.c.id, tags.c.device, tags.c.name).where(own))
         if f"{row.device}.{row.name}" in wanted
     }
 

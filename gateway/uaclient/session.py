@@ -140,6 +140,7 @@ async def open_session(
         endpoint = choose_endpoint(endpoints, options.security, options.url)
         _check_user_token(endpoint, options)
         if endpoint.SecurityPolicyUri != _NONE_URI:
+            # One blocking call on a worker thread: a first run generates an RSA key.
             identity = await asyncio.to_thread(
                 client_identity, options.pki_dir, options.certificate, options.private_key
             )

@@ -166,17 +166,26 @@ async def _next(subscription: Any, timeout: float | None, stop: asyncio.Event | 
             return await subscription.next_event(timeout)
         except StopAsyncIteration:  # the subscription was closed
             return None
-    getter = asyncio.ensure_future(subscription.next_event(timeout))
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
+    got: list[Any] = []
+    failed: list[Exception] = []
+
+    async def get() -> None:
+        try:
+            got.append(await subscription.next_event(timeout))
+        except StopAsyncIteration:  # the subscription was closed
+            pass
+        except Exception as error:  # raised below as itself, not in an ExceptionGroup
+            failed.append(error)
+
+    async with asyncio.TaskGroup() as group:
+        getter = group.create_task(get(), name="next notification")
+        stopped = group.create_task(stop.wait(), name="stop")
         await asyncio.wait({getter, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (getter, stopped):
-            task.cancel()
-        await asyncio.gather(getter, stopped, return_exceptions=True)
-    if getter.cancelled() or isinstance(getter.exception(), StopAsyncIteration):
-        return None
-    return getter.result()
+        getter.cancel()
+        stopped.cancel()
+    if failed:
+        raise failed[0]
+    return got[0] if got else None
 
 
 def _change(node: str, item: DataChangeEvent, initial: bool) -> Change:

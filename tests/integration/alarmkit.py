@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
+from eventually import eventually
 from gatewaykit import FAST_DEVICE, PLC_TAGS, Latest
 from pkikit import pki_dir
 
@@ -103,11 +101,7 @@ async def poll_until(
     predicate: Callable[[], Awaitable[bool]], *, timeout: float = 5.0, message: str
 ) -> None:
     """Await `predicate` until it is true; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {message}")
-        await asyncio.sleep(0.02)
+    await eventually(predicate, timeout=timeout, what=message, interval=0.02)
 
 
 async def journal_of(historian: Historian, alarm: str, count: int) -> list[AlarmEvent]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from eventually import eventually as poll_eventually
 from pkikit import use_root
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.framer import FramerType
@@ -56,16 +55,7 @@ async def wait_until(
     interval: float = 0.01,
 ) -> None:
     """Poll `predicate` (sync or async) until truthy; fail the test after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {message}")
-        await asyncio.sleep(interval)
+    await poll_eventually(predicate, timeout=timeout, what=message, interval=interval)
 
 
 @pytest.fixture

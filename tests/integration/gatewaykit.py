@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
+from eventually import eventually
 
 from gateway.bus import Bus, Subscription
 from gateway.config import GatewayConfig
@@ -133,22 +131,16 @@ class Latest:
         timeout: float = 5.0,
         message: str = "values",
     ) -> dict[str, TagValue]:
-        deadline = time.monotonic() + timeout
-        while True:
+        def holds() -> bool:
             self.pump()
-            if predicate(self.values):
-                return self.values
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout:g}s waiting for {message}: {self.values}")
-            await asyncio.sleep(0.01)
+            return predicate(self.values)
+
+        await eventually(holds, timeout=timeout, what=message, seen=lambda: self.values)
+        return self.values
 
 
 async def wait_for(predicate: Callable[[], bool], *, timeout: float = 5.0, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {message}")
-        await asyncio.sleep(0.01)
+    await eventually(predicate, timeout=timeout, what=message)
 
 
 @dataclass

@@ -7,16 +7,14 @@ asyncua Client.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from asyncua import Client, ua
+from eventually import eventually
 from gatewaykit import make_plant
 
 from gateway.alarms import AlarmEngine
@@ -137,11 +135,4 @@ async def until(
     probe: Callable[[], Any], *, timeout: float = 5.0, message: str = "condition"
 ) -> Any:
     """Await `probe()` (a coroutine function) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {message}")
-        await asyncio.sleep(0.02)
+    return await eventually(probe, timeout=timeout, what=message, interval=0.02)

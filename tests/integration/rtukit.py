@@ -4,7 +4,6 @@ a plant whose units sit on a serial line or behind a converter, a gateway pollin
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventually import eventually
 
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
@@ -148,11 +148,7 @@ async def polling(
 
 async def wait_until(predicate: Callable[[], bool], *, within: float = 10.0, what: str) -> None:
     """Poll `predicate` every 10 ms of real time; fail the test after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {within:g} s: {what}")
-        await asyncio.sleep(0.01)
+    await eventually(predicate, timeout=within, what=what)
 
 
 def socat() -> str:

@@ -94,12 +94,17 @@ def reading_times(url: str) -> list[int]:
 
 
 def gateway_config(
-    url: str, *, devices: list[dict[str, Any]] | None = None, **storage: Any
+    url: str,
+    *,
+    devices: list[dict[str, Any]] | None = None,
+    name: str = "storage-test",
+    **storage: Any,
 ) -> GatewayConfig:
-    """A config with `url` as storage, the given storage keys and devices."""
+    """A config with `url` as storage, the given storage keys and devices; `name` is the
+    gateway's (gateways of a fleet share one database, their rows told apart by it)."""
     return GatewayConfig.model_validate(
         {
-            "gateway": {"name": "storage-test"},
+            "gateway": {"name": name},
             # Port 0: several gateways may run at once; certificates in a temp folder.
             "opcua": {
                 "anonymous": True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 from alarmkit import TEMP_ALARM, alarm_config, journal_of
 from alembic import command
 from alembic.config import Config
+from eventually import eventually
 from gatewaykit import wait_for
 from sqlalchemy import insert
 from storagekit import database_url, engine_for, fresh_database, gateway_config, outage
@@ -41,15 +41,15 @@ def _event(
 
 
 async def _journal(historian: Historian, count: int) -> list[AlarmEvent]:
-    async def written() -> list[AlarmEvent]:
-        return (await historian.alarm_journal()).events
+    async def written() -> list[AlarmEvent] | None:
+        events = (await historian.alarm_journal()).events
+        return events if len(events) >= count else None
 
-    for _ in range(500):
-        events = await written()
-        if len(events) >= count:
-            return events
-        await asyncio.sleep(0.02)
-    pytest.fail(f"{count} journal events never written")
+    events: list[AlarmEvent] | None = await eventually(
+        written, timeout=10, what=f"{count} journal events", interval=0.02
+    )
+    assert events is not None
+    return events
 
 
 async def test_latest_state_per_alarm_and_retention_never_deletes_it(database_url: str) -> None:
@@ -141,8 +141,8 @@ def test_events_from_before_0002_are_migrated_and_their_state_inferred(
     assert "older than this gateway" in capsys.readouterr().err
 
     with engine_for(database_url) as engine:
-        assert upgrade(engine)[0] == "0001"
-        states = alarm_states(engine)
+        assert upgrade(engine, gateway="g")[0] == "0001"
+        states = alarm_states(engine, gateway="g")
     assert {name: journaled_state(e) for name, e in states.items()} == {
         "hot": AlarmState.UNACK,
         "cold": AlarmState.NORMAL,

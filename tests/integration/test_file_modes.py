@@ -41,7 +41,9 @@ def test_a_new_sqlite_history_and_its_wal_and_shm_are_0600_in_0700_folders(
 ) -> None:
     file = tmp_path / "var" / "gateway" / "history.db"
     before = mode(tmp_path)
-    database = Database(StorageConfig(url=f"sqlite:///{file}"), [TagInfo("d", "t", DataType.INT16)])
+    database = Database(
+        StorageConfig(url=f"sqlite:///{file}"), [TagInfo("d", "t", DataType.INT16)], gateway="g"
+    )
     try:
         database.prepare()  # the schema, as `gateway run` creates it
         with database.engine.connect() as connection:  # a reader holds the WAL open
@@ -60,7 +62,7 @@ def test_an_existing_database_folder_keeps_its_mode(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
     os.chmod(shared, 0o755)
-    database = Database(StorageConfig(url=f"sqlite:///{shared / 'h.db'}"), [])
+    database = Database(StorageConfig(url=f"sqlite:///{shared / 'h.db'}"), [], gateway="g")
     try:
         database.prepare()
     finally:

@@ -23,6 +23,7 @@ from bothloops import (  # noqa: F401 - fixture, marks and guard test shared
     pytestmark,
     test_runs_on_the_intended_loop,
 )
+from eventually import eventually
 from fakeclock import FakeClock
 from fakeslave import (
     FakeRequest,
@@ -59,9 +60,7 @@ def _open_sockets() -> int:
 
 async def _eventually(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
     """Poll until `predicate` holds (fails the test after `timeout`)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - states with no event to wait on (fds, flags)
-            await asyncio.sleep(0.002)
+    await eventually(predicate, timeout=timeout, interval=0.002)
 
 
 @pytest.fixture

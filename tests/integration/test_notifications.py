@@ -272,3 +272,54 @@ async def test_email_over_tls_trusting_the_configured_ca(tmp_path: Path, implici
             await box.wait_for(1)
             assert box.messages[0]["Subject"].startswith("[900] plc_fault activated")
             assert box.logins == ["gw"]
+
+
+async def test_the_mqtt_channel_publishes_through_the_gateways_mqtt_connection(
+    tmp_path: Path,
+) -> None:
+    """The `mqtt` channel uses the `mqtt:` section's connection (the edge node's)."""
+    import json
+    import time
+
+    from mqttkit import broker_reachable, recorder
+
+    if not broker_reachable("127.0.0.1", 1883):
+        pytest.fail("the machine's Mosquitto on 127.0.0.1:1883 is not running")
+    topic = f"alerts-test/{time.monotonic_ns()}"
+    notifications = {
+        "channels": [{"name": "bus", "type": "mqtt", "topic": topic, "qos": 1}],
+        "routes": [{"alarms": ["temp_*"], "on": ["active"], "to": ["bus"]}],
+    }
+    async with (
+        run_plant(make_plant({"plc": PLC_POINTS}), autotick=False) as running,
+        recorder(1883, topic) as received,
+    ):
+        config = _config(running, tmp_path, notifications).model_copy(
+            update={
+                "mqtt": GatewayConfig.model_validate(
+                    {
+                        "gateway": {"name": "notify-test"},
+                        "mqtt": {
+                            "servers": ["mqtt://127.0.0.1:1883"],
+                            "sparkplug": {"group": f"alerts-{time.monotonic_ns()}"},
+                        },
+                    }
+                ).mqtt
+            }
+        )
+        async with Gateway(config, config_dir=tmp_path) as gateway:
+            running.slave("plc").unit(1).set("temp", 85.0)
+            await received.until(
+                lambda: any(m.topic == topic for m in received.messages),
+                timeout=15,
+                message="the notification on its topic",
+            )
+
+            async def sent() -> bool:
+                rows = await gateway.historian.notification_rows(10)
+                return any(r.status == "sent" and r.message.channel == "bus" for r in rows)
+
+            await until(sent, timeout=10, message="the outbox row marked sent")
+    [message] = [m for m in received.messages if m.topic == topic]
+    body = json.loads(message.payload)
+    assert (body["alarm"], body["on"], body["gateway"]) == ("temp_high", "active", "notify-test")

@@ -335,7 +335,7 @@ async def stored(
     with fresh_database(request.param, folder) as url:
         offline = [{"name": "plc", "host": "127.0.0.1", "enabled": False, "tags": PLC_TAGS}]
         config = gateway_config(offline, OPEN, {"url": url})
-        database = Database(config.storage, tag_infos(config))
+        database = Database(config.storage, tag_infos(config), gateway=config.gateway.name)
         database.prepare()
         rows = []
         for text in SPEC_TIMES:
@@ -502,15 +502,9 @@ async def _history_read(
         ua.ReadRawModifiedDetails(
             IsReadModified=True, StartTime=_at(DAY), EndTime=_at(DAY + 86400)
         ),
-        ua.ReadProcessedDetails(
-            StartTime=_at(DAY),
-            EndTime=_at(DAY + 86400),
-            ProcessingInterval=60_000.0,
-            AggregateType=[ua.NodeId(ua.ObjectIds.AggregateFunction_Average)],
-        ),
         ua.ReadEventDetails(StartTime=_at(DAY), EndTime=_at(DAY + 86400)),
     ],
-    ids=["modified", "processed", "events"],
+    ids=["modified", "events"],
 )
 async def test_unsupported_read_kinds_are_a_per_node_status(
     stored: OpcRig, stored_client: Client, details: Any

@@ -452,3 +452,55 @@ async def test_condition_types_shelving_and_enable_with_node_opcua(
     await becomes("Alarms.temp_high.EnabledState.Id", False)
     assert await operator.call("call", objectId=condition, methodId="i=9027") == "Good"
     await becomes("Alarms.temp_high.EnabledState.Id", True)
+
+
+async def test_history_read_processed_with_continuation(rig: Rig, operator: NodeClient) -> None:
+    """Part 13 aggregates through node-opcua: values, pages, a refused aggregate, the list."""
+    unit = rig.opc.plant.slave("plc").unit(1)
+    unit.set("mode", 9)
+    start = datetime.fromtimestamp(rig.started, UTC).isoformat()
+
+    async def stored() -> bool:
+        history = await operator.call("history", nodeId=rig.node_id("plc.mode"), start=start)
+        return any(v["value"] == 9 for p in history["pages"] for v in p["values"])
+
+    await until(stored, message="history of plc.mode flushed")
+    end = datetime.fromtimestamp(time.time() + 1, UTC).isoformat()
+    maximum = await operator.call(
+        "processed",
+        nodeId=rig.node_id("plc.mode"),
+        start=start,
+        end=end,
+        aggregate="ns=0;i=2347",  # Maximum
+        intervalMs=0,
+    )
+    [page] = maximum["pages"]
+    [value] = page["values"]
+    assert page["statusCode"] == "Good"
+    assert value["value"] >= 9
+    assert value["dataType"] == "UInt16"  # Maximum keeps the source's type
+    stamped = datetime.fromisoformat(value["sourceTimestamp"]).timestamp()
+    assert abs(stamped - rig.started) < 0.001  # the interval's start (JavaScript: ms)
+    # 5,000 intervals per call: 5,200 one-millisecond intervals take two pages.
+    begin = float(int(rig.started))  # whole seconds: JavaScript dates hold milliseconds
+    paged = await operator.call(
+        "processed",
+        nodeId=rig.node_id("plc.mode"),
+        start=datetime.fromtimestamp(begin, UTC).isoformat(),
+        end=datetime.fromtimestamp(begin + 5.2, UTC).isoformat(),
+        aggregate="ns=0;i=2341",  # Interpolative
+        intervalMs=1,
+        brief=True,
+    )
+    assert [p["count"] for p in paged["pages"]] == [5000, 200]
+    refused = await operator.call(
+        "processed",
+        nodeId=rig.node_id("plc.mode"),
+        start=start,
+        end=end,
+        aggregate="ns=0;i=2355",  # NumberOfTransitions: not computed here
+        intervalMs=0,
+    )
+    assert refused["pages"][0]["statusCode"] == "BadAggregateNotSupported"
+    listed = await operator.call("browse", nodeId="ns=0;i=2997")
+    assert {r["browseName"] for r in listed} >= {"Average", "Count", "Maximum", "TimeAverage"}

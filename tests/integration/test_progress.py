@@ -66,7 +66,7 @@ def _history_database(tmp_path: Path, rows: int) -> Path:
         encoding="utf-8",
     )
     config = load_config(config_file).config
-    database = Database(config.storage, tag_infos(config))
+    database = Database(config.storage, tag_infos(config), gateway=config.gateway.name)
     database.prepare()
     try:
         number, text = encode_value(20.5)
@@ -141,3 +141,27 @@ async def test_building_the_address_space_logs_progress(
     assert "… 1 of 3 tags" in messages
     assert "… 3 of 3 tags" in messages
     assert any(m.startswith("OPC UA address space: 3 tags of 3 devices done in") for m in messages)
+
+
+async def test_export_reports_its_rows_on_the_terminal(tmp_path: Path) -> None:
+    rows = 3 * CHECK_EVERY
+    config = _history_database(tmp_path, rows)
+    controller, terminal = pty.openpty()  # stderr is a terminal; the rows go to a file
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "export", "-c", str(config), "d.*",
+            "-o", str(tmp_path / "all.csv"), stdout=asyncio.subprocess.DEVNULL, stderr=terminal,
+        )  # fmt: skip
+        async with asyncio.timeout(60):
+            code = await process.wait()
+        os.close(terminal)
+        terminal = -1
+        shown = _read_all(controller)
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        os.close(controller)
+    assert code == 0, shown
+    assert len((tmp_path / "all.csv").read_text().splitlines()) == rows + 1
+    assert f"{rows:,} rows in " in shown
+    assert f"{rows} rows of 1 tag(s)" in shown

@@ -8,6 +8,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from eventually import eventually
 from gatewaykit import FAST_DEVICE, PLC_POINTS, PLC_TAGS, make_plant
 from sqlalchemy import func, select
 from storagekit import count_readings, database_url, engine_for, gateway_config
@@ -50,10 +51,7 @@ async def test_polled_values_are_stored_per_storage_mode_and_flushed_on_stop(
                 values = await historian.latest()
                 return len(values) == 10 and all(v.status is Status.GOOD for v in values)
 
-            deadline = asyncio.get_running_loop().time() + 10
-            while not await all_stored():
-                assert asyncio.get_running_loop().time() < deadline, "every tag stored Good"
-                await asyncio.sleep(0.02)
+            await eventually(all_stored, timeout=10, what="every tag stored Good")
             stored = {value.tag: value.value for value in await historian.latest()}
             assert stored == {
                 "plc.temp": 21.5,
@@ -68,12 +66,15 @@ async def test_polled_values_are_stored_per_storage_mode_and_flushed_on_stop(
                 "plc.pump": False,
             }
             running.slave("plc").unit(1).set("mode", 7)
-            while [v.value for v in await _history(gateway, "plc.mode")] != [1, 7]:
-                assert asyncio.get_running_loop().time() < deadline + 5, "mode change stored"
-                await asyncio.sleep(0.02)
-            while len(await _history(gateway, "plc.level")) < 4:  # constant, yet repeated
-                assert asyncio.get_running_loop().time() < deadline + 5, "every_scan rows"
-                await asyncio.sleep(0.02)
+
+            async def mode_changed() -> bool:
+                return [v.value for v in await _history(gateway, "plc.mode")] == [1, 7]
+
+            async def repeated() -> bool:  # constant, yet repeated
+                return len(await _history(gateway, "plc.level")) >= 4
+
+            await eventually(mode_changed, timeout=5, what="mode change stored")
+            await eventually(repeated, timeout=5, what="every_scan rows")
         counters = historian.counters
         assert counters.rows_written == counters.rows_received  # the stop flushed everything
         assert counters.rows_dropped == 0

@@ -13,7 +13,7 @@ from storagekit import database_url, gateway_config
 from gateway.cli import main
 from gateway.config import GatewayConfig
 from gateway.model import Status
-from gateway.present.history import HistoryFormat, history_lines
+from gateway.present.history import HistoryFormat, TagRef, history_lines
 from gateway.storage import StorageError
 from gateway.storage.database import Database
 from gateway.storage.queries import alarm_journal, iter_raw, latest, read_raw
@@ -23,6 +23,8 @@ from gateway.storage.tagsync import tag_infos
 __all__ = ["database_url"]
 
 T0 = 1_714_550_400.0  # 2024-05-01T08:00:00Z
+#: The gateway name of `gateway_config` (storagekit), whose rows these tests write.
+GATEWAY = "storage-test"
 TAGS = [
     {"name": "temp", "ref": 40001, "type": "float32", "unit": "degC"},
     {"name": "count", "ref": 40003, "type": "uint64"},
@@ -45,7 +47,9 @@ def _row(key: str, at: float, value: object, status: Status = Status.GOOD) -> Ro
 @pytest.fixture
 def history(database_url: str) -> Iterator[Database]:
     """The database of `database_url` holding a known history."""
-    database = Database(_config(database_url).storage, tag_infos(_config(database_url)))
+    database = Database(
+        _config(database_url).storage, tag_infos(_config(database_url)), gateway=GATEWAY
+    )
     database.prepare()
     rows = [_row("d.temp", T0 + i, 20.0 + i / 10) for i in range(100)]
     rows += [
@@ -69,7 +73,9 @@ def test_raw_pages_with_continuation_return_every_value_once_in_order(
     token = None
     pages = 0
     while True:
-        page = read_raw(engine, "d.temp", T0 + 10, T0 + 60, limit=7, continuation=token)
+        page = read_raw(
+            engine, "d.temp", T0 + 10, T0 + 60, gateway=GATEWAY, limit=7, continuation=token
+        )
         seen += [value.source_time or 0.0 for value in page.values]
         pages += 1
         if page.continuation is None:
@@ -77,7 +83,7 @@ def test_raw_pages_with_continuation_return_every_value_once_in_order(
         token = page.continuation
     assert seen == [T0 + i for i in range(10, 60)]  # start inclusive, end exclusive
     assert pages == 8
-    assert [v.value for v in iter_raw(engine, "d.temp", T0 + 98, page_size=1)] == [
+    assert [v.value for v in iter_raw(engine, "d.temp", T0 + 98, gateway=GATEWAY, page_size=1)] == [
         pytest.approx(29.8),
         pytest.approx(29.9),
     ]
@@ -90,47 +96,65 @@ def test_reverse_pages_run_newest_first_over_the_mirror_range(history: Database)
     token = None
     while True:
         page = read_raw(
-            engine, "d.temp", T0 + 10, T0 + 20, limit=4, continuation=token, reverse=True
+            engine,
+            "d.temp",
+            T0 + 10,
+            T0 + 20,
+            gateway=GATEWAY,
+            limit=4,
+            continuation=token,
+            reverse=True,
         )
         seen += [value.source_time or 0.0 for value in page.values]
         if page.continuation is None:
             break
         token = page.continuation
     assert seen == [T0 + i for i in range(20, 10, -1)]
-    forward = read_raw(engine, "d.temp", T0 + 10, T0 + 20, limit=4)
+    forward = read_raw(engine, "d.temp", T0 + 10, T0 + 20, gateway=GATEWAY, limit=4)
     with pytest.raises(StorageError, match="does not belong to this query"):
         read_raw(
-            engine, "d.temp", T0 + 10, T0 + 20, continuation=forward.continuation, reverse=True
+            engine,
+            "d.temp",
+            T0 + 10,
+            T0 + 20,
+            gateway=GATEWAY,
+            continuation=forward.continuation,
+            reverse=True,
         )
 
 
 def test_a_foreign_or_damaged_continuation_point_is_refused(history: Database) -> None:
-    page = read_raw(history.engine, "d.temp", limit=5)
+    page = read_raw(history.engine, "d.temp", gateway=GATEWAY, limit=5)
     assert page.continuation is not None
     with pytest.raises(StorageError, match="does not belong to this query"):
-        read_raw(history.engine, "d.label", continuation=page.continuation)
+        read_raw(history.engine, "d.label", gateway=GATEWAY, continuation=page.continuation)
     with pytest.raises(StorageError, match="invalid continuation point"):
-        read_raw(history.engine, "d.temp", continuation="!!not-a-token")
+        read_raw(history.engine, "d.temp", gateway=GATEWAY, continuation="!!not-a-token")
 
 
 def test_values_come_back_with_their_type_and_status(history: Database) -> None:
-    values = {value.tag: value for value in latest(history.engine)}
+    values = {value.tag: value for value in latest(history.engine, gateway=GATEWAY)}
     assert sorted(values) == ["d.count", "d.label", "d.run", "d.temp"]
     assert values["d.temp"].value == pytest.approx(29.9)
     assert values["d.temp"].source_time == T0 + 99
     assert values["d.count"].value == 2**64 - 1
     assert values["d.label"].value == "AB12"
     assert (values["d.run"].value, values["d.run"].status) == (None, Status.BAD_NO_COMMUNICATION)
-    assert [v.tag for v in latest(history.engine, ["d.run", "d.label"])] == ["d.label", "d.run"]
+    assert [v.tag for v in latest(history.engine, ["d.run", "d.label"], gateway=GATEWAY)] == [
+        "d.label",
+        "d.run",
+    ]
 
 
 def test_unknown_tags_get_a_clear_error(history: Database) -> None:
     with pytest.raises(StorageError, match=r"no history for tag 'd\.nope'"):
-        read_raw(history.engine, "d.nope")
+        read_raw(history.engine, "d.nope", gateway=GATEWAY)
 
 
 def test_alarm_journal_filters_by_alarm_and_time_with_continuation(database_url: str) -> None:
-    database = Database(_config(database_url).storage, tag_infos(_config(database_url)))
+    database = Database(
+        _config(database_url).storage, tag_infos(_config(database_url)), gateway=GATEWAY
+    )
     try:
         database.prepare()
         events = [
@@ -142,16 +166,18 @@ def test_alarm_journal_filters_by_alarm_and_time_with_continuation(database_url:
         ]
         database.write([], events)
         engine = database.engine
-        first = alarm_journal(engine, alarm="hot", limit=2)
+        first = alarm_journal(engine, gateway=GATEWAY, alarm="hot", limit=2)
         assert [(e.transition, e.time) for e in first.events] == [
             ("activated", T0),
             ("acknowledged", T0 + 2),
         ]
         assert first.continuation is not None
-        rest = alarm_journal(engine, alarm="hot", limit=10, continuation=first.continuation)
+        rest = alarm_journal(
+            engine, gateway=GATEWAY, alarm="hot", limit=10, continuation=first.continuation
+        )
         assert [e.time for e in rest.events] == [T0 + 3, T0 + 4, T0 + 5]
         assert rest.continuation is None
-        window = alarm_journal(engine, T0 + 1, T0 + 3)
+        window = alarm_journal(engine, T0 + 1, T0 + 3, gateway=GATEWAY)
         assert [(e.alarm, e.value, e.message) for e in window.events] == [
             ("cold", 1.0, "cold activated"),
             ("hot", 2.0, "hot acknowledged"),
@@ -167,7 +193,7 @@ def _config_file(tmp_path: Path, url: str) -> str:
     path = tmp_path / "gw.yaml"
     lines = "\n".join(f"      - {tag}" for tag in TAGS).replace("'", "")
     path.write_text(
-        f"gateway: {{name: g}}\nopcua: {{anonymous: true}}\nstorage: {{url: '{url}'}}\n"
+        f"gateway: {{name: {GATEWAY}}}\nopcua: {{anonymous: true}}\nstorage: {{url: '{url}'}}\n"
         f"devices:\n  - name: d\n    host: 127.0.0.1\n    tags:\n{lines}\n",
         encoding="utf-8",
     )
@@ -221,7 +247,9 @@ def test_history_errors_are_one_clear_line(
 def test_history_streams_page_by_page(history: Database) -> None:
     """Rows stored after the first page was read still appear: nothing was loaded up front."""
     storage = _config(str(history.engine.url.render_as_string(hide_password=False))).storage
-    lines = history_lines(storage, "d.temp", format=HistoryFormat.CSV, page_size=10)
+    lines = history_lines(
+        storage, [TagRef(GATEWAY, "d.temp")], own=GATEWAY, format=HistoryFormat.CSV, page_size=10
+    )
     head = [next(lines) for _ in range(6)]  # header + 5 values: only the first page read
     assert head[1].startswith("2024-05-01T08:00:00")
     history.write([_row("d.temp", T0 + 1000 + i, 99.0) for i in range(3)])

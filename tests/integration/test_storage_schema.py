@@ -227,13 +227,16 @@ def test_run_and_history_refuse_a_newer_schema_with_exit_1(
 def test_the_tags_table_follows_the_configuration_with_stable_ids(database_url: str) -> None:
     storage = gateway_config(database_url).storage
     first = Database(
-        storage, [TagInfo("d", "a", DataType.FLOAT32), TagInfo("d", "b", DataType.INT16)]
+        storage,
+        [TagInfo("d", "a", DataType.FLOAT32), TagInfo("d", "b", DataType.INT16)],
+        gateway="g",
     )
     first.prepare()
     first.dispose()
     second = Database(
         storage,
         [TagInfo("d", "b", DataType.INT16, unit="bar"), TagInfo("d", "c", DataType.BOOL)],
+        gateway="g",
     )
     second.prepare()
     try:

@@ -169,7 +169,7 @@ async def test_an_sqlite_file_locked_by_another_connection_is_logged_and_retried
 
 async def test_an_sqlite_statement_past_its_deadline_is_interrupted(tmp_path: Path) -> None:
     config = gateway_config(f"sqlite:///{tmp_path / 'history.db'}", timeout="5s")
-    database = Database(config.storage, [])
+    database = Database(config.storage, [], gateway=config.gateway.name)
     thread = StorageThread(database.cutter.cut)
     thread.start()
     try:

@@ -169,7 +169,7 @@ async def test_a_replayed_batch_stores_nothing_twice(database_url: str) -> None:
     assert historian.counters.rows_written == 500
     assert count_readings(database_url) == 500
 
-    database = Database(config.storage, tag_infos(config))
+    database = Database(config.storage, tag_infos(config), gateway=config.gateway.name)
     try:
         database.prepare()
         rows = [("d.a", to_us(v.server_time), v.value, None, 0) for v in batch[:300]]
@@ -222,11 +222,13 @@ async def test_one_retention_transaction_deletes_at_most_one_chunk(database_url:
         await wait_until(lambda: historian.counters.rows_written == 20, message="rows")
         engine = historian.database.engine
         cutoff = to_us(old + 3600)
-        deleted, resume = delete_expired_readings(engine, cutoff, 7)
+        deleted, resume = delete_expired_readings(engine, cutoff, 7, gateway=config.gateway.name)
         assert (deleted, count_readings(database_url)) == (7, 13)
         steps = [deleted]
         while resume is not None:
-            deleted, resume = delete_expired_readings(engine, cutoff, 7, resume)
+            deleted, resume = delete_expired_readings(
+                engine, cutoff, 7, resume, gateway=config.gateway.name
+            )
             steps.append(deleted)
     assert steps == [7, 7, 6]
     assert count_readings(database_url) == 0
@@ -253,7 +255,7 @@ def test_a_batch_streamed_row_by_row_is_still_committed_whole_or_not_at_all(
 ) -> None:
     """Database.write binds rows one at a time (no list of converted tuples); one commit."""
     config = gateway_config(database_url, devices=[unreachable_device("a", "b")])
-    database = Database(config.storage, tag_infos(config))
+    database = Database(config.storage, tag_infos(config), gateway=config.gateway.name)
     start = to_us(time.time())
     # Out of key order, two tags interleaved: written sorted, all counted.
     rows = [

@@ -252,3 +252,50 @@ def test_the_quickstart_sets_the_passwords_before_it_checks_the_file() -> None:
     for variable in ("GATEWAY_OPERATOR_PASSWORD", "GATEWAY_VIEWER_PASSWORD"):
         assert own.index(f"read -rs {variable}") < own.index("gateway check -c plant.yaml")
     assert own.index("gateway check -c plant.yaml") < own.index("gateway run -c plant.yaml")
+
+
+def _help_texts() -> list[str]:
+    """`gateway --help` and every subcommand's (and sub-subcommand's) help text."""
+    import argparse
+
+    from gateway.cli import build_parser
+
+    texts, parsers = [], [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        texts.append(parser.format_help())
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    return texts
+
+
+def test_docs_and_help_never_cite_the_design_document() -> None:
+    """DESIGN.md is not in the repository: what users need from it is in docs/."""
+    cited = re.compile(r"DESIGN(\.md)?\s*§|DESIGN\.md")
+    for path in MARKDOWN:
+        assert not cited.search(path.read_text(encoding="utf-8")), path.name
+    helps = _help_texts()
+    assert len(helps) > 10
+    for text in helps:
+        assert not cited.search(text), text.splitlines()[0]
+
+
+def _packages_and_modules() -> set[str]:
+    """Every sub-package and top-level module of gateway/, and simulators/, as paths."""
+    found = {"simulators/"}
+    for path in sorted((ROOT / "gateway").iterdir()):
+        if path.is_dir() and (path / "__init__.py").exists():
+            found.add(f"gateway/{path.name}/")
+        elif path.suffix == ".py" and path.name != "__init__.py":
+            found.add(f"gateway/{path.name}")
+    return found
+
+
+def test_the_module_map_covers_every_package_and_module() -> None:
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    table = text[text.index("## Module map") :]
+    table = table[: table.index("\n## ")]
+    rows = " ".join(line.split("|")[1] for line in table.splitlines() if line.startswith("| `"))
+    missing = [name for name in sorted(_packages_and_modules()) if f"`{name}" not in rows]
+    assert not missing, f"docs/architecture.md's module map lacks {missing}"

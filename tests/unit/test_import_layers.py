@@ -8,7 +8,8 @@ independent of each other (they never import one another):
                     gateway.cli
                     gateway.demo | gateway.bench
     wiring          gateway.app
-    HTTP face       gateway.http
+    HTTP, MQTT      gateway.http | gateway.mqtt
+    analysis        gateway.analysis
     text, OPC UA    gateway.present | gateway.opcua
                     gateway.opcua.stack              (the adapter: asyncua's server)
                     gateway.opcua.guards | .users | .pki   (what the adapter applies)
@@ -17,6 +18,9 @@ independent of each other (they never import one another):
     low parts       gateway.bus | gateway.uaclient | simulators
     foundations     gateway.config | gateway.codec | gateway.ua | gateway.loop | gateway.filemodes
                     | gateway.backoff | gateway.systemd | gateway.rtuframe | gateway.serialio
+                    | gateway.aggregates | gateway.finetimer
+                    gateway.collector
+                    gateway.lifecycle
                     gateway.errors
                     gateway.model
 
@@ -60,7 +64,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # a running gateway wired together
     ("gateway.app",),
     # the HTTP face (metrics, health, status page): it reads the parts below
-    ("gateway.http",),
+    # and the MQTT publisher (Sparkplug B, JSON, replay from the historian)
+    ("gateway.http", "gateway.mqtt"),
+    # analysis of stored history: records, exports, DataFrames (pandas and pyarrow adapters)
+    ("gateway.analysis",),
     # text for people; the OPC UA server, its asyncua adapter, and the rules and files
     # the adapter applies
     ("gateway.present", "gateway.opcua"),
@@ -83,7 +90,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "gateway.systemd",
         "gateway.rtuframe",
         "gateway.serialio",
+        "gateway.aggregates",
+        "gateway.finetimer",
     ),
+    # the one lifecycle idiom every long-running part (and systemd's notifier) follows
+    # the process's garbage-collector policy (its loop follows the lifecycle idiom)
+    ("gateway.collector",),
+    ("gateway.lifecycle",),
     ("gateway.errors",),
     ("gateway.model",),
 )

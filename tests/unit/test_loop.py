@@ -1,4 +1,4 @@
-"""The start-up collector pause of `gateway run` (gateway.loop)."""
+"""The start-up collector pause of `gateway run` (gateway.collector)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
+from eventually import eventually
 
-from gateway.loop import collect_young, collector_paused_until_running
+from gateway.collector import collect_young, collector_paused_until_running
 
 
 @pytest.fixture(autouse=True)
@@ -94,9 +95,7 @@ def _weak(value: object) -> Callable[[], object | None]:
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110 - nothing signals a collection
-            await asyncio.sleep(0.01)
+    await eventually(condition, timeout=timeout, what="a collection")
 
 
 async def test_cycles_that_die_frozen_are_swept_once_the_frozen_set_grows() -> None:

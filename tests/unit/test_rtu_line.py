@@ -279,3 +279,87 @@ def test_the_receive_buffer_is_bounded() -> None:
         assert rtu.counters.long_frames + rtu.counters.bad_crc >= 1
 
     run(body)
+
+
+def test_a_request_waiting_for_its_gap_fails_at_once_when_the_line_closes() -> None:
+    async def body(clock: FakeClock, line: MemoryLine) -> None:
+        import asyncio
+
+        rtu = line.transport(turnarounds={1: 0.5})
+        await read(rtu)  # unit 1's turnaround holds the line for 0.5 s after its answer
+        waiting = asyncio.ensure_future(read(rtu, unit=2, timeout=2.0))
+        await clock.sleep(0.1)
+        assert len(line.sent) == 1  # still waiting for the gap
+        closed_at = clock.now()
+        await rtu.close()
+        with pytest.raises(DeviceError, match="closed by the gateway"):
+            await waiting
+        assert clock.now() == closed_at
+        assert len(line.sent) == 1
+
+    run(body)
+
+
+def test_a_request_cancelled_during_its_gap_is_never_sent() -> None:
+    async def body(clock: FakeClock, line: MemoryLine) -> None:
+        import asyncio
+
+        rtu = line.transport(turnarounds={1: 0.5})
+        await read(rtu)
+        waiting = asyncio.ensure_future(read(rtu, unit=2, timeout=2.0))
+        await clock.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await clock.sleep(1.0)  # past the gap: the cancelled request's timer must not fire
+        assert len(line.sent) == 1
+        assert rtu.counters.requests == 1
+        assert await read(rtu, unit=2) == bytes.fromhex("00020002")
+
+    run(body)
+
+
+def test_request_frames_are_remembered_per_unit_within_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway.modbus import rtuline
+
+    monkeypatch.setattr(rtuline, "_FRAME_CACHE", 2)
+
+    async def body(clock: FakeClock, line: MemoryLine) -> None:
+        rtu = line.transport()
+        await rtu.connect()
+        for unit, address in ((1, 0), (2, 0), (1, 1), (1, 0), (2, 0)):
+            await rtu.read(Table.HOLDING_REGISTER, unit, address, 1, timeout=0.5)
+        # The same PDU to two units makes two frames; each frame as rtuframe makes it.
+        assert [sent.data for sent in line.sent] == [
+            frame(1, bytes.fromhex("0300000001")),
+            frame(2, bytes.fromhex("0300000001")),
+            frame(1, bytes.fromhex("0300010001")),
+            frame(1, bytes.fromhex("0300000001")),
+            frame(2, bytes.fromhex("0300000001")),
+        ]
+        assert len(rtu._frames) <= 2
+
+    run(body)
+
+
+def test_each_request_times_out_at_its_own_deadline_whatever_came_before() -> None:
+    """One watchdog serves the line's requests: it must fire for the earliest deadline."""
+
+    async def body(clock: FakeClock, line: MemoryLine) -> None:
+        rtu = line.transport()
+        answer = answer_of(1, b"\x12\x34\x56\x78")
+        line.script = lambda unit, request: [(0.5, answer)]  # a slow unit
+        assert await read(rtu, timeout=5.0) == bytes.fromhex("12345678")
+        start = clock.now()
+        with pytest.raises(DeviceTimeout, match=r"within 0\.2 s"):  # earlier than the last
+            await read(rtu, timeout=0.2)
+        assert clock.now() - start == pytest.approx(0.2)  # the gap counts in the timeout
+        await clock.sleep(1.0)  # the late answer comes and goes
+        start = clock.now()
+        assert await read(rtu, timeout=1.0) == bytes.fromhex("12345678")  # later: not cut short
+        assert clock.now() - start == pytest.approx(0.5)
+        assert rtu.counters.timeouts == 1
+
+    run(body)

@@ -17,9 +17,9 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Protocol, Self
 
 from gateway.alarms.notify.channels import (
@@ -34,6 +34,7 @@ from gateway.alarms.notify.channels import (
 from gateway.alarms.notify.ratelimit import DIGEST_DETAILS, SlidingWindow, digest_body
 from gateway.config import GatewayConfig
 from gateway.config.notifications import EmailChannel, LogChannel, MqttChannel, WebhookChannel
+from gateway.lifecycle import Part, task_group
 from gateway.storage.errors import StorageError
 from gateway.storage.rows import OutboxMessage, PendingMessage
 
@@ -112,7 +113,7 @@ def _senders(config: GatewayConfig, mqtt: MqttSink | None) -> list[Sender]:
     return senders
 
 
-class Deliverer:
+class Deliverer(Part):
     """Delivers the outbox of one gateway; entered after the historian."""
 
     def __init__(
@@ -137,30 +138,20 @@ class Deliverer:
         self._channels = {
             s.name: _Channel(s, SlidingWindow(limit.count, limit.per)) for s in chosen
         }
-        self._group: asyncio.TaskGroup | None = None
-        self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
-    async def __aenter__(self) -> Self:
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Self]:
+        """The delivery loop in its own task group (gateway.lifecycle's rules); the
+        channels' connections are closed when it stops."""
         self._outbox.add_outbox_listener(self.wake)  # new rows: look at once, not at the poll
-        group = asyncio.TaskGroup()
-        await group.__aenter__()
-        self._group = group
-        self._task = group.create_task(self._run(), name="notifications")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        group, self._group = self._group, None
         try:
-            if group is not None:
-                await group.__aexit__(None, None, None)
+            async with task_group() as group:
+                task = group.create_task(self._run(), name="notifications")
+                try:
+                    yield self
+                finally:
+                    task.cancel()  # what is pending stays in the outbox for the next start
         finally:
             for channel in self._channels.values():
                 await channel.sender.close()

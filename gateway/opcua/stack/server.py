@@ -28,6 +28,7 @@ from asyncua.server.internal_server import InternalServer
 from asyncua.server.server import Server
 
 from gateway.errors import GatewayError
+from gateway.lifecycle import task_group
 from gateway.opcua.guards import ConnectionTable, FaultLog, LoginThrottle, ServerLimits
 from gateway.opcua.pki import TrustList
 from gateway.opcua.stack import gate
@@ -210,40 +211,36 @@ class StackServer:
         asyncua's internal server; an error of the block comes out as it went in.
         """
         quieted = _quiet(_CHATTY)
-        failure: BaseException | None = None
         try:
             await self._server._setup_server_nodes()  # endpoints and security policy factories
             await self._iserver.start()
             await self._publish_limits()
-            async with asyncio.TaskGroup() as group:
+            async with task_group() as group:
                 context = self._serving = self._context(group)
                 try:
                     listener = await asyncio.get_running_loop().create_server(
                         lambda: Connection(context), host, port
                     )
                 except OSError as error:
-                    failure = GatewayError(f"cannot listen on {host}:{port}: {error}")
-                    failure.__cause__ = error
-                else:
+                    self._serving = None
+                    raise GatewayError(f"cannot listen on {host}:{port}: {error}") from error
+                sweeper = None
+                try:
                     sweeper = group.create_task(context.sweep(SWEEP_INTERVAL), name="opcua sweeper")
-                    try:
-                        self._port = int(listener.sockets[0].getsockname()[1])
-                        yield self._port
-                    except BaseException as error:  # re-raised below, not wrapped by the group
-                        failure = error
-                    finally:
-                        self._port = None
-                        self._serving = None
+                    self._port = int(listener.sockets[0].getsockname()[1])
+                    yield self._port
+                finally:
+                    self._port = None
+                    self._serving = None
+                    if sweeper is not None:
                         sweeper.cancel()
-                        listener.close()
-                        for connection in context.connections.keys():  # noqa: SIM118
-                            connection.abort("the server stops")
-                        await self._subscriptions.stop_all()
+                    listener.close()
+                    for connection in context.connections.keys():  # noqa: SIM118
+                        connection.abort("the server stops")
+                    await self._subscriptions.stop_all()
         finally:
             _restore(quieted)
             await self._iserver.stop()
-        if failure is not None:
-            raise failure
 
     def _context(self, group: asyncio.TaskGroup) -> StackContext:
         limits = self.limits

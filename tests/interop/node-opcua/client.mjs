@@ -7,7 +7,7 @@
 // sent to stderr so stdout carries nothing but answers.
 //
 // Ops: certificate, trust, connect, browse, read, eurange, write, subscribe, changes,
-// history, call, disconnect.
+// history, processed, call, disconnect.
 
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -27,6 +27,7 @@ const {
   MessageSecurityMode,
   NodeClass,
   OPCUAClient,
+  ReadProcessedDetails,
   ReadRawModifiedDetails,
   SecurityPolicy,
   StatusCodes,
@@ -302,6 +303,40 @@ const ops = {
       })),
     });
     return result.statusCode.name;
+  },
+
+  /** HistoryRead processed (Part 13 aggregates), following continuation points. */
+  async processed({ nodeId, start, end, aggregate, intervalMs, brief = false, maxPages = 100 }) {
+    const details = new ReadProcessedDetails({
+      startTime: new Date(start),
+      endTime: new Date(end),
+      processingInterval: intervalMs,
+      aggregateType: [aggregate],
+      aggregateConfiguration: { useServerCapabilitiesDefaults: true },
+    });
+    const pages = [];
+    let continuationPoint = null;
+    do {
+      const response = await session().historyRead(
+        new HistoryReadRequest({
+          historyReadDetails: details,
+          timestampsToReturn: TimestampsToReturn.Source,
+          releaseContinuationPoints: false,
+          nodesToRead: [{ nodeId, continuationPoint }],
+        }),
+      );
+      const [result] = response.results;
+      const dataValues = result.historyData?.dataValues ?? [];
+      pages.push({
+        statusCode: result.statusCode.name,
+        count: dataValues.length, // `brief`: counts only, a page can be 5,000 values
+        values: brief
+          ? []
+          : dataValues.map((dv) => ({ ...dataValue(dv), statusValue: dv.statusCode.value })),
+      });
+      continuationPoint = result.continuationPoint?.length ? result.continuationPoint : null;
+    } while (continuationPoint && pages.length < maxPages);
+    return { pages };
   },
 
   async disconnect() {

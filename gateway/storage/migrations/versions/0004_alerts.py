@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision: str | None = "0002"  # "0003" once the mqtt branch's revision is merged
+down_revision: str | None = "0003"
 branch_labels = None
 depends_on = None
 
