@@ -72,6 +72,7 @@ class GatewaySpec:
     segment: float = 60.0  # first and last segment compared (at most a third of the window)
     runs: int = 1
     extra_sections: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"mqtt": {...}}
+    profile: Path | None = None  # under tracemalloc: profiles in profile/<tags>/ (memtrace.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +198,7 @@ async def _window(
 
 async def _once(spec: GatewaySpec, tags: int, folder: Path) -> GatewayRun:
     devices = max(1, tags // spec.per_device)
+    profile = None if spec.profile is None else spec.profile / str(tags)
     subscribed = min(devices, spec.subscribed_devices)
     async with AsyncExitStack() as stack:
         fleet = await stack.enter_async_context(
@@ -206,19 +208,25 @@ async def _once(spec: GatewaySpec, tags: int, folder: Path) -> GatewayRun:
             )
         )  # fmt: skip
         config = whole_config(fleet.addresses, spec, folder)
-        gateway = await stack.enter_async_context(GatewayProcess(config, folder, start_timeout=300))
+        gateway = await stack.enter_async_context(
+            GatewayProcess(config, folder, start_timeout=600, profile=profile)
+        )
         get = await stack.enter_async_context(HttpGet(gateway.http_url))
         async with Client(gateway.url, timeout=60, watchdog_intervall=30) as probe:
             keys = [f"d{i:03d}.t{spec.per_device - 1}" for i in range(devices)]
             nodes = await tag_nodes(probe, keys)
             _, all_good = await wait_good(probe, nodes, since=gateway.spawned, timeout=300)
         rss_started = process_rss_mb(gateway.pid)
+        if profile is not None:
+            await gateway.write_profile("started")
         client = await stack.enter_async_context(
             ClientProcess(gateway.url, subscribed, spec.per_device, spec.interval)
         )
         await client.ready()
         await asyncio.sleep(spec.warmup)
         begin, first, last, end, received = await _window(spec, gateway, get, client)
+        if profile is not None:
+            await gateway.write_profile("end")
         wall = end.wall - begin.wall
         return GatewayRun(
             tags=devices * spec.per_device,
@@ -292,9 +300,13 @@ async def bench_gateway(spec: GatewaySpec) -> Report:
         "segment_s": min(spec.segment, spec.duration / 3),
         "runs": spec.runs,
     }
+    if spec.profile is not None:
+        parameters["profile"] = str(spec.profile)
     if spec.extra_sections:
         parameters["extra_sections"] = sorted(spec.extra_sections)
     report = Report("gateway", parameters)
+    if spec.profile is not None:
+        report.notes.append("under tracemalloc: CPU, RSS and start-up figures are inflated")
     for size in spec.sizes:
         _add_size(report, await measure_gateway(spec, size))
     return report

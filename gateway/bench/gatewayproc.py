@@ -63,8 +63,23 @@ class GatewayProcess:
     created; `listening` the seconds from then to the server's listening line.
     """
 
-    def __init__(self, config: dict[str, Any], folder: Path, *, start_timeout: float = 120) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        folder: Path,
+        *,
+        start_timeout: float = 120,
+        profile: Path | None = None,
+    ) -> None:
+        """`profile`: run under tracemalloc (memtrace.py), profiles written there."""
         self._file = folder / "gateway.yaml"  # JSON is YAML
+        self._command = (
+            ["-m", "gateway"]
+            if profile is None
+            else ["-X", "tracemalloc=4", "-m", "gateway.bench.memtrace", str(profile)]
+        )
+        self._profile = profile
+        self._profiles = 0
         self._file.write_text(json.dumps(config), encoding="utf-8")
         self._start_timeout = start_timeout
         self._process: asyncio.subprocess.Process | None = None
@@ -83,10 +98,26 @@ class GatewayProcess:
     def peak_rss_mb(self) -> float:
         return process_peak_rss_mb(self.pid)
 
+    async def write_profile(self, name: str, timeout: float = 600) -> Path:
+        """With `profile`: have the gateway write its memory profile now, as `name`.txt."""
+        assert self._profile is not None, "the gateway runs without tracemalloc"
+        self._profiles += 1
+        written = self._profile / f"profile-{self._profiles}.txt"
+        self._process_signal(signal.SIGUSR1)
+        for _ in range(round(timeout / 0.2)):
+            if written.exists():  # memtrace renames it into place when complete
+                return written.rename(self._profile / f"{name}.txt")
+            await asyncio.sleep(0.2)
+        raise GatewayError(f"no memory profile from the gateway within {timeout:g} s")
+
+    def _process_signal(self, signum: int) -> None:
+        assert self._process is not None, "the gateway is not running"
+        self._process.send_signal(signum)
+
     async def __aenter__(self) -> Self:
         self.spawned = time.time()
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway", "run", "-c", str(self._file),
+            sys.executable, *self._command, "run", "-c", str(self._file),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,

@@ -182,6 +182,7 @@ def _cmd_bench_gateway(args: argparse.Namespace) -> int:
         segment=args.segment,
         runs=args.runs,
         extra_sections=extra,
+        profile=args.profile,
     )
     _output(run(bench_gateway(spec)), args.json)
     return 0
@@ -440,6 +441,11 @@ def _register_gateway(workloads: Commands) -> None:
     whole.add_argument(
         "--section", type=_sections, action="append", default=[], metavar="JSON",
         help='extra configuration sections, e.g. \'{"mqtt": {...}}\'',
+    )  # fmt: skip
+    whole.add_argument(
+        "--profile", type=Path, default=None, metavar="DIR",
+        help="run the gateway under tracemalloc and write memory profiles (once started, at "
+        "the end) to DIR/TAGS/ (slows the gateway: its figures are then not measurements)",
     )  # fmt: skip
     whole.add_argument("--json", type=Path, default=None, metavar="FILE")
     whole.set_defaults(handler=_cmd_bench_gateway)
