@@ -17,7 +17,7 @@ independent of each other (they never import one another):
     low parts       gateway.bus | gateway.uaclient | simulators
     foundations     gateway.config | gateway.codec | gateway.ua | gateway.loop | gateway.filemodes
                     | gateway.backoff | gateway.systemd | gateway.rtuframe | gateway.serialio
-                    gateway.errors
+                    gateway.errors | gateway.memory
                     gateway.model
 
 The OPC UA client (gateway.uaclient) and the simulated PLCs (simulators) sit
@@ -84,7 +84,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "gateway.rtuframe",
         "gateway.serialio",
     ),
-    ("gateway.errors",),
+    ("gateway.errors", "gateway.memory"),
     ("gateway.model",),
 )
 
