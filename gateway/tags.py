@@ -9,6 +9,7 @@ a device's read plan is `gateway.modbus.deviceplan`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from gateway.codec import Encoding
@@ -34,11 +35,12 @@ class Tag:
     writable: bool = False
     description: str | None = None
     #: The tag's identity everywhere: `<device>.<tag>` (also its OPC UA NodeId). Made
-    #: once, so every consumer's map holds this one string (100k tags: 23 MB less).
+    #: once and interned, so every consumer's map holds this one string (the
+    #: historian, which builds keys from its rows, interns them too).
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", f"{self.device}.{self.name}")
+        object.__setattr__(self, "key", sys.intern(f"{self.device}.{self.name}"))
 
     @property
     def data_type(self) -> DataType:
