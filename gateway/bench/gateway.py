@@ -169,7 +169,8 @@ def _cores(a: _Sample, b: _Sample) -> float:
 
 
 def _thread_cores(a: _Sample, b: _Sample) -> float:
-    return (b.threads - a.threads) / (b.wall - a.wall)
+    # A difference of two 10 ms-resolution readings: never below 0.
+    return max(0.0, b.threads - a.threads) / (b.wall - a.wall)
 
 
 def _delta(a: _Sample, b: _Sample, name: str) -> float:
