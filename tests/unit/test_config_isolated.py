@@ -1,4 +1,5 @@
-"""Large configuration files are parsed in a forked child: same result, same errors.
+"""Large configuration files are parsed in a forked child: same result, same errors;
+and their tags share their pydantic fields sets.
 
 The child exists for memory (yamlsource._read_isolated): the parent must not
 see any difference in what it gets, warnings and located errors included.
@@ -95,3 +96,18 @@ def test_no_fork_while_other_threads_run(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(threading, "active_count", lambda: 2)
     monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked with threads running"))
     assert len(load_config(_big_file(tmp_path, 50)).config.devices[0].tags) == 50
+
+
+def test_tags_share_their_fields_sets_and_stay_usable(tmp_path: Path) -> None:
+    config = load_config(_big_file(tmp_path, 20)).config
+    tags = config.devices[0].tags
+    assert len({id(tag.__pydantic_fields_set__) for tag in tags}) == 1
+    assert tags[0].model_fields_set == {"name", "table", "address", "type", "unit"}
+    # A copy with an update gets its own set; the shared one is untouched.
+    copy = tags[0].model_copy(update={"deadband": 0.5})
+    assert copy.deadband == 0.5
+    assert "deadband" in copy.model_fields_set
+    assert "deadband" not in tags[1].model_fields_set
+    assert tags[3].model_dump(exclude_unset=True) == {
+        "name": "t3", "table": "holding_register", "address": 6, "type": "float32", "unit": "degC",
+    }  # fmt: skip
