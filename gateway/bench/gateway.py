@@ -73,6 +73,7 @@ class GatewaySpec:
     runs: int = 1
     extra_sections: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"mqtt": {...}}
     profile: Path | None = None  # under tracemalloc: profiles in profile/<tags>/ (memtrace.py)
+    profile_depth: int = 1  # frames kept per allocation (each one slows the gateway a lot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +211,9 @@ async def _once(spec: GatewaySpec, tags: int, folder: Path) -> GatewayRun:
         )  # fmt: skip
         config = whole_config(fleet.addresses, spec, folder)
         gateway = await stack.enter_async_context(
-            GatewayProcess(config, folder, start_timeout=600, profile=profile)
+            GatewayProcess(
+                config, folder, start_timeout=600, profile=profile, profile_depth=spec.profile_depth
+            )
         )
         get = await stack.enter_async_context(HttpGet(gateway.http_url))
         async with Client(gateway.url, timeout=60, watchdog_intervall=30) as probe:

@@ -70,14 +70,14 @@ class GatewayProcess:
         *,
         start_timeout: float = 120,
         profile: Path | None = None,
+        profile_depth: int = 1,
     ) -> None:
-        """`profile`: run under tracemalloc (memtrace.py), profiles written there."""
+        """`profile`: run under tracemalloc (memtrace.py) keeping `profile_depth` frames per
+        allocation, profiles written there. Each frame kept slows the start a lot (a
+        0-tag gateway: 15 s with 1, 160 s with 4 on a busy 2-core machine)."""
         self._file = folder / "gateway.yaml"  # JSON is YAML
-        self._command = (
-            ["-m", "gateway"]
-            if profile is None
-            else ["-X", "tracemalloc=4", "-m", "gateway.bench.memtrace", str(profile)]
-        )
+        traced = ["-X", f"tracemalloc={profile_depth}", "-m", "gateway.bench.memtrace"]
+        self._command = ["-m", "gateway"] if profile is None else [*traced, str(profile)]
         self._profile = profile
         self._profiles = 0
         self._file.write_text(json.dumps(config), encoding="utf-8")

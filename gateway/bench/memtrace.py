@@ -1,7 +1,7 @@
 """`gateway run` under tracemalloc, with a memory profile written on each SIGUSR1.
 
 Run by `gateway bench gateway --profile DIR` as
-`python -X tracemalloc=4 -m gateway.bench.memtrace DIR run -c FILE`: the
+`python -X tracemalloc=DEPTH -m gateway.bench.memtrace DIR run -c FILE`: the
 interpreter traces from its first allocation, so the imports are counted,
 and the gateway runs exactly as `python -m gateway run` does.
 Each SIGUSR1 writes DIR/profile-N.txt: the traced total and the RSS, the
@@ -118,7 +118,7 @@ def profile() -> str:
 
 def main(argv: list[str]) -> int:
     if not tracemalloc.is_tracing():
-        tracemalloc.start(4)
+        tracemalloc.start(1)
     folder = Path(argv[0])
     folder.mkdir(parents=True, exist_ok=True)
     taken = 0

@@ -183,6 +183,7 @@ def _cmd_bench_gateway(args: argparse.Namespace) -> int:
         runs=args.runs,
         extra_sections=extra,
         profile=args.profile,
+        profile_depth=args.profile_depth,
     )
     _output(run(bench_gateway(spec)), args.json)
     return 0
@@ -446,6 +447,10 @@ def _register_gateway(workloads: Commands) -> None:
         "--profile", type=Path, default=None, metavar="DIR",
         help="run the gateway under tracemalloc and write memory profiles (once started, at "
         "the end) to DIR/TAGS/ (slows the gateway: its figures are then not measurements)",
+    )  # fmt: skip
+    whole.add_argument(
+        "--profile-depth", type=positive_int, default=1, metavar="N",
+        help="frames kept per allocation with --profile (more: far slower)",
     )  # fmt: skip
     whole.add_argument("--json", type=Path, default=None, metavar="FILE")
     whole.set_defaults(handler=_cmd_bench_gateway)
