@@ -1,5 +1,5 @@
 """Large configuration files are parsed in a forked child: same result, same errors;
-and their tags share their pydantic fields sets.
+and their tags share their pydantic fields sets, units and ranges.
 
 The child exists for memory (yamlsource._read_isolated): the parent must not
 see any difference in what it gets, warnings and located errors included.
@@ -111,3 +111,19 @@ def test_tags_share_their_fields_sets_and_stay_usable(tmp_path: Path) -> None:
     assert tags[3].model_dump(exclude_unset=True) == {
         "name": "t3", "table": "holding_register", "address": 6, "type": "float32", "unit": "degC",
     }  # fmt: skip
+
+
+def test_tags_share_equal_units_and_ranges(tmp_path: Path) -> None:
+    path = tmp_path / "units.yaml"
+    lines = [_HEAD]
+    for i in range(6):
+        unit = "degC" if i % 2 else "bar"
+        lines.append(f"      - {{name: t{i}, table: holding_register, address: {2 * i}, ")
+        lines.append(f"type: float32, unit: {unit}, range: [0, {100 + i % 2}]}}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    tags = load_config(path).config.devices[0].tags
+    assert [tag.unit for tag in tags] == ["bar", "degC"] * 3
+    assert [tag.range for tag in tags] == [(0.0, 100.0), (0.0, 101.0)] * 3
+    assert tags[1].unit is tags[3].unit is tags[5].unit
+    assert tags[0].range is tags[2].range is tags[4].range
+    assert tags[0].range is not tags[1].range
