@@ -67,7 +67,7 @@ def suite(*, quick: bool, postgres_url: str | None = None) -> list[Step]:
         fanout = FanoutSpec(warmup=5.0, duration=10.0, runs=3)
         sizes, startup_runs, per_device = [10_000, 100_000], 2, 1000
         http = HttpSpec(requests=30, baseline=3.0, warmup=3.0, idle=10.0, runs=2)
-        whole = GatewaySpec(warmup=5.0, duration=30.0, segment=10.0)
+        whole = GatewaySpec(warmup=3.0, duration=15.0, segment=5.0)
     return [
         Step("poll", _async(lambda: bench_poll(poll, runs=poll_runs, baseline_slaves=baseline))),
         Step("storage", lambda: bench_storage(storage, postgres_url=postgres_url)),
