@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from gateway.lifecycle import task_group
+from gateway.memory import return_free_memory
 
 __all__ = [
     "FROZEN_CHECK_PERIOD",
@@ -138,6 +139,7 @@ def collector_paused_until_running() -> Iterator[Callable[[], None]]:
         gc.freeze()
         if enabled:
             gc.enable()
+        return_free_memory()  # the heap pages start-up freed, back to the system
 
     try:
         yield running

@@ -9,7 +9,8 @@ a device's read plan is `gateway.modbus.deviceplan`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 
 from gateway.codec import Encoding
 from gateway.config import DeviceConfig, TagConfig
@@ -33,11 +34,13 @@ class Tag:
     deadband: float = 0.0
     writable: bool = False
     description: str | None = None
+    #: The tag's identity everywhere: `<device>.<tag>` (also its OPC UA NodeId). Made
+    #: once and interned, so every consumer's map holds this one string (the
+    #: historian, which builds keys from its rows, interns them too).
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """The tag's identity everywhere: `<device>.<tag>` (also its OPC UA NodeId)."""
-        return f"{self.device}.{self.name}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", sys.intern(f"{self.device}.{self.name}"))
 
     @property
     def data_type(self) -> DataType:
@@ -52,14 +55,16 @@ class Tag:
 def _build_tag(device: DeviceConfig, tag: TagConfig) -> Tag:
     resolved = device.resolve(tag)
     numeric = tag.type.is_numeric
-    encoding = Encoding(
-        data_type=tag.type,
-        byte_order=resolved.byte_order,
-        word_order=resolved.word_order,
-        length=tag.length,
-        bit=tag.bit,
-        scale=tag.scale if numeric else 1.0,
-        offset=tag.offset if numeric else 0.0,
+    encoding = _shared(
+        Encoding(
+            data_type=tag.type,
+            byte_order=resolved.byte_order,
+            word_order=resolved.word_order,
+            length=tag.length,
+            bit=tag.bit,
+            scale=tag.scale if numeric else 1.0,
+            offset=tag.offset if numeric else 0.0,
+        )
     )
     return Tag(
         device=device.name,
@@ -74,6 +79,14 @@ def _build_tag(device: DeviceConfig, tag: TagConfig) -> Tag:
         writable=tag.writable,
         description=tag.description,
     )
+
+
+#: Equal encodings are one object: a plant has a handful of distinct ones.
+_ENCODINGS: dict[Encoding, Encoding] = {}
+
+
+def _shared(encoding: Encoding) -> Encoding:
+    return _ENCODINGS.setdefault(encoding, encoding)
 
 
 def build_tags(device: DeviceConfig) -> tuple[Tag, ...]:

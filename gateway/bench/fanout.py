@@ -41,7 +41,7 @@ from gateway.bench.report import Report
 from gateway.bench.uaclient import tag_nodes, wait_good
 from gateway.errors import GatewayError
 
-__all__ = ["FanoutSpec", "bench_fanout"]
+__all__ = ["ClientProcess", "FanoutSpec", "bench_fanout"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +62,18 @@ class FanoutSpec:
 _REPORT_LIMIT = 256 * 1024 * 1024
 
 
-class _ClientProcess:
-    """`python -m gateway.bench.fanout_client` speaking its line protocol."""
+class ClientProcess:
+    """`python -m gateway.bench.fanout_client` speaking its line protocol.
 
-    def __init__(self, url: str, spec: FanoutSpec) -> None:
+    It monitors every tag of the first `devices` benchmark devices (`tags` each)
+    with a subscription publishing every `publishing` seconds.
+    """
+
+    def __init__(self, url: str, devices: int, tags: int, publishing: float) -> None:
         self._args = [
             "-m", "gateway.bench.fanout_client", url,
-            "--devices", str(spec.slaves), "--tags", str(spec.tags),
-            "--publishing", str(spec.publishing * 1000),
+            "--devices", str(devices), "--tags", str(tags),
+            "--publishing", str(publishing * 1000),
         ]  # fmt: skip
         self._process: asyncio.subprocess.Process | None = None
 
@@ -111,6 +115,12 @@ class _ClientProcess:
             raise GatewayError("a fan-out client exited early (its error is above)")
         return text
 
+    async def ready(self, timeout: float = 300) -> None:
+        """Wait for READY: every monitored item exists."""
+        async with asyncio.timeout(timeout):
+            if (ready := await self.line()).strip() != "READY":
+                raise GatewayError(f"a fan-out client said {ready!r}")
+
     def send(self, line: str) -> None:
         assert self._process is not None
         assert self._process.stdin is not None
@@ -141,7 +151,7 @@ def _union_gaps(union: dict[int, set[float]], spec: FanoutSpec) -> int:
 
 
 async def _window(
-    spec: FanoutSpec, gateway: GatewayProcess, clients: Sequence[_ClientProcess]
+    spec: FanoutSpec, gateway: GatewayProcess, clients: Sequence[ClientProcess]
 ) -> _Run:
     problems_before = len(gateway.problems)
     start = time.time()
@@ -213,13 +223,13 @@ async def measure_fanout(spec: FanoutSpec) -> tuple[list[_Run], float]:
                 keys = [f"d{i:03d}.t{spec.tags - 1}" for i in range(spec.slaves)]
                 await wait_good(probe, await tag_nodes(probe, keys), since=0, timeout=120)
             clients = [
-                await stack.enter_async_context(_ClientProcess(gateway.url, spec))
+                await stack.enter_async_context(
+                    ClientProcess(gateway.url, spec.slaves, spec.tags, spec.publishing)
+                )
                 for _ in range(spec.clients)
             ]
-            async with asyncio.timeout(300):
-                for client in clients:
-                    if (ready := await client.line()).strip() != "READY":
-                        raise GatewayError(f"a fan-out client said {ready!r}")
+            for client in clients:
+                await client.ready()
             await asyncio.sleep(spec.warmup)
             runs = [await _window(spec, gateway, clients) for _ in range(spec.runs)]
             return runs, gateway.peak_rss_mb()

@@ -18,6 +18,8 @@ __all__ = [
     "peak_rss_mb",
     "process_cpu_seconds",
     "process_peak_rss_mb",
+    "process_rss_mb",
+    "thread_cpu_seconds",
 ]
 
 
@@ -68,12 +70,28 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
-def process_peak_rss_mb(pid: int) -> float:
-    """Peak resident memory (VmHWM) of process `pid`, in MB."""
+def thread_cpu_seconds(pid: int, tid: int) -> float:
+    """User+system CPU seconds of thread `tid` of process `pid` (the main thread: tid = pid)."""
+    stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _status_mb(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key):
             return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+def process_peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of process `pid`, in MB."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def process_rss_mb(pid: int) -> float:
+    """Resident memory now (VmRSS) of process `pid`, in MB."""
+    return _status_mb(pid, "VmRSS:")
 
 
 @dataclass(slots=True)

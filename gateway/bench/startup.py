@@ -30,7 +30,14 @@ from gateway.bench.gatewayproc import GatewayProcess, gateway_config
 from gateway.bench.report import Report
 from gateway.bench.uaclient import tag_nodes, wait_good
 
-__all__ = ["PER_DEVICE", "StartupResult", "bench_startup", "measure_startup"]
+__all__ = [
+    "PER_DEVICE",
+    "StartupResult",
+    "bench_startup",
+    "make_certificate",
+    "measure_startup",
+    "tag_definitions",
+]
 
 #: Tags per simulated device (one slave each).
 PER_DEVICE = 1000
@@ -47,8 +54,9 @@ class StartupResult:
     peak_rss_mb: float
 
 
-def _devices(addresses: Sequence[tuple[str, int]], per_device: int) -> list[dict[str, Any]]:
-    tags = [
+def tag_definitions(per_device: int) -> list[dict[str, Any]]:
+    """`per_device` float32 tags t0…, each with a unit and every other one with a range."""
+    return [
         {
             "name": f"t{i}",
             "table": "holding_register",
@@ -59,13 +67,17 @@ def _devices(addresses: Sequence[tuple[str, int]], per_device: int) -> list[dict
         }
         for i in range(per_device)
     ]
+
+
+def _devices(addresses: Sequence[tuple[str, int]], per_device: int) -> list[dict[str, Any]]:
+    tags = tag_definitions(per_device)
     return [
         {"name": f"d{index:03d}", "host": host, "port": port, "scan_interval": "1s", "tags": tags}
         for index, (host, port) in enumerate(addresses)
     ]
 
 
-def _make_certificate(folder: Path) -> None:
+def make_certificate(folder: Path) -> None:
     """The server certificate, as the gateway makes it on its first start (not timed)."""
     from gateway.opcua.pki import Pki  # noqa: PLC0415
 
@@ -88,7 +100,7 @@ async def measure_startup(
     devices = max(1, tags // per_device)
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         folder = Path(tmp)
-        _make_certificate(folder)
+        make_certificate(folder)
         registers = 2 * per_device
         async with ScaleFleet(slaves=devices, registers=registers, change=0.0, tick=60.0) as fleet:
             config = gateway_config(_devices(fleet.addresses, per_device), folder)

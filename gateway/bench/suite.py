@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.bench.fanout import FanoutSpec, bench_fanout
+from gateway.bench.gateway import GatewaySpec, bench_gateway
 from gateway.bench.http import HttpSpec, bench_http
 from gateway.bench.latency import LatencySpec, bench_latency
 from gateway.bench.modbus import ModbusSpec, bench_modbus
@@ -27,7 +28,7 @@ from gateway.loop import run
 __all__ = ["WORKLOADS", "Step", "run_suite", "suite"]
 
 #: Workloads in the order they run.
-WORKLOADS = ("poll", "storage", "modbus", "latency", "fanout", "startup", "http")
+WORKLOADS = ("poll", "storage", "modbus", "latency", "fanout", "startup", "http", "gateway")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ def suite(*, quick: bool, postgres_url: str | None = None) -> list[Step]:
             devices=10, device_tags=5, slaves=2, slave_tags=100, requests=5,
             baseline=0.5, warmup=0.5, idle=1.0, runs=1,
         )  # fmt: skip
+        whole = GatewaySpec(sizes=(1000,), warmup=1.0, duration=3.0, segment=1.0)
     else:
         poll = PollSpec(warmup=3.0, duration=10.0)
         poll_runs, baseline = 2, 10
@@ -65,6 +67,7 @@ def suite(*, quick: bool, postgres_url: str | None = None) -> list[Step]:
         fanout = FanoutSpec(warmup=5.0, duration=10.0, runs=3)
         sizes, startup_runs, per_device = [10_000, 100_000], 2, 1000
         http = HttpSpec(requests=30, baseline=3.0, warmup=3.0, idle=10.0, runs=2)
+        whole = GatewaySpec(warmup=3.0, duration=15.0, segment=5.0)
     return [
         Step("poll", _async(lambda: bench_poll(poll, runs=poll_runs, baseline_slaves=baseline))),
         Step("storage", lambda: bench_storage(storage, postgres_url=postgres_url)),
@@ -76,6 +79,7 @@ def suite(*, quick: bool, postgres_url: str | None = None) -> list[Step]:
             _async(lambda: bench_startup(sizes, runs=startup_runs, per_device=per_device)),
         ),
         Step("http", _async(lambda: bench_http(http))),
+        Step("gateway", _async(lambda: bench_gateway(whole))),
     ]
 
 

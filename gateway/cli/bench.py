@@ -190,6 +190,46 @@ def _cmd_bench_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sections(text: str) -> dict[str, object]:
+    """`--section '{"mqtt": {...}}'`: extra top-level configuration sections, as JSON."""
+    import json
+
+    try:
+        sections = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {error}") from None
+    if not isinstance(sections, dict):
+        raise argparse.ArgumentTypeError('expected a JSON object like {"mqtt": {...}}')
+    return sections
+
+
+def _cmd_bench_gateway(args: argparse.Namespace) -> int:
+    from gateway.bench.gateway import GatewaySpec, bench_gateway
+    from gateway.loop import run
+
+    _quiet_asyncua()
+    extra: dict[str, object] = {}
+    for sections in args.section:
+        extra.update(sections)
+    spec = GatewaySpec(
+        sizes=tuple(args.tags),
+        per_device=args.per_device,
+        change=args.change,
+        interval=args.interval,
+        alarms_per_device=args.alarms_per_device,
+        subscribed_devices=args.subscribed_devices,
+        warmup=args.warmup,
+        duration=args.duration,
+        segment=args.segment,
+        runs=args.runs,
+        extra_sections=extra,
+        profile=args.profile,
+        profile_depth=args.profile_depth,
+    )
+    _output(run(bench_gateway(spec)), args.json)
+    return 0
+
+
 def _cmd_bench_all(args: argparse.Namespace) -> int:
     from gateway.bench.report import write_reports
     from gateway.bench.suite import WORKLOADS, run_suite, suite
@@ -292,6 +332,7 @@ def register(commands: Commands) -> None:
     _register_end_to_end(workloads)
     _register_mqtt(workloads)
     _register_alerts(workloads)
+    _register_gateway(workloads)
 
 
 def _register_alerts(workloads: Commands) -> None:
@@ -415,8 +456,8 @@ def _register_end_to_end(workloads: Commands) -> None:
         "all",
         help="every workload in sequence (under 10 minutes), one table and one JSON",
         description=(
-            "Run poll, storage, modbus, latency, fanout, startup and http in sequence with "
-            "parameters that keep the total under 10 minutes on a 2-core machine; --quick "
+            "Run poll, storage, modbus, latency, fanout, startup, http and gateway in sequence "
+            "with parameters that keep the total under 10 minutes on a 2-core machine; --quick "
             "runs each for seconds (a check, not a measurement)."
         ),
     )
@@ -473,3 +514,48 @@ def _register_mqtt(workloads: Commands) -> None:
     mqtt.add_argument("--broker", default=None, metavar="URL", help="default: a private mosquitto")
     mqtt.add_argument("--json", type=Path, default=None, metavar="FILE")
     mqtt.set_defaults(handler=_cmd_bench_mqtt)
+
+
+def _register_gateway(workloads: Commands) -> None:
+    """`bench gateway`."""
+    whole = workloads.add_parser(
+        "gateway",
+        help="the whole `gateway run` (OPC UA, SQLite, alarms, HTTP) at 1k, 10k, 100k tags: "
+        "CPU, RSS, start-up, missed scans, rows/s, notifications",
+        description=(
+            "Run `gateway run` with the OPC UA server, the SQLite historian, limit alarms and "
+            "the HTTP server against scale slaves (1,000 float32 tags each), one OPC UA client "
+            "subscribed to the first devices' tags; report the gateway process's CPU (first "
+            "and last segment apart), RSS, start-up to Good values, missed scans, rows stored "
+            "per second and notifications delivered, for each size."
+        ),
+    )
+    whole.add_argument(
+        "tags", type=positive_int, nargs="*", default=[1_000, 10_000, 100_000], help="sizes"
+    )
+    whole.add_argument("--per-device", type=positive_int, default=1000, help="tags per slave")
+    whole.add_argument("--change", type=float, default=0.1, help="fraction changing per tick")
+    whole.add_argument("--interval", type=float, default=1.0, metavar="S", help="scan and tick")
+    whole.add_argument("--alarms-per-device", type=int, default=1, metavar="N")
+    whole.add_argument("--subscribed-devices", type=positive_int, default=1, metavar="N")
+    whole.add_argument("--warmup", type=float, default=10.0, metavar="S")
+    whole.add_argument("--duration", type=float, default=120.0, metavar="S", help="window")
+    whole.add_argument(
+        "--segment", type=float, default=60.0, metavar="S", help="first/last part compared"
+    )
+    whole.add_argument("--runs", type=positive_int, default=1)
+    whole.add_argument(
+        "--section", type=_sections, action="append", default=[], metavar="JSON",
+        help='extra configuration sections, e.g. \'{"mqtt": {...}}\'',
+    )  # fmt: skip
+    whole.add_argument(
+        "--profile", type=Path, default=None, metavar="DIR",
+        help="run the gateway under tracemalloc and write memory profiles (once started, at "
+        "the end) to DIR/TAGS/ (slows the gateway: its figures are then not measurements)",
+    )  # fmt: skip
+    whole.add_argument(
+        "--profile-depth", type=positive_int, default=1, metavar="N",
+        help="frames kept per allocation with --profile (more: far slower)",
+    )  # fmt: skip
+    whole.add_argument("--json", type=Path, default=None, metavar="FILE")
+    whole.set_defaults(handler=_cmd_bench_gateway)

@@ -19,6 +19,7 @@ line up; slots missed while the writer was busy are skipped, not replayed.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -49,7 +50,8 @@ def tag_policies(config: GatewayConfig) -> list[TagPolicy]:
                 interval = device.resolve(tag).scan_interval
             elif tag.storage is StorageMode.SAMPLED:
                 interval = tag.sample_interval
-            policies.append(TagPolicy(f"{device.name}.{tag.name}", tag.storage, interval))
+            key = sys.intern(f"{device.name}.{tag.name}")  # the string gateway.tags holds
+            policies.append(TagPolicy(key, tag.storage, interval))
     return policies
 
 

@@ -11,6 +11,7 @@ reused, even when their device and tag names are the same.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -88,11 +89,12 @@ def sync_tags(connection: Connection, infos: Iterable[TagInfo], *, gateway: str)
             values: dict[str, Any] = {n: bindparam(n) for n in rows[0] if n != "_id"}
             statement = update(tags).where(tags.c.id == bindparam("_id")).values(values)
             connection.execute(statement, rows)
-    return {
+    ids = {
         f"{row.device}.{row.name}": row.id
         for row in connection.execute(select(tags.c.id, tags.c.device, tags.c.name).where(own))
-        if f"{row.device}.{row.name}" in wanted
     }
+    # Interned: the one string per tag the rest of the gateway holds (gateway.tags).
+    return {sys.intern(key): ids[key] for key in wanted if key in ids}
 
 
 def _differs(stored: dict[str, object], wanted: dict[str, object]) -> bool:

@@ -168,3 +168,32 @@ def test_bench_alerts_latency_and_the_rate_limit_under_flapping(tmp_path: Path) 
     # 50 alarms flipping every second for 2 s: the 10/min limit lets 10 through.
     assert figures["messages received, flapping"]["median"] == 10
     assert "CPU added by notifications, flapping" in figures
+
+
+def test_bench_gateway_runs_the_whole_gateway_and_reports(tmp_path: Path) -> None:
+    out = tmp_path / "gateway.json"
+    args = ["bench", "gateway", "200", "--per-device", "100", "--alarms-per-device", "2"]
+    args += ["--subscribed-devices", "2", "--warmup", "0.5", "--duration", "3", "--segment", "1"]
+    section = json.dumps({"storage": {"url": f"sqlite:///{tmp_path / 'other.db'}"}})
+    assert main([*args, "--section", section, "--json", str(out)]) == 0
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["parameters"]["extra_sections"] == ["storage"]
+    figures = _figures(out)
+    assert figures["200 tags: start-up to every device Good"]["median"] > 0
+    assert figures["200 tags: cpu"]["median"] > 0
+    assert figures["200 tags: RSS at the end"]["median"] > 10
+    assert figures["200 tags: peak RSS"]["median"] >= figures["200 tags: RSS at the end"]["median"]
+    assert figures["200 tags: missed scans"]["median"] == 0
+    assert figures["200 tags: values dropped by the bus"]["median"] == 0
+    # 10% of 200 tags change every second: stored, and notified to the client (2 devices).
+    assert figures["200 tags: rows stored"]["median"] > 0
+    assert figures["200 tags: notifications to the client"]["median"] > 0
+    assert (tmp_path / "other.db").exists()  # the extra section reached the gateway
+
+
+def test_bench_gateway_refuses_a_section_that_is_not_a_json_object(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "gateway", "100", "--section", "[1]"])
+    assert "expected a JSON object" in capsys.readouterr().err

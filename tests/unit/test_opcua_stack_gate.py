@@ -28,6 +28,7 @@ DIGESTS: dict[str, str] = {
     "asyncua.server.server:Server._setup_server_nodes": "826966d73e4c34c2",
     "asyncua.server.server:Server._set_endpoints": "0b382705316f8d3e",
     "asyncua.server.internal_server:InternalServer.__init__": "9a151b9f9c85021d",
+    "asyncua.server.internal_server:InternalServer.load_standard_address_space": "5702969329790daf",
     "asyncua.server.internal_server:InternalServer.start": "46457dca494d2a1f",
     "asyncua.server.internal_server:InternalServer.stop": "1f47ced4d372bb48",
     "asyncua.server.internal_server:InternalServer.get_endpoints": "d59ebe6fc0409b1e",

@@ -32,6 +32,8 @@ INTERNALS: tuple[str, ...] = (
     "asyncua.server.server:Server._setup_server_nodes",
     "asyncua.server.server:Server._set_endpoints",
     "asyncua.server.internal_server:InternalServer.__init__",
+    # imports the standard address space's modules each time, which lets server.py drop them
+    "asyncua.server.internal_server:InternalServer.load_standard_address_space",
     "asyncua.server.internal_server:InternalServer.start",
     "asyncua.server.internal_server:InternalServer.stop",
     "asyncua.server.internal_server:InternalServer.get_endpoints",

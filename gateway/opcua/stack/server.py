@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -74,6 +75,31 @@ _OPERATION_LIMITS: dict[str, str] = {
 }
 
 
+#: asyncua's generated modules that build the standard address space (once, in init).
+_STANDARD_SPACE_PACKAGE = "asyncua.server.standard_address_space"
+#: Servers of this process inside `Server.init()` (it runs that code on a thread).
+_initialising = 0
+
+
+def _drop_standard_address_space_code() -> None:
+    """Forget the ~26 generated modules that built the standard address space.
+
+    They are straight-line code run once by `Server.init()` (about 10 MB of
+    code objects at every size). asyncua imports them inside
+    `InternalServer.load_standard_address_space`, so another server in this
+    process imports them again. Their namespaces are cleared, not only
+    unlinked: each function and its module's dict form a cycle, which the
+    collector (frozen once the gateway runs, see gateway.loop) would not free.
+    """
+    package = sys.modules.get(_STANDARD_SPACE_PACKAGE)
+    prefix = _STANDARD_SPACE_PACKAGE + "."
+    for name in [name for name in sys.modules if name.startswith(prefix)]:
+        module = sys.modules.pop(name)
+        if package is not None:
+            vars(package).pop(name.removeprefix(prefix), None)
+        vars(module).clear()
+
+
 class StackServer:
     """One OPC UA server; build it (`init`, nodes, `secure`), then run `serving()`."""
 
@@ -114,7 +140,14 @@ class StackServer:
         server.name = name
         server.product_uri = product_uri
         server.manufacturer_name = manufacturer
-        await server.init()
+        global _initialising  # noqa: PLW0603  (one count for the process)
+        _initialising += 1
+        try:
+            await server.init()
+        finally:
+            _initialising -= 1
+        if not _initialising:  # another server's init may be running their code
+            _drop_standard_address_space_code()
         await server.set_application_uri(application_uri)
         await server.set_build_info(product_uri, manufacturer, name, version, version, built)
 
