@@ -197,3 +197,27 @@ def test_bench_gateway_refuses_a_section_that_is_not_a_json_object(
     with pytest.raises(SystemExit):
         main(["bench", "gateway", "100", "--section", "[1]"])
     assert "expected a JSON object" in capsys.readouterr().err
+
+
+def test_bench_rtu_reports_rate_and_cpu_against_tcp(tmp_path: Path) -> None:
+    """`bench rtu` at a tiny size: a paced simulator on a pseudo-terminal, the TCP twin."""
+    out = tmp_path / "rtu.json"
+    args = ["bench", "rtu", "--bauds", "115200", "--seconds", "0.5", "--runs", "1"]
+    assert main([*args, "--json", str(out)]) == 0
+    figures = _figures(out)
+    theoretical = figures["115200 baud: theoretical"]["median"]
+    achieved = figures["115200 baud: achieved"]["median"]
+    assert 0 < achieved <= theoretical  # a line cannot beat its baud rate
+    assert figures["115200 baud: CPU per request"]["median"] > 0
+    assert figures["115200 baud: TCP CPU per request"]["median"] > 0
+
+
+def test_bench_aggregates_pushdown_and_naive_agree_on_the_intervals(tmp_path: Path) -> None:
+    """`bench aggregates` at a tiny size, on SQLite (it checks the interval count itself)."""
+    out = tmp_path / "aggregates.json"
+    args = ["bench", "aggregates", "--rows", "5000", "--intervals", "24", "--runs", "1"]
+    assert main([*args, "--json", str(out)]) == 0
+    figures = _figures(out)
+    assert figures["sqlite SQL pushdown"]["median"] > 0
+    assert figures["sqlite naive Python loop"]["median"] > 0
+    assert figures["sqlite naive / pushdown"]["median"] > 0
