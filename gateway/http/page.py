@@ -18,7 +18,14 @@ from typing import Any
 
 from gateway.opcua.users import Identity
 
-__all__ = ["SHELVE_CHOICES", "format_time", "format_value", "render_page", "silence_text"]
+__all__ = [
+    "SHELVE_CHOICES",
+    "format_time",
+    "format_value",
+    "mqtt_detail",
+    "render_page",
+    "silence_text",
+]
 
 #: The Shelve dialog's durations (seconds, label); "" is one-shot: until the alarm clears.
 SHELVE_CHOICES = (
@@ -156,6 +163,33 @@ def _tag_row(tag: dict[str, Any]) -> str:
     )
 
 
+def mqtt_detail(mqtt: dict[str, Any]) -> str:
+    """The MQTT block's words after the state and server; app.js says the same."""
+    words = f"{mqtt['messages']} messages · {mqtt['connects']} connects · "
+    if mqtt["replay_active"]:
+        words += f"replaying stored data ({mqtt['replay_sent']} values sent)"
+    elif mqtt["backlog_windows"]:
+        minutes = mqtt["backlog_seconds"] / 60
+        words += f"replay pending: {mqtt['backlog_windows']} outage(s), {minutes:.1f} min"
+    else:
+        words += "nothing to replay"
+    if mqtt["last_error"] and not mqtt["connected"]:
+        words += f" · last error: {mqtt['last_error']}"
+    return words
+
+
+def _mqtt(mqtt: dict[str, Any] | None) -> str:
+    if mqtt is None:
+        return ""
+    state = escape(mqtt["state"])
+    return (
+        f'<p id="mqtt" class="mqtt"><strong>MQTT</strong> '
+        f'<span class="badge {state}">{state.replace("_", " ")}</span> '
+        f'<span class="server">{escape(mqtt["server"])}</span> '
+        f'<span class="detail">{escape(mqtt_detail(mqtt))}</span></p>'
+    )
+
+
 def _pager(name: str, page: dict[str, Any], noun: str) -> str:
     info = f"page {page['page']} of {page['pages']} · {page['total']} {noun}"
     first = " disabled" if page["page"] <= 1 else ""
@@ -180,6 +214,7 @@ def _sections(data: dict[str, Any], identity: Identity | None) -> str:
         device_summary=escape(summary),
         device_rows="".join(_device_row(device) for device in devices["rows"]),
         device_pager=_pager("device", devices, "devices"),
+        mqtt=_mqtt(data.get("mqtt")),
         tag_rows="".join(_tag_row(tag) for tag in tags["rows"]),
         tag_pager=_pager("tag", tags, "tags"),
     )

@@ -173,6 +173,27 @@
     renderPager("#device-pager", devices, "devices");
   }
 
+  // The MQTT publisher's line under the devices (with `mqtt:`), as page.py's mqtt_detail.
+  function renderMqtt(mqtt) {
+    const block = $("#mqtt");
+    if (!block || !mqtt) return;
+    const badge = block.querySelector(".badge");
+    badge.className = `badge ${mqtt.state}`;
+    badge.textContent = mqtt.state.replaceAll("_", " ");
+    block.querySelector(".server").textContent = mqtt.server;
+    let words = `${mqtt.messages} messages · ${mqtt.connects} connects · `;
+    if (mqtt.replay_active) {
+      words += `replaying stored data (${mqtt.replay_sent} values sent)`;
+    } else if (mqtt.backlog_windows) {
+      const minutes = (mqtt.backlog_seconds / 60).toFixed(1);
+      words += `replay pending: ${mqtt.backlog_windows} outage(s), ${minutes} min`;
+    } else {
+      words += "nothing to replay";
+    }
+    if (mqtt.last_error && !mqtt.connected) words += ` · last error: ${mqtt.last_error}`;
+    block.querySelector(".detail").textContent = words;
+  }
+
   function renderTags(tags) {
     $("#tags tbody").replaceChildren(
       ...tags.rows.map((tag) => {
@@ -209,6 +230,7 @@
     state.canWrite = Boolean(data.user && data.user.can_write);
     renderAlarms(data.alarms);
     renderDevices(data.devices);
+    renderMqtt(data.mqtt);
     renderTags(data.tags);
     state.tagPage = data.tags.page;
     state.devicePage = data.devices.page;
