@@ -163,9 +163,13 @@ def _tag_row(tag: dict[str, Any]) -> str:
     )
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def mqtt_detail(mqtt: dict[str, Any]) -> str:
     """The MQTT block's words after the state and server; app.js says the same."""
-    words = f"{mqtt['messages']} messages · {mqtt['connects']} connects · "
+    words = f"{_count(mqtt['messages'], 'message')} · {_count(mqtt['connects'], 'connection')} · "
     if mqtt["replay_active"]:
         words += f"replaying stored data ({mqtt['replay_sent']} values sent)"
     elif mqtt["backlog_windows"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from conftest import WaitUntil
 from httpkit import http_rig
+from mqttkit import SHARED_BROKER, broker_reachable, free_port
 
 from gateway.alarms import AlarmState
 from gateway.alarms.model import Shelving
@@ -257,3 +259,40 @@ async def test_an_operator_acknowledges_and_a_viewer_cannot(
         await operator.click("#logout-button")
         await expect(operator.locator("#login-form")).to_have_count(1, timeout=WAIT_MS)
         assert "gateway_session" not in {c["name"] for c in await operator_context.cookies()}
+
+
+@pytest.mark.skipif(not broker_reachable(*SHARED_BROKER), reason="needs Mosquitto on 1883")
+async def test_the_mqtt_line_follows_the_publisher(tmp_path: Path) -> None:
+    """With `mqtt:` the devices section has the publisher's line; the script keeps it live:
+    online on the machine's broker, backing off with the last error where none answers."""
+    expect = playwright_api.expect
+    group = f"http-page-{time.monotonic_ns()}"
+    dead = f"mqtt://127.0.0.1:{free_port()}"
+    folder = _screenshots(tmp_path)
+    brokers = {"online": "mqtt://127.0.0.1:1883", "backoff": dead}
+    errors: list[str] = []
+    async with chromium() as browser:
+        for state, server in brokers.items():
+            mqtt = {"servers": [server], "sparkplug": {"group": group}, "reconnect_max": "1s"}
+            async with http_rig(tmp_path / state, mqtt=mqtt) as rig:
+                page = await browser.new_page(viewport=DESKTOP)
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                await page.goto(rig.url)
+                line = page.locator("#mqtt")
+                await expect(line.locator(".badge")).to_have_text(state, timeout=WAIT_MS)
+                await expect(line.locator(".server")).to_have_text(server)
+                detail = line.locator(".detail")
+                if state == "online":
+                    await expect(detail).to_contain_text("1 connection · nothing to replay")
+                    await expect(detail).not_to_contain_text("last error")
+                else:
+                    await expect(detail).to_contain_text("0 connections")
+                    await expect(detail).to_contain_text("last error:")
+                section = page.locator("#devices-section")
+                await section.screenshot(path=str(folder / f"mqtt-{state}-desktop.png"))
+                await page.set_viewport_size(PHONE)
+                overflow = await page.evaluate("document.documentElement.scrollWidth - innerWidth")
+                assert overflow <= 0, f"the page is {overflow} px wider than a phone"
+                await section.screenshot(path=str(folder / f"mqtt-{state}-phone.png"))
+                await page.close()
+                assert errors == []

@@ -181,7 +181,8 @@
     badge.className = `badge ${mqtt.state}`;
     badge.textContent = mqtt.state.replaceAll("_", " ");
     block.querySelector(".server").textContent = mqtt.server;
-    let words = `${mqtt.messages} messages · ${mqtt.connects} connects · `;
+    const count = (number, noun) => `${number} ${noun}${number === 1 ? "" : "s"}`;
+    let words = `${count(mqtt.messages, "message")} · ${count(mqtt.connects, "connection")} · `;
     if (mqtt.replay_active) {
       words += `replaying stored data (${mqtt.replay_sent} values sent)`;
     } else if (mqtt.backlog_windows) {
