@@ -17,6 +17,7 @@ families.py    metric families as plain values (pure)
 sources.py     every part's metrics (the HTTP server's too), read at scrape time
 prometheus.py  families → the Prometheus text format (the only prometheus-client import)
 parts.py       the running gateway's parts as the HTTP side sees them (a Protocol)
+mqttview.py    the MQTT publisher as the HTTP side reads it (protocols: no gateway.mqtt import)
 
 aiohttp and prometheus-client are the `http` extra; without them a configuration
 with `http:` is refused with the install command (docs/operations.md).

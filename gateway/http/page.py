@@ -18,7 +18,22 @@ from typing import Any
 
 from gateway.opcua.users import Identity
 
-__all__ = ["format_time", "format_value", "render_page"]
+__all__ = [
+    "SHELVE_CHOICES",
+    "format_time",
+    "format_value",
+    "mqtt_detail",
+    "render_page",
+    "silence_text",
+]
+
+#: The Shelve dialog's durations (seconds, label); "" is one-shot: until the alarm clears.
+SHELVE_CHOICES = (
+    ("3600", "1 hour"),
+    ("28800", "8 hours"),
+    ("86400", "24 hours"),
+    ("", "until it clears (one-shot)"),
+)
 
 
 @cache
@@ -71,16 +86,60 @@ def _account(identity: Identity | None) -> str:
     )
 
 
-def _alarm_row(alarm: dict[str, Any], can_ack: bool) -> str:
+def silence_text(alarm: dict[str, Any]) -> str:
+    """Shelved or disabled, in words ("" when neither); app.js says the same."""
+    if alarm["enabled"] is False:
+        return "disabled"
+    if alarm["shelving"] == "timed":
+        return f"shelved until {format_time(alarm['shelved_until'])}"
+    if alarm["shelving"] == "oneshot":
+        return "shelved until it clears"
+    return ""
+
+
+def _alarm_actions(alarm: dict[str, Any], name: str) -> str:
+    """Acknowledge while unacknowledged; Shelve, or Unshelve when shelved (not when disabled)."""
+    actions = ""
+    if not alarm["acked"]:
+        actions += f'<button type="button" class="ack" data-alarm="{name}">Acknowledge</button>'
+    if alarm["enabled"] is not False:
+        shelved = alarm["shelving"] != "unshelved"
+        css, text = ("unshelve", "Unshelve") if shelved else ("shelve", "Shelve")
+        actions += f'<button type="button" class="{css}" data-alarm="{name}">{text}</button>'
+    return actions
+
+
+def _alarm_row(alarm: dict[str, Any], can_act: bool) -> str:
     name = escape(alarm["name"])
-    action = ""
-    if can_ack and not alarm["acked"]:
-        action = f'<button type="button" class="ack" data-alarm="{name}">Acknowledge</button>'
+    silence = silence_text(alarm)
+    badge = f' <span class="badge silenced">{escape(silence)}</span>' if silence else ""
+    state = alarm["state"].replace("_", " ") + (", disabled" if alarm["enabled"] is False else "")
+    css = escape(alarm["state"]) + (" silenced" if silence else "")
     return (
-        f'<tr data-alarm="{name}" class="{escape(alarm["state"])}">'
-        f"{_td(alarm['severity'], 'severity')}{_td(alarm['name'], 'name')}"
-        f"{_td(alarm['state'].replace('_', ' '), 'state')}{_td(alarm['message'], 'message')}"
-        f'{_time(alarm["time"])}<td class="action">{action}</td></tr>'
+        f'<tr data-alarm="{name}" class="{css}">'
+        f"{_td(alarm['severity'], 'severity')}"
+        f'<td class="name">{name}{badge}</td>'
+        f"{_td(state, 'state')}{_td(alarm['message'], 'message')}"
+        f'{_time(alarm["time"])}<td class="action">'
+        f"{_alarm_actions(alarm, name) if can_act else ''}</td></tr>"
+    )
+
+
+def shelve_dialog() -> str:
+    """The dialog Shelve and Unshelve open: how long (Shelve only) and an optional reason."""
+    options = "".join(f'<option value="{value}">{text}</option>' for value, text in SHELVE_CHOICES)
+    return (
+        '<dialog id="shelve-dialog" aria-labelledby="shelve-title">'
+        '<form id="shelve-form" method="dialog">'
+        '<h3 id="shelve-title">Shelve</h3>'
+        '<label id="shelve-duration-row">For '
+        f'<select id="shelve-duration" name="duration">{options}</select></label>'
+        '<label>Reason <input id="shelve-reason" name="reason" maxlength="500" '
+        'placeholder="optional, kept in the journal" autocomplete="off"></label>'
+        '<div class="buttons"><button type="submit" value="cancel" class="secondary" '
+        "formnovalidate>Cancel</button>"
+        '<button type="submit" value="confirm" id="shelve-confirm">Shelve</button></div>'
+        "</form></dialog>"
     )
 
 
@@ -104,6 +163,37 @@ def _tag_row(tag: dict[str, Any]) -> str:
     )
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def mqtt_detail(mqtt: dict[str, Any]) -> str:
+    """The MQTT block's words after the state and server; app.js says the same."""
+    words = f"{_count(mqtt['messages'], 'message')} · {_count(mqtt['connects'], 'connection')} · "
+    if mqtt["replay_active"]:
+        words += f"replaying stored data ({mqtt['replay_sent']} values sent)"
+    elif mqtt["backlog_windows"]:
+        minutes = mqtt["backlog_seconds"] / 60
+        words += f"replay pending: {mqtt['backlog_windows']} outage(s), {minutes:.1f} min"
+    else:
+        words += "nothing to replay"
+    if mqtt["last_error"] and not mqtt["connected"]:
+        words += f" · last error: {mqtt['last_error']}"
+    return words
+
+
+def _mqtt(mqtt: dict[str, Any] | None) -> str:
+    if mqtt is None:
+        return ""
+    state = escape(mqtt["state"])
+    return (
+        f'<p id="mqtt" class="mqtt"><strong>MQTT</strong> '
+        f'<span class="badge {state}">{state.replace("_", " ")}</span> '
+        f'<span class="server">{escape(mqtt["server"])}</span> '
+        f'<span class="detail">{escape(mqtt_detail(mqtt))}</span></p>'
+    )
+
+
 def _pager(name: str, page: dict[str, Any], noun: str) -> str:
     info = f"page {page['page']} of {page['pages']} · {page['total']} {noun}"
     first = " disabled" if page["page"] <= 1 else ""
@@ -118,15 +208,17 @@ def _pager(name: str, page: dict[str, Any], noun: str) -> str:
 
 def _sections(data: dict[str, Any], identity: Identity | None) -> str:
     alarms, devices, tags = data["alarms"], data["devices"], data["tags"]
-    can_ack = identity is not None and identity.can_write
+    can_act = identity is not None and identity.can_write
     summary = ", ".join(f"{count} {state}" for state, count in devices["states"].items() if count)
     return _template("sections.html").substitute(
         alarm_count=f"{alarms['total']} of {alarms['configured']} not normal",
-        alarm_rows="".join(_alarm_row(alarm, can_ack) for alarm in alarms["rows"]),
+        alarm_rows="".join(_alarm_row(alarm, can_act) for alarm in alarms["rows"]),
+        shelve_dialog=shelve_dialog() if can_act else "",
         alarms_empty_hidden=" hidden" if alarms["rows"] else "",
         device_summary=escape(summary),
         device_rows="".join(_device_row(device) for device in devices["rows"]),
         device_pager=_pager("device", devices, "devices"),
+        mqtt=_mqtt(data.get("mqtt")),
         tag_rows="".join(_tag_row(tag) for tag in tags["rows"]),
         tag_pager=_pager("tag", tags, "tags"),
     )

@@ -1,7 +1,8 @@
 """What the HTTP side reads of the running gateway: its parts, as a protocol.
 
 `gateway.app.Gateway` is one; tests may pass anything with the same shape.
-Everything here is read, never changed, except an alarm's acknowledgement.
+Everything here is read, never changed, except an alarm's acknowledgement and
+shelving. The MQTT publisher is seen through mqttview.py's protocols.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol
 from gateway.alarms import AlarmEngine
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.http.mqttview import MqttView
 from gateway.modbus.acquisition import Acquisition
 from gateway.opcua import OpcUaServer
 from gateway.storage import Historian
@@ -34,6 +36,10 @@ class Parts(Protocol):
     def alarms(self) -> AlarmEngine: ...
     @property
     def opcua(self) -> OpcUaServer: ...
+    @property
+    def mqtt(self) -> MqttView | None:
+        """The MQTT publisher, with `mqtt:` configured; else None."""
+        ...
 
     def started(self) -> Mapping[str, bool]:
         """Each part by name (storage, alarms, acquisition, opcua, …): has it started?"""

@@ -7,6 +7,9 @@
     POST /login               {"user", "password"} → a session cookie
     POST /logout
     POST /api/alarms/acknowledge   {"alarm", "comment"}: operators and admins
+    POST /api/alarms/shelve        {"alarm", "reason", "duration"}: seconds, or null for
+                                   one-shot (until the alarm clears): operators and admins
+    POST /api/alarms/unshelve      {"alarm", "reason"}: operators and admins
     GET  /metrics             Prometheus text
     GET  /healthz             200 while the process serves
     GET  /readyz              200 once every part started and storage is writable, else 503
@@ -25,7 +28,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from importlib.resources import files
 
-from gateway.errors import AlarmAlreadyAcked, UnknownAlarm
+from gateway.alarms.model import AlarmSnapshot
+from gateway.errors import AlarmAlreadyAcked, AlarmShelvingRefused, UnknownAlarm
 from gateway.http.chart import CHART_ROWS, CHART_SPAN, thin
 from gateway.http.csrf import CSRF_COOKIE, csrf_problem
 from gateway.http.families import Family
@@ -55,8 +59,12 @@ __all__ = ["SESSION_COOKIE", "Routes"]
 log = logging.getLogger("gateway.http")
 
 SESSION_COOKIE = "gateway_session"
-#: Characters of a user name, a password and an acknowledgement comment.
+#: Characters of a user name, a password and an acknowledgement comment or shelving reason.
 MAX_NAME, MAX_PASSWORD, MAX_COMMENT = 256, 1024, 500
+#: Characters of an alarm name (longer names are no alarm's).
+MAX_ALARM_NAME = 200
+#: The longest timed shelve, in seconds: 30 days, as the OPC UA server's MaxTimeShelved.
+MAX_SHELVE = 30 * 24 * 3600.0
 #: History reads at once (each holds the storage thread for a moment).
 CHART_SLOTS = 2
 #: Every page and answer: no framing, no sniffing, no referrer, scripts only from here.
@@ -102,6 +110,8 @@ class Routes:
             ("POST", "/login"): self._login,
             ("POST", "/logout"): self._logout,
             ("POST", "/api/alarms/acknowledge"): self._acknowledge,
+            ("POST", "/api/alarms/shelve"): self._shelve,
+            ("POST", "/api/alarms/unshelve"): self._unshelve,
             ("GET", "/metrics"): self._metrics,
             ("GET", "/healthz"): self._healthz,
             ("GET", "/readyz"): self._readyz,
@@ -243,33 +253,87 @@ class Routes:
         response.cookies += [Cookie(SESSION_COOKIE, "", max_age=0), Cookie(CSRF_COOKIE, token)]
         return response
 
-    async def _acknowledge(self, request: Request) -> Response:
+    def _operator(self, request: Request, doing: str) -> Identity | Response:
+        """The logged-in operator or admin, or the refusal (401, 403) to answer."""
         identity = self._identity(request)
         if identity is None:
-            return error(401, "log in as an operator to acknowledge alarms")
+            return error(401, f"log in as an operator to {doing} alarms")
         if not identity.can_write:
             return error(
                 403,
                 f"{identity.name} is a {identity.role.value}: only operators "
-                "and admins acknowledge alarms",
+                f"and admins {doing} alarms",
             )
+        return identity
+
+    @staticmethod
+    def _alarm_body(request: Request, text: str) -> tuple[str, str, dict[str, object]] | Response:
+        """The alarm name and the `text` field (comment or reason) of an alarm action's body."""
+        usage = f'expected JSON {{"alarm": "...", "{text}": "..."}}'
         try:
             body = request.json_body()
-            name, comment = body["alarm"], body.get("comment", "")
+            name, words = body["alarm"], body.get(text, "")
         except (ValueError, TypeError, KeyError, AttributeError):
-            return error(400, 'expected JSON {"alarm": "...", "comment": "..."}')
-        if not isinstance(name, str) or not isinstance(comment, str) or len(comment) > MAX_COMMENT:
-            return error(400, f"alarm must be a name and comment text of at most {MAX_COMMENT}")
+            return error(400, usage)
+        if not isinstance(name, str) or not isinstance(words, str) or len(words) > MAX_COMMENT:
+            return error(400, f"alarm must be a name and {text} text of at most {MAX_COMMENT}")
+        if len(name) > MAX_ALARM_NAME:
+            return error(404, f"no alarm {name[:MAX_ALARM_NAME]!r}…")
+        return name, words, body
+
+    async def _alarm_action(
+        self,
+        request: Request,
+        doing: str,
+        text: str,
+        action: Callable[[Identity, str, str, dict[str, object]], AlarmSnapshot],
+    ) -> Response:
+        """Who may, what the body says, then `action`; the engine's refusals as 404 and 409."""
+        identity = self._operator(request, doing)
+        if isinstance(identity, Response):
+            return identity
+        parsed = self._alarm_body(request, text)
+        if isinstance(parsed, Response):
+            return parsed
+        name, words, body = parsed
         try:
-            snapshot = self._parts.alarms.acknowledge(
-                name[:200], user=identity.name, comment=comment
-            )
+            snapshot = action(identity, name, words, body)
+        except ValueError as problem:
+            return error(400, str(problem))
         except UnknownAlarm:
-            return error(404, f"no alarm {name[:200]!r}")
+            return error(404, f"no alarm {name!r}")
         except AlarmAlreadyAcked:
-            return error(409, f"alarm {name[:200]!r} needs no acknowledgement")
-        log.info("HTTP: alarm %s acknowledged by %s", name, identity)
-        return json_response({"alarm": snapshot.name, "state": snapshot.state.value})
+            return error(409, f"alarm {name!r} needs no acknowledgement")
+        except AlarmShelvingRefused as refused:
+            return error(409, str(refused))
+        log.info("HTTP: alarm %s: %s by %s", name, doing, identity)
+        return json_response(
+            {
+                "alarm": snapshot.name,
+                "state": snapshot.state.value,
+                "shelving": snapshot.shelving.value,
+                "shelved_until": snapshot.shelved_until,
+            }
+        )
+
+    async def _acknowledge(self, request: Request) -> Response:
+        def acknowledge(who: Identity, name: str, comment: str, _: object) -> AlarmSnapshot:
+            return self._parts.alarms.acknowledge(name, user=who.name, comment=comment)
+
+        return await self._alarm_action(request, "acknowledge", "comment", acknowledge)
+
+    async def _shelve(self, request: Request) -> Response:
+        def shelve(who: Identity, name: str, reason: str, body: dict[str, object]) -> AlarmSnapshot:
+            duration = shelve_duration(body.get("duration"))
+            return self._parts.alarms.shelve(name, user=who.name, reason=reason, duration=duration)
+
+        return await self._alarm_action(request, "shelve", "reason", shelve)
+
+    async def _unshelve(self, request: Request) -> Response:
+        def unshelve(who: Identity, name: str, reason: str, _: object) -> AlarmSnapshot:
+            return self._parts.alarms.unshelve(name, user=who.name, reason=reason)
+
+        return await self._alarm_action(request, "unshelve", "reason", unshelve)
 
     # -- probes and metrics ------------------------------------------------------------------------
 
@@ -291,3 +355,14 @@ class Routes:
         yield from gateway_families(self._parts)
         yield Family("gateway_ready", "1 when /readyz answers 200.").add(self.ready()[0])
         yield from http_metrics(self.counters, len(self.sessions), self.logins.refused)
+
+
+def shelve_duration(value: object) -> float | None:
+    """A shelve's `duration`: None (one-shot), or seconds in (0, MAX_SHELVE]; ValueError else."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("duration must be seconds (a number) or null for a one-shot shelve")
+    if not 0 < value <= MAX_SHELVE:
+        raise ValueError(f"duration must be more than 0 and at most {MAX_SHELVE:.0f} s (30 days)")
+    return float(value)

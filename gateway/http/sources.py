@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from gateway import __version__
 from gateway.alarms.model import AlarmState
 from gateway.http.families import Family, Histogram, Kind
+from gateway.http.mqttview import ALL_STATES, CONNECTED_STATES, backlog_seconds
 from gateway.http.parts import Parts
 from gateway.http.wire import HttpCounters
 from gateway.modbus.health import RESPONSE_TIME_BOUNDS, DeviceState, ErrorKind
@@ -225,6 +226,52 @@ def opcua_metrics(parts: Parts) -> Iterator[Family]:
         yield Family(f"gateway_opcua_{name}_total", text, COUNTER).add(getattr(stats, name))
 
 
+def mqtt_metrics(parts: Parts) -> Iterator[Family]:
+    """The MQTT publisher's connection, what it published and its replay backlog (`mqtt:`)."""
+    view = parts.mqtt
+    if view is None:
+        return
+    state = view.state
+    now = str(state.state)
+    yield Family("gateway_mqtt_connected", "1 while connected to a broker.").add(
+        now in CONNECTED_STATES
+    )
+    by_state = Family(
+        "gateway_mqtt_state", "1 for the publisher's connection state.", labels=("state",)
+    )
+    for name in ALL_STATES:
+        by_state.add(name == now, name)
+    yield by_state
+    counted = {
+        "connects": (state.connects, "Connections to a broker established."),
+        "messages_published": (state.messages, "Messages the broker acknowledged taking."),
+        "births": (state.births, "Sparkplug NBIRTH messages (rebirths too)."),
+        "commands_written": (state.commands_written, "Sparkplug commands written to devices."),
+        "commands_refused": (state.commands_refused, "Sparkplug commands refused."),
+        "replayed_values": (state.replay_sent, "Stored values replayed as historical."),
+        "replay_skipped_values": (
+            state.replay_skipped,
+            "Stored values not replayed: their device was not born.",
+        ),
+    }
+    for name, (value, text) in counted.items():
+        yield Family(f"gateway_mqtt_{name}_total", text, COUNTER).add(value)
+    yield Family("gateway_mqtt_replay_active", "1 while stored data is being replayed.").add(
+        state.replay_active
+    )
+    yield Family(
+        "gateway_mqtt_replay_backlog_windows", "Outage windows of stored data still to replay."
+    ).add(len(view.forwarder.backlog))
+    yield Family(
+        "gateway_mqtt_replay_backlog_seconds", "Time span of stored data still to replay."
+    ).add(backlog_seconds(view))
+    if state.acked_until is not None:
+        yield Family(
+            "gateway_mqtt_confirmed_timestamp_seconds",
+            "Data up to this time (Unix) is confirmed to have reached the broker.",
+        ).add(state.acked_until)
+
+
 #: Every part's metrics; a new part adds its function here.
 SOURCES: tuple[Callable[[Parts], Iterable[Family]], ...] = (
     gateway_metrics,
@@ -233,6 +280,7 @@ SOURCES: tuple[Callable[[Parts], Iterable[Family]], ...] = (
     storage_metrics,
     alarm_metrics,
     opcua_metrics,
+    mqtt_metrics,
 )
 
 

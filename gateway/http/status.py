@@ -1,4 +1,5 @@
-"""What the status page shows, as JSON-ready data: devices, a page of tags, the alarms not normal.
+"""What the status page shows, as JSON-ready data: devices, a page of tags, the alarms not normal,
+the MQTT publisher (with `mqtt:`).
 
 Read from the parts at request time: device health from the pollers, tag
 values from the pollers' own state (only the page asked for is read), alarm
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.alarms.model import AlarmSnapshot, AlarmState
+from gateway.http.mqttview import mqtt_status
 from gateway.http.paging import Page, TagIndex, page_of
 from gateway.http.parts import Parts
 from gateway.modbus.health import DeviceHealth, DeviceState
@@ -76,6 +78,7 @@ class StatusView:
             "devices": self.devices(query.device_page),
             "tags": self.tags(query.tag_filter, query.tag_page, query.tag_page_size),
             "alarms": self.alarms(),
+            "mqtt": None if parts.mqtt is None else mqtt_status(parts.mqtt),
         }
 
     def devices(self, page: int) -> dict[str, object]:

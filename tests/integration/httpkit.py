@@ -43,6 +43,7 @@ def http_config(
     *,
     http: Mapping[str, Any] | None = None,
     storage: Mapping[str, Any] | None = None,
+    mqtt: Mapping[str, Any] | None = None,
 ) -> GatewayConfig:
     devices = [
         {
@@ -71,6 +72,7 @@ def http_config(
             "devices": devices,
             "alarms": [TEMP_ALARM],
             "http": {"listen": "127.0.0.1:0", **(http or {})},
+            **({} if mqtt is None else {"mqtt": dict(mqtt)}),
         }
     )
 
@@ -95,10 +97,11 @@ async def http_rig(
     *,
     http: Mapping[str, Any] | None = None,
     storage: Mapping[str, Any] | None = None,
+    mqtt: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[HttpRig]:
     plant = make_plant({"plc": PLC_POINTS, "big": BIG_POINTS})
     async with run_plant(plant, autotick=False) as running:
-        config = http_config(running, folder, http=http, storage=storage)
+        config = http_config(running, folder, http=http, storage=storage, mqtt=mqtt)
         async with Gateway(config, config_dir=folder) as gateway:
             yield HttpRig(running, gateway)
 

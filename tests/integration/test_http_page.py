@@ -2,7 +2,7 @@
 
 What a user does: open the page, watch a value change, filter and page the
 tags, chart one, log in, acknowledge an alarm as an operator (and find no
-way to as a viewer). Screenshots at 1280×800 and 390×844 go to
+way to as a viewer), shelve and unshelve it. Screenshots at 1280×800 and 390×844 go to
 $GATEWAY_SCREENSHOTS (docs/images/ when regenerating the docs), else to the
 test's temporary folder.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,8 +20,10 @@ from typing import Any
 import pytest
 from conftest import WaitUntil
 from httpkit import http_rig
+from mqttkit import SHARED_BROKER, broker_reachable, free_port
 
 from gateway.alarms import AlarmState
+from gateway.alarms.model import Shelving
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
@@ -158,6 +161,8 @@ async def test_an_operator_acknowledges_and_a_viewer_cannot(
         await expect(viewer.locator("#user-name")).to_have_text("view (viewer)")
         await expect(viewer.locator(f"{alarm_row} .state")).to_have_text("active unacked")
         await expect(viewer.locator("button.ack")).to_have_count(0)
+        await expect(viewer.locator("#alarms button")).to_have_count(0)  # no Shelve either
+        await expect(viewer.locator("#shelve-dialog")).to_have_count(0)
         # Even a hand-made request from the viewer's page, with its token, is refused.
         status = await viewer.evaluate(
             """async () => (await fetch("/api/alarms/acknowledge", {
@@ -199,6 +204,95 @@ async def test_an_operator_acknowledges_and_a_viewer_cannot(
         await expect(viewer.locator(f"{alarm_row} .state")).to_have_text(
             "active acked", timeout=WAIT_MS
         )
+
+        # Shelve for 8 hours with a reason: the row says so, Unshelve takes Shelve's place.
+        folder = _screenshots(tmp_path)
+        await operator.locator(f"{alarm_row} button.shelve").click()
+        dialog = operator.locator("#shelve-dialog")
+        await expect(dialog).to_be_visible()
+        await expect(operator.locator("#shelve-title")).to_have_text("Shelve temp_alarm")
+        await operator.select_option("#shelve-duration", label="8 hours")
+        await operator.fill("#shelve-reason", "pump swap")
+        await operator.screenshot(path=str(folder / "shelve-dialog-desktop.png"))
+        await operator.click("#shelve-confirm")
+        await expect(dialog).to_be_hidden(timeout=WAIT_MS)
+        badge = f"{alarm_row} .badge.silenced"
+        await expect(operator.locator(badge)).to_contain_text("shelved until", timeout=WAIT_MS)
+        await expect(operator.locator(f"{alarm_row} button.unshelve")).to_have_count(1)
+        await expect(operator.locator(f"{alarm_row} button.shelve")).to_have_count(0)
+        snapshot = rig.gateway.alarms.snapshot("temp_alarm")
+        assert (snapshot.shelving, snapshot.user, snapshot.comment) == (
+            Shelving.TIMED,
+            "op",
+            "pump swap",
+        )
+        assert snapshot.shelved_until is not None
+        assert snapshot.shelved_until - snapshot.time == pytest.approx(8 * 3600, abs=1)
+        await expect(viewer.locator(badge)).to_contain_text("shelved until", timeout=WAIT_MS)
+        await expect(viewer.locator("#alarms button")).to_have_count(0)
+        await operator.screenshot(path=str(folder / "shelved-desktop.png"))
+        await operator.set_viewport_size(PHONE)
+        overflow = await operator.evaluate("document.documentElement.scrollWidth - innerWidth")
+        assert overflow <= 0, f"the page is {overflow} px wider than a phone"
+        await operator.screenshot(path=str(folder / "shelved-phone.png"))
+
+        # Unshelve (the dialog asks only for a reason), then a one-shot shelve.
+        await operator.locator(f"{alarm_row} button.unshelve").click()
+        await expect(operator.locator("#shelve-title")).to_have_text("Unshelve temp_alarm")
+        await expect(operator.locator("#shelve-duration")).to_be_hidden()
+        await operator.screenshot(path=str(folder / "unshelve-dialog-phone.png"))
+        await operator.click("#shelve-confirm")
+        await expect(operator.locator(badge)).to_have_count(0, timeout=WAIT_MS)
+        await operator.locator(f"{alarm_row} button.shelve").click()
+        await operator.select_option("#shelve-duration", label="until it clears (one-shot)")
+        await operator.click("#shelve-confirm")
+        await expect(operator.locator(badge)).to_have_text(
+            "shelved until it clears", timeout=WAIT_MS
+        )
+        assert rig.gateway.alarms.snapshot("temp_alarm").shelving is Shelving.ONESHOT
+        # Cancel changes nothing.
+        await operator.locator(f"{alarm_row} button.unshelve").click()
+        await operator.click("#shelve-dialog button.secondary")
+        await expect(operator.locator("#shelve-dialog")).to_be_hidden()
+        assert rig.gateway.alarms.snapshot("temp_alarm").shelving is Shelving.ONESHOT
+
         await operator.click("#logout-button")
         await expect(operator.locator("#login-form")).to_have_count(1, timeout=WAIT_MS)
         assert "gateway_session" not in {c["name"] for c in await operator_context.cookies()}
+
+
+@pytest.mark.skipif(not broker_reachable(*SHARED_BROKER), reason="needs Mosquitto on 1883")
+async def test_the_mqtt_line_follows_the_publisher(tmp_path: Path) -> None:
+    """With `mqtt:` the devices section has the publisher's line; the script keeps it live:
+    online on the machine's broker, backing off with the last error where none answers."""
+    expect = playwright_api.expect
+    group = f"http-page-{time.monotonic_ns()}"
+    dead = f"mqtt://127.0.0.1:{free_port()}"
+    folder = _screenshots(tmp_path)
+    brokers = {"online": "mqtt://127.0.0.1:1883", "backoff": dead}
+    errors: list[str] = []
+    async with chromium() as browser:
+        for state, server in brokers.items():
+            mqtt = {"servers": [server], "sparkplug": {"group": group}, "reconnect_max": "1s"}
+            async with http_rig(tmp_path / state, mqtt=mqtt) as rig:
+                page = await browser.new_page(viewport=DESKTOP)
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                await page.goto(rig.url)
+                line = page.locator("#mqtt")
+                await expect(line.locator(".badge")).to_have_text(state, timeout=WAIT_MS)
+                await expect(line.locator(".server")).to_have_text(server)
+                detail = line.locator(".detail")
+                if state == "online":
+                    await expect(detail).to_contain_text("1 connection · nothing to replay")
+                    await expect(detail).not_to_contain_text("last error")
+                else:
+                    await expect(detail).to_contain_text("0 connections")
+                    await expect(detail).to_contain_text("last error:")
+                section = page.locator("#devices-section")
+                await section.screenshot(path=str(folder / f"mqtt-{state}-desktop.png"))
+                await page.set_viewport_size(PHONE)
+                overflow = await page.evaluate("document.documentElement.scrollWidth - innerWidth")
+                assert overflow <= 0, f"the page is {overflow} px wider than a phone"
+                await section.screenshot(path=str(folder / f"mqtt-{state}-phone.png"))
+                await page.close()
+                assert errors == []

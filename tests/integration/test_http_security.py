@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ssl
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from cryptography.x509.oid import NameOID
 from httpkit import HttpRig, http_rig, web_client
 
 from gateway.alarms import AlarmState
+from gateway.alarms.model import Shelving
 from gateway.http import aioserver
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -285,3 +287,65 @@ async def test_https_marks_cookies_secure(tmp_path: Path) -> None:
         async with web_client(rig.url.replace("https", "http"), connector=plain) as web:
             with pytest.raises(aiohttp.ClientError):
                 await web.get("/healthz")
+
+
+async def test_shelve_and_unshelve_need_an_operator(tmp_path: Path, eventually: WaitUntil) -> None:
+    async with http_rig(tmp_path) as rig:
+        await _trip(rig, eventually)
+        shelve = {"alarm": "temp_alarm", "reason": "sensor swap", "duration": 3600}
+        async with web_client(rig.url) as anonymous:
+            await anonymous.page()
+            assert (await anonymous.post("/api/alarms/shelve", shelve))[0] == 401
+        async with web_client(rig.url) as viewer:
+            assert (await viewer.login("view", "view-secret"))[0] == 200
+            for path in ("/api/alarms/shelve", "/api/alarms/unshelve"):
+                status, body = await viewer.post(path, shelve)
+                assert status == 403, body
+                assert "view is a viewer: only operators and admins" in body["error"]
+        assert rig.gateway.alarms.snapshot("temp_alarm").shelving is Shelving.UNSHELVED
+        async with web_client(rig.url) as operator:
+            assert (await operator.login("op", "op-secret"))[0] == 200
+            status, body = await operator.post("/api/alarms/shelve", shelve, csrf=False)
+            assert status == 403
+            assert "CSRF token" in body["error"]
+            for duration in (0, -5, 31 * 24 * 3600, "1h", True):
+                status, body = await operator.post(
+                    "/api/alarms/shelve", {**shelve, "duration": duration}
+                )
+                assert status == 400, (duration, body)
+                assert "duration" in body["error"]
+            long_reason = {**shelve, "reason": "x" * 501}
+            assert (await operator.post("/api/alarms/shelve", long_reason))[0] == 400
+            for missing in ({"alarm": "nope"}, {"alarm": "n" * 5000}):
+                status, body = await operator.post("/api/alarms/shelve", missing)
+                assert status == 404, body
+                assert (await operator.post("/api/alarms/unshelve", missing))[0] == 404
+            status, body = await operator.post("/api/alarms/shelve", shelve)
+            assert (status, body["shelving"]) == (200, "timed"), body
+            assert body["shelved_until"] > time.time() + 3500
+            status, body = await operator.post("/api/alarms/shelve", shelve)
+            assert status == 409
+            assert "shelved already" in body["error"]
+            status, page = await operator.get("/api/status")
+            (row,) = page["alarms"]["rows"]
+            assert (row["name"], row["shelving"]) == ("temp_alarm", "timed")
+            unshelve = {"alarm": "temp_alarm", "reason": "back"}
+            status, body = await operator.post("/api/alarms/unshelve", unshelve)
+            assert (status, body["shelving"]) == (200, "unshelved"), body
+            assert (await operator.post("/api/alarms/unshelve", unshelve))[0] == 409
+            status, body = await operator.post("/api/alarms/shelve", {"alarm": "temp_alarm"})
+            assert (status, body["shelving"]) == (200, "oneshot"), body
+        snapshot = rig.gateway.alarms.snapshot("temp_alarm")
+        assert (snapshot.shelving, snapshot.user) == (Shelving.ONESHOT, "op")
+        expected = [
+            ("shelved", "op", "sensor swap"),
+            ("unshelved", "op", "back"),
+            ("shelved", "op", ""),
+        ]
+
+        async def journaled() -> bool:
+            page = await rig.gateway.historian.alarm_journal(alarm="temp_alarm")
+            events = [(e.transition, e.user, e.comment) for e in page.events]
+            return [e for e in events if "shelved" in e[0]] == expected
+
+        await eventually(journaled, message="the journal names the operator")

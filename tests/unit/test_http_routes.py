@@ -10,7 +10,7 @@ import pytest
 from gateway.app import Gateway
 from gateway.config import GatewayConfig, Role
 from gateway.http.page import render_page
-from gateway.http.routes import SECURITY_HEADERS, Routes
+from gateway.http.routes import MAX_SHELVE, SECURITY_HEADERS, Routes, shelve_duration
 from gateway.http.wire import Request, Response
 from gateway.opcua.users import Identity
 
@@ -154,6 +154,123 @@ def test_the_page_escapes_what_it_shows() -> None:
     assert "&lt;op&gt; (operator)" in page
     assert 'content="&quot;x"' in page
     assert 'name="can-write" content="true"' in page
+
+
+def _alarm(name: str, **fields: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "name": name,
+        "tag": "plc.temp",
+        "state": "active_acked",
+        "shelving": "unshelved",
+        "shelved_until": None,
+        "enabled": True,
+        "active": True,
+        "acked": True,
+        "severity": 500,
+        "message": "hot",
+        "limit": "high",
+        "value": 35.0,
+        "time": 0.0,
+    }
+    return {**row, **fields}
+
+
+def _page_data(alarms: list[dict[str, object]], mqtt: object = None) -> dict[str, object]:
+    empty = {"total": 0, "page": 1, "pages": 1, "size": 50, "rows": []}
+    return {
+        "ready": True,
+        "alarms": {"configured": len(alarms), "total": len(alarms), "rows": alarms},
+        "devices": {**empty, "states": {}},
+        "tags": empty,
+        "mqtt": mqtt,
+    }
+
+
+def test_the_page_marks_shelved_alarms_and_offers_an_operator_shelve_and_unshelve() -> None:
+    rows = [
+        _alarm("<timed>", shelving="timed", shelved_until=3600.0),
+        _alarm("oneshot", shelving="oneshot", acked=False, state="active_unacked"),
+        _alarm("plain"),
+        _alarm("off", enabled=False, state="normal", active=False),
+    ]
+    operator = render_page(
+        "unit",
+        csrf="t",
+        identity=Identity("op", Role.OPERATOR),
+        login_required=False,
+        data=_page_data(rows),
+    )
+    assert '<span class="badge silenced">shelved until 01:00:00 UTC</span>' in operator
+    assert '<span class="badge silenced">shelved until it clears</span>' in operator
+    assert '<span class="badge silenced">disabled</span>' in operator
+    assert "<timed>" not in operator
+    assert 'class="unshelve" data-alarm="&lt;timed&gt;">Unshelve</button>' in operator
+    assert 'class="ack" data-alarm="oneshot">Acknowledge</button>' in operator
+    assert 'class="unshelve" data-alarm="oneshot">Unshelve</button>' in operator
+    assert 'class="shelve" data-alarm="plain">Shelve</button>' in operator
+    assert '<tr data-alarm="off" class="normal silenced">' in operator
+    assert 'class="shelve" data-alarm="off"' not in operator  # disabled: nothing to shelve
+    assert operator.count('<dialog id="shelve-dialog"') == 1
+    assert '<option value="">until it clears (one-shot)</option>' in operator
+    viewer = render_page(
+        "unit",
+        csrf="t",
+        identity=Identity("view", Role.VIEWER),
+        login_required=False,
+        data=_page_data(rows),
+    )
+    assert "shelved until it clears" in viewer
+    assert '<td class="action"></td>' in viewer
+    assert 'data-alarm="plain">' not in viewer  # no button names an alarm
+    assert "shelve-dialog" not in viewer
+    assert 'id="mqtt"' not in viewer  # no `mqtt:`: no line
+
+
+def test_the_mqtt_line_says_what_the_publisher_does() -> None:
+    mqtt = {
+        "state": "backoff",
+        "connected": False,
+        "server": "mqtt://<broker>:1883",
+        "since": 0.0,
+        "last_error": "refused",
+        "connects": 1,
+        "messages": 5,
+        "replay_active": False,
+        "replay_sent": 0,
+        "backlog_windows": 2,
+        "backlog_seconds": 750.0,
+        "acked_until": None,
+    }
+    page = render_page(
+        "unit", csrf="t", identity=None, login_required=False, data=_page_data([], mqtt)
+    )
+    assert '<span class="badge backoff">backoff</span>' in page
+    assert "mqtt://&lt;broker&gt;:1883" in page
+    assert (
+        "5 messages · 1 connection · replay pending: 2 outage(s), 12.5 min · last error: refused"
+        in page
+    )
+    online = {**mqtt, "state": "online", "connected": True, "replay_active": True}
+    page = render_page(
+        "unit", csrf="t", identity=None, login_required=False, data=_page_data([], online)
+    )
+    assert "replaying stored data (0 values sent)" in page
+    assert "last error" not in page
+
+
+@pytest.mark.parametrize(
+    ("duration", "seconds"), [(None, None), (1, 1.0), (3600.5, 3600.5), (MAX_SHELVE, MAX_SHELVE)]
+)
+def test_a_shelve_duration_is_seconds_or_one_shot(duration: object, seconds: object) -> None:
+    assert shelve_duration(duration) == seconds
+
+
+@pytest.mark.parametrize(
+    "duration", [0, -1, MAX_SHELVE + 1, float("nan"), float("inf"), "1h", True, [3600]]
+)
+def test_a_shelve_duration_out_of_bounds_is_refused(duration: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        shelve_duration(duration)
 
 
 @pytest.mark.parametrize("path", ["/api/status", "/api/history"])

@@ -1,6 +1,7 @@
 // The status page's script: refreshes the server-rendered tables from /api/status every
 // second while the tab is visible, pages and filters the tags, charts one tag's last hour,
-// logs in and out, and acknowledges alarms. No framework, no external resource.
+// logs in and out, and acknowledges, shelves and unshelves alarms. No framework, no
+// external resource.
 "use strict";
 
 (() => {
@@ -74,9 +75,38 @@
 
   function stateText(alarm) {
     let text = alarm.state.replaceAll("_", " ");
-    if (alarm.shelving && alarm.shelving !== "unshelved") text += ", shelved";
     if (alarm.enabled === false) text += ", disabled";
     return text;
+  }
+
+  // Shelved or disabled, as page.py's silence_text says it (also on a phone, where the
+  // state column is hidden).
+  function silenceText(alarm) {
+    if (alarm.enabled === false) return "disabled";
+    if (alarm.shelving === "timed") return `shelved until ${formatTime(alarm.shelved_until)}`;
+    if (alarm.shelving === "oneshot") return "shelved until it clears";
+    return "";
+  }
+
+  function actionButton(className, alarm, text) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = className;
+    button.dataset.alarm = alarm.name;
+    button.textContent = text;
+    return button;
+  }
+
+  function nameCell(alarm) {
+    const td = cell(alarm.name, "name");
+    const silence = silenceText(alarm);
+    if (silence) {
+      const badge = document.createElement("span");
+      badge.className = "badge silenced";
+      badge.textContent = silence;
+      td.append(" ", badge);
+    }
+    return td;
   }
 
   function renderAlarms(alarms) {
@@ -85,19 +115,21 @@
       ...alarms.rows.map((alarm) => {
         const row = document.createElement("tr");
         row.dataset.alarm = alarm.name;
-        row.className = alarm.state;
+        row.className = alarm.state + (silenceText(alarm) ? " silenced" : "");
         const action = cell("", "action");
         if (state.canWrite && !alarm.acked) {
-          const button = document.createElement("button");
-          button.type = "button";
-          button.className = "ack";
-          button.dataset.alarm = alarm.name;
-          button.textContent = "Acknowledge";
-          action.append(button);
+          action.append(actionButton("ack", alarm, "Acknowledge"));
+        }
+        if (state.canWrite && alarm.enabled !== false) {
+          action.append(
+            alarm.shelving === "unshelved"
+              ? actionButton("shelve", alarm, "Shelve")
+              : actionButton("unshelve", alarm, "Unshelve"),
+          );
         }
         row.append(
           cell(String(alarm.severity), "severity"),
-          cell(alarm.name, "name"),
+          nameCell(alarm),
           cell(stateText(alarm), "state"),
           cell(alarm.message, "message"),
           cell(formatTime(alarm.time), "time"),
@@ -141,6 +173,28 @@
     renderPager("#device-pager", devices, "devices");
   }
 
+  // The MQTT publisher's line under the devices (with `mqtt:`), as page.py's mqtt_detail.
+  function renderMqtt(mqtt) {
+    const block = $("#mqtt");
+    if (!block || !mqtt) return;
+    const badge = block.querySelector(".badge");
+    badge.className = `badge ${mqtt.state}`;
+    badge.textContent = mqtt.state.replaceAll("_", " ");
+    block.querySelector(".server").textContent = mqtt.server;
+    const count = (number, noun) => `${number} ${noun}${number === 1 ? "" : "s"}`;
+    let words = `${count(mqtt.messages, "message")} · ${count(mqtt.connects, "connection")} · `;
+    if (mqtt.replay_active) {
+      words += `replaying stored data (${mqtt.replay_sent} values sent)`;
+    } else if (mqtt.backlog_windows) {
+      const minutes = (mqtt.backlog_seconds / 60).toFixed(1);
+      words += `replay pending: ${mqtt.backlog_windows} outage(s), ${minutes} min`;
+    } else {
+      words += "nothing to replay";
+    }
+    if (mqtt.last_error && !mqtt.connected) words += ` · last error: ${mqtt.last_error}`;
+    block.querySelector(".detail").textContent = words;
+  }
+
   function renderTags(tags) {
     $("#tags tbody").replaceChildren(
       ...tags.rows.map((tag) => {
@@ -177,6 +231,7 @@
     state.canWrite = Boolean(data.user && data.user.can_write);
     renderAlarms(data.alarms);
     renderDevices(data.devices);
+    renderMqtt(data.mqtt);
     renderTags(data.tags);
     state.tagPage = data.tags.page;
     state.devicePage = data.devices.page;
@@ -344,6 +399,43 @@
     refresh();
   }
 
+  // Shelve and Unshelve ask for a reason (and Shelve for how long) in one dialog, outside
+  // the table, which the refresh redraws every second.
+  function openShelving(button) {
+    const dialog = $("#shelve-dialog");
+    const shelving = button.classList.contains("shelve");
+    dialog.dataset.alarm = button.dataset.alarm;
+    dialog.dataset.action = shelving ? "shelve" : "unshelve";
+    $("#shelve-title").textContent = `${shelving ? "Shelve" : "Unshelve"} ${button.dataset.alarm}`;
+    $("#shelve-duration-row").hidden = !shelving;
+    $("#shelve-confirm").textContent = shelving ? "Shelve" : "Unshelve";
+    $("#shelve-reason").value = "";
+    dialog.showModal();
+  }
+
+  async function shelving(event) {
+    const dialog = $("#shelve-dialog");
+    if (event.submitter && event.submitter.value !== "confirm") return; // Cancel closes it
+    event.preventDefault();
+    const action = dialog.dataset.action;
+    const body = { alarm: dialog.dataset.alarm, reason: $("#shelve-reason").value };
+    if (action === "shelve") {
+      const seconds = $("#shelve-duration").value;
+      body.duration = seconds ? Number(seconds) : null;
+    }
+    $("#shelve-confirm").disabled = true;
+    const result = await post(`/api/alarms/${action}`, body);
+    $("#shelve-confirm").disabled = false;
+    dialog.close();
+    if (!result.ok) {
+      showMessage(`${action === "shelve" ? "Shelve" : "Unshelve"} refused: ${result.data.error}`);
+      $("#message").dataset.kind = "action";
+      return;
+    }
+    showMessage("");
+    refresh();
+  }
+
   // -- wiring -------------------------------------------------------------------------------------
 
   function wire() {
@@ -382,9 +474,13 @@
       }
     });
     $("#alarms tbody").addEventListener("click", (event) => {
-      const button = event.target.closest("button.ack");
-      if (button) acknowledge(button);
+      const button = event.target.closest("button");
+      if (!button) return;
+      if (button.classList.contains("ack")) acknowledge(button);
+      else openShelving(button);
     });
+    const shelveForm = $("#shelve-form");
+    if (shelveForm) shelveForm.addEventListener("submit", shelving);
     let resizeTimer = null;
     window.addEventListener("resize", () => {
       clearTimeout(resizeTimer);
