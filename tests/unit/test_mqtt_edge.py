@@ -87,7 +87,9 @@ def _session(fake: FakePlant, sent: list[tuple[str, bytes]], **kw: Any) -> EdgeS
     )
 
 
-async def test_tck_id_payloads_sequence_num_wraps_after_255() -> None:
+async def test_tck_id_payloads_sequence_num_incrementing() -> None:
+    """[tck-id-payloads-sequence-num-incrementing] +1 per message, 255 → 0;
+    [tck-id-payloads-sequence-num-zero-nbirth] the NBIRTH's is 0."""
     fake, sent = FakePlant(), []
     session = _session(fake, sent)
     await session.birth()
@@ -99,7 +101,9 @@ async def test_tck_id_payloads_sequence_num_wraps_after_255() -> None:
     assert seqs[256] == 0
 
 
-async def test_tck_id_payloads_ddata_seq_after_ddeath_and_rebirth() -> None:
+async def test_tck_id_operational_behavior_device_ddeath() -> None:
+    """[tck-id-operational-behavior-device-ddeath] a device that stops answering gets a
+    DDEATH (and no DDATA), and a DBIRTH when it answers again."""
     fake, sent = FakePlant(), []
     session = _session(fake, sent)
     await session.birth()
@@ -149,10 +153,13 @@ async def test_ncmd_next_server_asks_to_leave() -> None:
 
 
 def test_tck_id_payloads_ndeath_bdseq() -> None:
+    """[tck-id-payloads-ndeath-bdseq] the bdSeq of the NBIRTH to come;
+    [tck-id-topics-ndeath-payload] that metric alone; [tck-id-payloads-ndeath-seq] no seq;
+    [tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq] an INT64."""
     payload = decode_payload(death_payload(42, 1.0))
     assert payload.seq is None
     [metric] = payload.metrics
-    assert (metric.name, metric.datatype, metric.value) == ("bdSeq", MetricType.UINT64, 42)
+    assert (metric.name, metric.datatype, metric.value) == ("bdSeq", MetricType.INT64, 42)
 
 
 def test_metric_types_follow_the_tag_types() -> None:
