@@ -497,12 +497,15 @@ def _register_http(workloads: Commands) -> None:
 def _register_mqtt(workloads: Commands) -> None:
     mqtt = workloads.add_parser(
         "mqtt",
-        help="MQTT publisher: CPU added, NBIRTH+DBIRTH time, change→DDATA latency, replay rate",
+        help="MQTT publisher: CPU added, NBIRTH+DBIRTH time, change→DDATA latency, replay rate "
+        "and the scans missed meanwhile",
         description=(
             "A synthetic plant (devices × tags, a share changing every second) published as a "
             "Sparkplug B edge node to a private mosquitto (or --broker); a subscriber in another "
             "process times births and DDATA. Then a SQLite historian of --replay-rows rows is "
-            "replayed as historical metrics. Needs the mqtt extra and mosquitto."
+            "replayed as historical metrics while pollers scan --devices simulated slaves × "
+            "--tags (python -m simulators scale) in the same event loop, their missed scans "
+            "counted. Needs the mqtt extra and mosquitto."
         ),
     )
     mqtt.add_argument("--devices", type=positive_int, default=100)

@@ -58,7 +58,7 @@ class NextServer(Exception):
 
 def death_payload(bd_seq: int, now: float) -> bytes:
     """NDEATH: the bdSeq metric alone, no seq (the Will, and the message before leaving)."""
-    metric = OutMetric(0, MetricType.UINT64, bd_seq, round(now * 1000), name=BD_SEQ)
+    metric = OutMetric(0, MetricType.INT64, bd_seq, round(now * 1000), name=BD_SEQ)
     return encode_payload([metric], timestamp_ms=round(now * 1000), seq=None)
 
 
@@ -132,8 +132,10 @@ class EdgeSession:
             "MQTT/Commands Refused": (MetricType.UINT64, self._state.commands_refused),
         }
         metrics = [
-            OutMetric(alias(BD_SEQ), MetricType.UINT64, self.bd_seq, now, name=BD_SEQ),
-            OutMetric(alias(REBIRTH), MetricType.BOOLEAN, False, now, name=REBIRTH),
+            # bdSeq is an Int64 (tck-id-message-flow-edge-node-birth-publish-nbirth-payload-bdSeq);
+            # Rebirth has no alias (tck-id-operational-behavior-data-commands-rebirth-name-aliases).
+            OutMetric(alias(BD_SEQ), MetricType.INT64, self.bd_seq, now, name=BD_SEQ),
+            OutMetric(None, MetricType.BOOLEAN, False, now, name=REBIRTH),
             OutMetric(alias(NEXT_SERVER), MetricType.BOOLEAN, False, now, name=NEXT_SERVER),
         ]
         for name in NODE_METRICS:

@@ -89,6 +89,10 @@ def _ms(seconds: float | None, default: float) -> int:
     return round((seconds if seconds is not None else default) * 1000)
 
 
+_KEPT_AS_IS = (bool, str)
+_FLOAT_TYPES = frozenset((MetricType.FLOAT, MetricType.DOUBLE))
+
+
 @dataclass(frozen=True, slots=True)
 class TagMetric:
     """One tag as a metric."""
@@ -98,10 +102,11 @@ class TagMetric:
     datatype: MetricType
 
     def value_of(self, value: Value | None) -> Value | None:
-        """The value in the datatype's Python type (a scaled integer is a float)."""
-        if value is None or isinstance(value, bool | str):
+        """The value in the datatype's Python type (a scaled integer is a float).
+        Once per metric of every DDATA, a replay's included: constant tuples, no unions."""
+        if value is None or isinstance(value, _KEPT_AS_IS):
             return value
-        if self.datatype in (MetricType.FLOAT, MetricType.DOUBLE):
+        if self.datatype in _FLOAT_TYPES:
             return float(value)
         return int(value)
 

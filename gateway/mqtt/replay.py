@@ -128,6 +128,11 @@ async def _replay_job(
 
 
 async def _publish_page(session: EdgeSession, values: list[TagValue], state: MqttState) -> None:
+    """One historical DDATA per device and `REPLAY_BATCH` values, yielding after each.
+
+    A QoS 0 publish returns without suspending, so without the yield a whole page
+    (ten messages, about 100 ms of encoding) ran in one turn of the event loop and
+    the pollers' requests waited behind it: scans were missed during a replay."""
     by_device: dict[str, list[TagValue]] = {}
     for value in values:
         by_device.setdefault(value.tag.partition(".")[0], []).append(value)
@@ -138,3 +143,4 @@ async def _publish_page(session: EdgeSession, values: list[TagValue], state: Mqt
                 state.replay_sent += len(chunk)
             else:
                 state.replay_skipped += len(chunk)
+            await asyncio.sleep(0)  # the pollers' and live data's turn

@@ -47,6 +47,7 @@ class Received:
     topic: str
     payload: bytes
     retain: bool
+    qos: int = 0  # as delivered: the lower of the publisher's and our subscription's (1)
 
     @property
     def sparkplug(self) -> DecodedPayload:
@@ -99,7 +100,9 @@ async def recorder(port: int, *topics: str, host: str = "127.0.0.1") -> AsyncIte
             async for message in client.messages:
                 payload = message.payload
                 assert isinstance(payload, bytes | bytearray)
-                record.messages.append(Received(str(message.topic), bytes(payload), message.retain))
+                record.messages.append(
+                    Received(str(message.topic), bytes(payload), message.retain, message.qos)
+                )
 
         async with asyncio.TaskGroup() as group:
             task = group.create_task(pump())

@@ -15,7 +15,9 @@ def _config(url: str) -> GatewayConfig:
     return GatewayConfig.model_validate({"gateway": {"name": "gw"}, "storage": {"url": url}})
 
 
-async def test_tck_id_payloads_nbirth_bdseq_kept_across_restarts(database_url: str) -> None:
+async def test_tck_id_topics_nbirth_bdseq_increment(database_url: str) -> None:
+    """[tck-id-topics-nbirth-bdseq-increment] from 0, +1 per connect: counted in the
+    historian's database, so this holds across restarts too."""
     async with Historian(_config(database_url), Bus()) as historian:
         assert [await historian.next_bd_seq("gw") for _ in range(3)] == [0, 1, 2]
         assert await historian.next_bd_seq("other") == 0
@@ -23,7 +25,11 @@ async def test_tck_id_payloads_nbirth_bdseq_kept_across_restarts(database_url: s
         assert await restarted.next_bd_seq("gw") == 3
 
 
-async def test_bdseq_wraps_after_255(database_url: str) -> None:
+async def test_tck_id_message_flow_edge_node_birth_publish_will_message_payload_bdseq(
+    database_url: str,
+) -> None:
+    """[tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq]: after 255,
+    0 (the spec's id has a capital S; Python names are lower case)."""
     async with Historian(_config(database_url), Bus()) as historian:
         values = [await historian.next_bd_seq("gw") for _ in range(258)]
     assert values[255:] == [255, 0, 1]

@@ -1,5 +1,10 @@
 """The Sparkplug B edge node against a real Mosquitto, named after the spec's tck-ids.
 
+Each test is named after the Sparkplug B 3.0 tck-id it checks, the exact string of
+the specification's `[tck-id-…]` assertion (lower case: the spec writes `bdSeq`);
+its docstring lists every other tck-id it checks. Tests without a tck-id check the
+gateway's own rules (docs/mqtt.md).
+
 Most tests use the machine's broker (127.0.0.1:1883) with a Sparkplug group of
 their own; the Will and the outages use a private `mosquitto` on a free port.
 Every payload is decoded by our schema here, and by Eclipse Tahu's JavaScript
@@ -63,7 +68,14 @@ async def _born(record: Recorder, devices: int = 1) -> None:
     )
 
 
-async def test_tck_id_payloads_nbirth_bdseq_and_node_control(tmp_path: Path, group: str) -> None:
+async def test_tck_id_topics_nbirth_bdseq_included(tmp_path: Path, group: str) -> None:
+    """[tck-id-topics-nbirth-bdseq-included] [tck-id-payloads-nbirth-bdseq]
+    [tck-id-message-flow-edge-node-birth-publish-nbirth-payload-bdSeq] (an INT64, the Will's)
+    [tck-id-topics-nbirth-topic] [tck-id-topics-nbirth-seq-num] [tck-id-payloads-nbirth-timestamp]
+    [tck-id-payloads-nbirth-rebirth-req] [tck-id-topics-nbirth-rebirth-metric]
+    [tck-id-operational-behavior-data-commands-rebirth-name-aliases] (Rebirth has no alias)
+    [tck-id-operational-behavior-data-commands-rebirth-datatype]
+    [tck-id-operational-behavior-data-commands-rebirth-value] [tck-id-payloads-nbirth-retain]"""
     async with (
         recorder(1883, f"spBv1.0/{group}/#") as record,
         mqtt_rig({"plc": PLC_POINTS}, _devices, _settings(group), tmp_path) as rig,
@@ -72,18 +84,24 @@ async def test_tck_id_payloads_nbirth_bdseq_and_node_control(tmp_path: Path, gro
         nbirth = record.of("NBIRTH")[0]
         assert nbirth.topic == f"spBv1.0/{group}/NBIRTH/test"
         payload = nbirth.sparkplug
-        assert payload.seq == 0  # tck-id-payloads-nbirth-seq
+        assert payload.seq == 0
         assert payload.timestamp_ms is not None
         metrics = _metrics(nbirth)
-        assert metrics["bdSeq"].datatype == MetricType.UINT64
+        assert metrics["bdSeq"].datatype == MetricType.INT64
         assert metrics["bdSeq"].value == rig.publisher.state.bd_seq == 0
-        assert metrics["Node Control/Rebirth"].value is False  # tck-id-payloads-nbirth-rebirth
+        rebirth = metrics["Node Control/Rebirth"]
+        assert (rebirth.datatype, rebirth.value, rebirth.alias) == (MetricType.BOOLEAN, False, None)
         assert metrics["Node Control/Next Server"].value is False
         assert metrics["Properties/Tags"].value == len(PLC_TAGS)
-        assert not nbirth.retain  # tck-id-topics-nbirth-retained
+        assert not nbirth.retain
 
 
-async def test_tck_id_payloads_dbirth_every_tag(tmp_path: Path, group: str) -> None:
+async def test_tck_id_topics_dbirth_metric_reqs(tmp_path: Path, group: str) -> None:
+    """[tck-id-topics-dbirth-metric-reqs] every tag and `_Status` field;
+    [tck-id-topics-dbirth-topic] [tck-id-topics-dbirth-metrics] [tck-id-payloads-dbirth-seq-inc]
+    [tck-id-payloads-alias-uniqueness] [tck-id-payloads-alias-birth-requirement]
+    [tck-id-payloads-metric-datatype-req] [tck-id-payloads-propertyset-quality-value-value]
+    [tck-id-payloads-dbirth-retain]"""
     async with (
         recorder(1883, f"spBv1.0/{group}/#") as record,
         mqtt_rig({"plc": PLC_POINTS}, _devices, _settings(group), tmp_path),
@@ -91,11 +109,14 @@ async def test_tck_id_payloads_dbirth_every_tag(tmp_path: Path, group: str) -> N
         await _born(record)
         dbirth = record.of("DBIRTH", "plc")[0]
         assert dbirth.topic == f"spBv1.0/{group}/DBIRTH/test/plc"
-        assert dbirth.sparkplug.seq == 1  # tck-id-payloads-dbirth-seq: after the NBIRTH's 0
+        assert dbirth.sparkplug.seq == 1  # after the NBIRTH's 0
+        assert not dbirth.retain
         metrics = _metrics(dbirth)
         assert set(metrics) == {tag["name"] for tag in PLC_TAGS} | set(STATUS_FIELDS)
         aliases = [metric.alias for metric in metrics.values()]
-        assert len(set(aliases)) == len(aliases)  # tck-id-payloads-alias-uniqueness
+        assert None not in aliases
+        assert len(set(aliases)) == len(aliases)
+        assert all(metric.datatype for metric in metrics.values())
         temp = metrics["temp"]
         assert temp.datatype == MetricType.FLOAT
         assert temp.value == 21.5
@@ -108,7 +129,10 @@ async def test_tck_id_payloads_dbirth_every_tag(tmp_path: Path, group: str) -> N
         assert metrics["_Status/Connected"].value is True
 
 
-async def test_tck_id_payloads_ddata_changes_only_by_alias(tmp_path: Path, group: str) -> None:
+async def test_tck_id_topics_ddata_payload(tmp_path: Path, group: str) -> None:
+    """[tck-id-topics-ddata-payload] only the changed metric;
+    [tck-id-payloads-alias-data-cmd-requirement] by alias, without its name;
+    [tck-id-topics-ddata-topic] [tck-id-payloads-ddata-seq-inc] [tck-id-payloads-ddata-retain]"""
     async with (
         recorder(1883, f"spBv1.0/{group}/#") as record,
         mqtt_rig({"plc": PLC_POINTS}, _devices, _settings(group), tmp_path) as rig,
@@ -117,25 +141,32 @@ async def test_tck_id_payloads_ddata_changes_only_by_alias(tmp_path: Path, group
         aliases = {m.name: m.alias for m in record.of("DBIRTH")[0].sparkplug.metrics}
         rig.plant.slave("plc").unit(1).set("level", 9.5)
         await record.until(lambda: record.of("DDATA", "plc"), message="a DDATA")
-        ddata = record.of("DDATA", "plc")[0].sparkplug
+        message = record.of("DDATA", "plc")[0]
+        assert message.topic == f"spBv1.0/{group}/DDATA/test/plc"
+        assert not message.retain
+        ddata = message.sparkplug
         [level] = ddata.metrics
-        assert level.name is None  # tck-id-payloads-alias-data-cmd-requirement
+        assert level.name is None
         assert level.alias == aliases["level"]
         assert level.value == 9.5
         # seq goes on from the births
         assert ddata.seq == len(record.of("NBIRTH")) + len(record.of("DBIRTH"))
 
 
-async def test_tck_id_payloads_ndeath_seq_and_bdseq_before_disconnect(
+async def test_tck_id_operational_behavior_edge_node_intentional_disconnect_ndeath(
     tmp_path: Path, group: str
 ) -> None:
+    """[tck-id-operational-behavior-edge-node-intentional-disconnect-ndeath]
+    [tck-id-payloads-ndeath-will-message-publisher-disconnect-mqtt311] an NDEATH, then the
+    DISCONNECT; [tck-id-payloads-ndeath-seq] no seq; [tck-id-topics-ndeath-payload] the bdSeq
+    alone; [tck-id-payloads-ndeath-bdseq] the NBIRTH's."""
     async with recorder(1883, f"spBv1.0/{group}/#") as record:
         async with mqtt_rig({"plc": PLC_POINTS}, _devices, _settings(group), tmp_path):
             await _born(record)
         await record.until(lambda: record.of("NDEATH"), message="the NDEATH")
         [ndeath] = record.of("NDEATH")
         payload = ndeath.sparkplug
-        assert payload.seq is None  # tck-id-payloads-ndeath-seq
+        assert payload.seq is None
         [bd_seq] = payload.metrics
         assert bd_seq.name == "bdSeq"
         assert bd_seq.value == _metrics(record.of("NBIRTH")[0])["bdSeq"].value
@@ -143,11 +174,13 @@ async def test_tck_id_payloads_ndeath_seq_and_bdseq_before_disconnect(
         assert record.messages[-1] is ndeath
 
 
-async def test_tck_id_payloads_ndeath_will_message_is_published_by_the_broker(
-    tmp_path: Path,
-) -> None:
-    """A session taken over by another client with the same id: the broker publishes
-    our Will (NDEATH, the bdSeq of the NBIRTH); we reconnect with bdSeq + 1."""
+async def test_tck_id_payloads_ndeath_will_message(tmp_path: Path) -> None:
+    """[tck-id-payloads-ndeath-will-message] A session taken over by another client with
+    the same id: the broker publishes our Will, an NDEATH with the NBIRTH's bdSeq
+    ([tck-id-topics-nbirth-bdseq-matching] [tck-id-payloads-nbirth-bdseq-repeat]);
+    [tck-id-payloads-ndeath-will-message-retain] not retained;
+    [tck-id-payloads-ndeath-will-message-qos] QoS 1 (our subscription is QoS 1);
+    [tck-id-topics-nbirth-bdseq-increment] we reconnect with bdSeq + 1."""
     with mosquitto(tmp_path) as broker:
         settings = _settings("will", broker.url)
         async with (
@@ -161,16 +194,21 @@ async def test_tck_id_payloads_ndeath_will_message_is_published_by_the_broker(
                 await record.until(lambda: record.of("NDEATH"), message="the Will")
             [will] = record.of("NDEATH")
             assert _metrics(will)["bdSeq"].value == 0
+            assert _metrics(will)["bdSeq"].datatype == MetricType.INT64
+            assert _metrics(record.of("NBIRTH")[0])["bdSeq"].value == 0
+            assert not will.retain
+            assert will.qos == 1
             await record.until(lambda: len(record.of("NBIRTH")) >= 2, message="a new NBIRTH")
             second = record.of("NBIRTH")[-1]
-            assert _metrics(second)["bdSeq"].value == 1  # tck-id-payloads-nbirth-bdseq-increment
+            assert _metrics(second)["bdSeq"].value == 1
             assert second.sparkplug.seq == 0
             assert rig.publisher.state.connects >= 2
 
 
-async def test_tck_id_topics_ddeath_and_dbirth_when_the_device_comes_back(
-    tmp_path: Path, group: str
-) -> None:
+async def test_tck_id_operational_behavior_device_ddeath(tmp_path: Path, group: str) -> None:
+    """[tck-id-operational-behavior-device-ddeath] a DDEATH when the device stops answering;
+    [tck-id-topics-ddeath-topic] [tck-id-payloads-ddeath-seq-number]; no DDATA of it until
+    its new DBIRTH when it answers again (the gateway's rule)."""
     async with (
         recorder(1883, f"spBv1.0/{group}/#") as record,
         mqtt_rig({"plc": PLC_POINTS}, _devices, _settings(group), tmp_path) as rig,
@@ -180,6 +218,7 @@ async def test_tck_id_topics_ddeath_and_dbirth_when_the_device_comes_back(
         await slave.go_offline()
         await record.until(lambda: record.of("DDEATH", "plc"), message="the DDEATH")
         ddeath = record.of("DDEATH", "plc")[0]
+        assert ddeath.topic == f"spBv1.0/{group}/DDEATH/test/plc"
         assert ddeath.sparkplug.seq is not None
         # no DDATA of a dead device
         after = record.messages.index(ddeath)
@@ -189,15 +228,19 @@ async def test_tck_id_topics_ddeath_and_dbirth_when_the_device_comes_back(
         assert not [m for m in between if m.kind == "DDATA"]
 
 
-async def test_tck_id_operational_behavior_edge_node_rebirth_same_bdseq(
+async def test_tck_id_operational_behavior_data_commands_rebirth_action_3(
     tmp_path: Path, group: str
 ) -> None:
+    """[tck-id-operational-behavior-data-commands-rebirth-action-3] an NCMD Rebirth (by name,
+    [tck-id-operational-behavior-data-commands-ncmd-rebirth-name]) re-births with the same
+    bdSeq, on the same connection; [tck-id-operational-behavior-data-commands-rebirth-action-2]
+    the NBIRTH and the DBIRTHs."""
     async with (
         recorder(1883, f"spBv1.0/{group}/#") as record,
         mqtt_rig({"plc": PLC_POINTS}, _devices, _settings(group), tmp_path) as rig,
     ):
         await _born(record)
-        rebirth = OutMetric(1, MetricType.BOOLEAN, True, 0, name="Node Control/Rebirth")
+        rebirth = OutMetric(None, MetricType.BOOLEAN, True, 0, name="Node Control/Rebirth")
         payload = encode_payload([rebirth], timestamp_ms=int(time.time() * 1000), seq=None)
         await record.publish(f"spBv1.0/{group}/NCMD/test", payload)
         await record.until(lambda: len(record.of("NBIRTH")) == 2, message="the rebirth")
@@ -208,7 +251,16 @@ async def test_tck_id_operational_behavior_edge_node_rebirth_same_bdseq(
         await record.until(lambda: len(record.of("DBIRTH")) == 2, message="the DBIRTH again")
 
 
-async def test_tck_id_host_topic_primary_host_state_gates_publishing(tmp_path: Path) -> None:
+async def test_tck_id_message_flow_edge_node_birth_publish_phid_wait(tmp_path: Path) -> None:
+    """[tck-id-message-flow-edge-node-birth-publish-phid-wait]
+    [tck-id-operational-behavior-edge-node-birth-sequence-wait] no births before the primary
+    host's STATE is online ([tck-id-message-flow-edge-node-birth-publish-phid-wait-id]
+    [tck-id-message-flow-edge-node-birth-publish-phid-wait-online]);
+    [tck-id-message-flow-edge-node-birth-publish-phid-wait-timestamp]
+    [tck-id-operational-behavior-edge-node-termination-host-offline-timestamp] an older offline
+    STATE is ignored; [tck-id-message-flow-edge-node-birth-publish-phid-offline]
+    [tck-id-operational-behavior-edge-node-termination-host-offline] a newer one: NDEATH and
+    disconnect, births again once the host is back."""
     with mosquitto(tmp_path) as broker:
         settings = _settings("host", broker.url, primary_host="scada")
         state_topic = "spBv1.0/STATE/scada"
@@ -246,9 +298,14 @@ async def test_tck_id_host_topic_primary_host_state_gates_publishing(tmp_path: P
             await record.until(lambda: len(record.of("NBIRTH")) == births + 1, message="rebirth")
 
 
-async def test_tck_id_payloads_dcmd_writes_through_the_checked_path(
+async def test_tck_id_operational_behavior_data_commands_dcmd_metric_value(
     tmp_path: Path, group: str
 ) -> None:
+    """[tck-id-operational-behavior-data-commands-dcmd-metric-value] a DCMD's value is written
+    through the checked write path (a value out of range, a read-only tag: refused and
+    counted); [tck-id-message-flow-device-dcmd-subscribe]
+    [tck-id-payloads-alias-data-cmd-requirement] by alias; the written value shows in the
+    next DDATA."""
     async with (
         recorder(1883, f"spBv1.0/{group}/#") as record,
         mqtt_rig({"plc": PLC_POINTS}, _devices, _settings(group, commands=True), tmp_path) as rig,
@@ -367,8 +424,9 @@ def test_status_quality_mapping() -> None:
 __all__ = ["MqttRig"]
 
 
-async def test_tck_id_operational_behavior_edge_node_next_server(tmp_path: Path) -> None:
-    """NCMD Node Control/Next Server: NDEATH, then the next server in the list."""
+async def test_ncmd_next_server_moves_to_the_next_server(tmp_path: Path) -> None:
+    """NCMD Node Control/Next Server: NDEATH, then the next server in the list. The spec
+    names this metric (optional) without a tck-id of its own."""
     with mosquitto(tmp_path) as first, mosquitto(tmp_path) as second:
         settings = {"servers": [first.url, second.url], "sparkplug": {"group": "next"}}
         async with (

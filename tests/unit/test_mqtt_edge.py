@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -14,9 +16,11 @@ from gateway.model import Status, TagValue, Value
 from gateway.mqtt.edge import EdgeSession, NextServer, death_payload
 from gateway.mqtt.metrics import Catalog, metric_type
 from gateway.mqtt.plant import Plant
+from gateway.mqtt.replay import REPLAY_BATCH, ReplayJob, replay
 from gateway.mqtt.sparkplug import MetricType, OutMetric, decode_payload, encode_payload
 from gateway.mqtt.state import MqttState
 from gateway.mqtt.topics import SparkplugTopics, parse_state
+from gateway.storage import ReplayCursor, ReplayPage
 from gateway.tags import build_tags
 
 DEVICE = DeviceConfig.model_validate(
@@ -87,7 +91,9 @@ def _session(fake: FakePlant, sent: list[tuple[str, bytes]], **kw: Any) -> EdgeS
     )
 
 
-async def test_tck_id_payloads_sequence_num_wraps_after_255() -> None:
+async def test_tck_id_payloads_sequence_num_incrementing() -> None:
+    """[tck-id-payloads-sequence-num-incrementing] +1 per message, 255 → 0;
+    [tck-id-payloads-sequence-num-zero-nbirth] the NBIRTH's is 0."""
     fake, sent = FakePlant(), []
     session = _session(fake, sent)
     await session.birth()
@@ -99,7 +105,9 @@ async def test_tck_id_payloads_sequence_num_wraps_after_255() -> None:
     assert seqs[256] == 0
 
 
-async def test_tck_id_payloads_ddata_seq_after_ddeath_and_rebirth() -> None:
+async def test_tck_id_operational_behavior_device_ddeath() -> None:
+    """[tck-id-operational-behavior-device-ddeath] a device that stops answering gets a
+    DDEATH (and no DDATA), and a DBIRTH when it answers again."""
     fake, sent = FakePlant(), []
     session = _session(fake, sent)
     await session.birth()
@@ -149,10 +157,13 @@ async def test_ncmd_next_server_asks_to_leave() -> None:
 
 
 def test_tck_id_payloads_ndeath_bdseq() -> None:
+    """[tck-id-payloads-ndeath-bdseq] the bdSeq of the NBIRTH to come;
+    [tck-id-topics-ndeath-payload] that metric alone; [tck-id-payloads-ndeath-seq] no seq;
+    [tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq] an INT64."""
     payload = decode_payload(death_payload(42, 1.0))
     assert payload.seq is None
     [metric] = payload.metrics
-    assert (metric.name, metric.datatype, metric.value) == ("bdSeq", MetricType.UINT64, 42)
+    assert (metric.name, metric.datatype, metric.value) == ("bdSeq", MetricType.INT64, 42)
 
 
 def test_metric_types_follow_the_tag_types() -> None:
@@ -181,3 +192,52 @@ def test_negative_integers_round_trip() -> None:
 def test_state_messages_checked(payload: bytes, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_state(payload)
+
+
+class _OnePage:
+    """A historian holding one page of stored values."""
+
+    def __init__(self, values: list[TagValue]) -> None:
+        self.values = values
+
+    async def replay_page(
+        self,
+        keys: Sequence[str],
+        start: float,
+        end: float,
+        *,
+        cursor: ReplayCursor,
+        limit: int,
+    ) -> ReplayPage:
+        return ReplayPage(self.values, None)
+
+
+async def test_replay_hands_the_loop_back_after_each_message() -> None:
+    """A QoS 0 publish does not suspend: without a yield after each historical DDATA a
+    whole page ran in one turn of the event loop, and pollers missed scans meanwhile."""
+    fake, sent = FakePlant(), []
+    session = _session(fake, sent)
+    await session.birth()
+    sent.clear()
+    stored = [
+        TagValue("plc.temp", float(i), Status.GOOD, 1.5 + i / 1e6, 1.5)
+        for i in range(3 * REPLAY_BATCH)
+    ]
+    done = asyncio.Event()
+
+    async def other_task() -> None:
+        while not done.is_set():
+            sent.append(("turn", b""))
+            await asyncio.sleep(0)
+
+    state = MqttState()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(other_task())
+        job = ReplayJob(0.0, 2.0)
+        await replay(session, _OnePage(stored), ["plc.temp"], [job], state, settle=0.0)
+        done.set()
+    kinds = ["turn" if topic == "turn" else topic.split("/")[2] for topic, _ in sent]
+    messages = [index for index, kind in enumerate(kinds) if kind == "DDATA"]
+    assert len(messages) == 3
+    assert all("turn" in kinds[a + 1 : b] for a, b in itertools.pairwise(messages))
+    assert state.replay_sent == 3 * REPLAY_BATCH

@@ -71,9 +71,10 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class OutMetric:
-    """One metric to send: `name` in births (None: by alias only), `alias` always."""
+    """One metric to send: `name` in births (None: by alias only); `alias` None only for
+    `Node Control/Rebirth`, which a host sends by name (the spec forbids its alias)."""
 
-    alias: int
+    alias: int | None
     datatype: MetricType
     value: MetricValue
     timestamp_ms: int
@@ -112,7 +113,8 @@ def encode_payload(metrics: Sequence[OutMetric], *, timestamp_ms: int, seq: int 
         out = payload.metrics.add()
         if metric.name is not None:
             out.name = metric.name
-        out.alias = metric.alias
+        if metric.alias is not None:
+            out.alias = metric.alias
         out.timestamp = metric.timestamp_ms
         out.datatype = metric.datatype
         if metric.historical:
