@@ -1,12 +1,15 @@
 """Part 13 aggregates of stored history: SQL pushdown where it gives the engine's answer.
 
 Count, Average, Minimum, Maximum and Range of a numeric tag are computed by
-the database: one GROUP BY over the interval number, `(ts - start) / interval`
-in integer microseconds, summarises each interval's raw values by quality
-(gateway/aggregates/summary.py), and the engine's own `finish` turns the
-summaries into results. The other aggregates (interpolation, time weighting,
-durations, actual times) run in the pure engine on the raw points of a
-window of intervals, loaded with the neighbours their bounding values need.
+the database: a GROUP BY over the interval number, `(ts - start) / interval`
+in integer microseconds (on SQLite one small query per interval: it has no
+hash aggregate), summarises each interval's raw values by quality
+(gateway/aggregates/summary.py), one more query finds the extremes' ties and
+whether they lie on their interval's start, and the engine's own `finish`
+turns the summaries into results (docs/performance.md, Aggregates). The
+other aggregates (interpolation, time weighting, durations, actual times)
+run in the pure engine on the raw points of a window of intervals, loaded
+with the neighbours their bounding values need.
 Both paths read the same rows with the same rules, on SQLite and PostgreSQL.
 """
 
@@ -165,8 +168,9 @@ def pushdown_summaries(
 ) -> dict[int, IntervalSummary]:
     """Per interval number, the summary of its raw values, computed by the database.
 
-    One GROUP BY (interval, quality) with plain COUNT/SUM/MIN/MAX, which both
-    databases run in one pass; with `extremes`, one more query finds where a
+    One GROUP BY (interval, quality) with plain COUNT/SUM/MIN/MAX in one pass
+    (on SQLite, for windows of up to PER_INTERVAL_MAX intervals, one such
+    query per interval); with `extremes`, one more query finds where a
     Good extreme repeats (MultipleValues) and whether it lies on its
     interval's start (the Raw bit), over the few rows that can equal one.
     """
