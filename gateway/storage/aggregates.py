@@ -235,6 +235,10 @@ def _grouped_per_interval(
     rows by quality: half the time for a million rows in 1,440 intervals
     (measured 0.52 s → 0.27 s), for a few microseconds per query.
     """
+    if not connection.in_transaction():
+        # The DBAPI cursor runs outside SQLAlchemy's transaction handling: begin
+        # it first, so that every interval and the ties query read one snapshot.
+        connection.begin()
     parts: dict[int, dict[int, Any]] = {}
     cursor = connection.connection.cursor()  # the DBAPI's: no per-query overhead above it
     try:

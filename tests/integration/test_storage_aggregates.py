@@ -239,3 +239,15 @@ def test_one_grouped_query_and_one_per_interval_agree(
         assert [_shown(ours[a].value, ours[a].status) for a in wanted] == [
             _shown(theirs[a].value, theirs[a].status) for a in wanted
         ]
+
+
+def test_the_per_interval_queries_read_in_one_transaction(history: Database) -> None:
+    """SQLite's per-interval queries use the DBAPI cursor: inside the connection's transaction,
+    so the intervals and the extremes' query see one snapshot."""
+    from gateway.storage.aggregates import pushdown_summaries
+
+    with history.engine.connect() as connection:
+        summaries = pushdown_summaries(connection, history.tag_ids["d.temp"], T0, T0 + 600, 10.0)
+        assert connection.in_transaction()
+    assert len(summaries) == 60
+    assert sum(s.n_good + s.n_uncertain + s.n_bad for s in summaries.values()) > 300
