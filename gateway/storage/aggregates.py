@@ -256,8 +256,9 @@ def _tune_for_scans(connection: Connection) -> None:
     """PostgreSQL settings for this transaction's aggregate scans.
 
     JIT compilation costs more than it saves on a scan of a million narrow
-    rows (measured: 300 ms → 400 ms), and the hash aggregate gets the memory
-    its groups need; both are SET LOCAL, so they end with the transaction.
+    rows (one EXPLAIN ANALYZE: 400 ms with it, 300 ms without), and the hash
+    aggregate gets the memory a window of 10,000 intervals needs; both are
+    SET LOCAL, so they end with the transaction.
     """
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SET LOCAL jit = off")
