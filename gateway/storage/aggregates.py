@@ -1,12 +1,15 @@
 """Part 13 aggregates of stored history: SQL pushdown where it gives the engine's answer.
 
 Count, Average, Minimum, Maximum and Range of a numeric tag are computed by
-the database: one GROUP BY over the interval number, `(ts - start) / interval`
-in integer microseconds, summarises each interval's raw values by quality
-(gateway/aggregates/summary.py), and the engine's own `finish` turns the
-summaries into results. The other aggregates (interpolation, time weighting,
-durations, actual times) run in the pure engine on the raw points of a
-window of intervals, loaded with the neighbours their bounding values need.
+the database: a GROUP BY over the interval number, `(ts - start) / interval`
+in integer microseconds (on SQLite one small query per interval: it has no
+hash aggregate), summarises each interval's raw values by quality
+(gateway/aggregates/summary.py), one more query finds the extremes' ties and
+whether they lie on their interval's start, and the engine's own `finish`
+turns the summaries into results (docs/performance.md, Aggregates). The
+other aggregates (interpolation, time weighting, durations, actual times)
+run in the pure engine on the raw points of a window of intervals, loaded
+with the neighbours their bounding values need.
 Both paths read the same rows with the same rules, on SQLite and PostgreSQL.
 """
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection, Engine
@@ -56,6 +59,9 @@ WINDOW_INTERVALS = 500
 #: Raw values the engine loads for one window at most (about 200 MB of points);
 #: a request needing more is refused rather than exhausting memory.
 MAX_WINDOW_POINTS = 2_000_000
+#: Intervals of a window that SQLite groups with one query each; beyond, the
+#: queries' own cost would exceed the sort they save (one GROUP BY instead).
+PER_INTERVAL_MAX = 4096
 _BAD = 2**31
 _UNCERTAIN = 2**30
 
@@ -162,10 +168,11 @@ def pushdown_summaries(
 ) -> dict[int, IntervalSummary]:
     """Per interval number, the summary of its raw values, computed by the database.
 
-    One GROUP BY (interval, quality) with plain COUNT/SUM/MIN/MAX, which both
-    databases run in one pass; with `extremes`, two more queries find where a
-    Good extreme repeats (MultipleValues) and which interval starts hold a
-    value (the Raw bit): an IN-list scan and an index lookup.
+    One GROUP BY (interval, quality) with plain COUNT/SUM/MIN/MAX in one pass
+    (on SQLite, for windows of up to PER_INTERVAL_MAX intervals, one such
+    query per interval); with `extremes`, one more query finds where a
+    Good extreme repeats (MultipleValues) and whether it lies on its
+    interval's start (the Raw bit), over the few rows that can equal one.
     """
     lo, hi = to_us(start), to_us(end)
     step = to_us(processing) if processing else hi - lo
@@ -186,15 +193,76 @@ def pushdown_summaries(
         .where(*mine)
         .group_by(bucket, quality)
     )
-    parts: dict[int, dict[int, Any]] = {}
-    for row in connection.execute(grouped):
-        parts.setdefault(int(row.b), {})[int(row.q)] = row
-    ties: dict[tuple[int, float], int] = {}
-    firsts: dict[int, float] = {}
+    _tune_for_scans(connection)
+    count = -(-(hi - lo) // step) if step > 0 else 0
+    parts: dict[int, dict[int, Any]]
+    if connection.dialect.name == "sqlite" and 0 < count <= PER_INTERVAL_MAX:
+        parts = _grouped_per_interval(connection, tag_id, lo, hi, step, count=count)
+    else:
+        parts = {}
+        for row in connection.execute(grouped):
+            parts.setdefault(int(row.b), {})[int(row.q)] = row
+    extreme_rows: dict[tuple[int, float], tuple[int, int]] = {}
     if extremes and parts:
-        ties = _repeated_extremes(connection, parts, mine, bucket)
-        firsts = _values_at_starts(connection, tag_id, lo, step, parts)
-    return {b: _summary(groups, ties, firsts.get(b), b) for b, groups in parts.items()}
+        extreme_rows = _repeated_extremes(connection, parts, mine, bucket)
+    return {b: _summary(groups, extreme_rows, lo + b * step, b) for b, groups in parts.items()}
+
+
+class _Group(NamedTuple):
+    """One quality's share of an interval's raw values, as the GROUP BY gives it."""
+
+    n: int
+    n_value: int
+    total: float | None
+    low: float | None
+    high: float | None
+
+
+_PER_INTERVAL_SQL = (
+    "SELECT status / ? AS q, count(*), count(value_num), sum(value_num), min(value_num),"
+    f" max(value_num) FROM {readings.name} WHERE tag_id = ? AND ts >= ? AND ts < ? GROUP BY q"
+)
+
+
+def _grouped_per_interval(
+    connection: Connection, tag_id: int, lo: int, hi: int, step: int, *, count: int
+) -> dict[int, dict[int, Any]]:
+    """SQLite's grouping, one small query per interval through one prepared statement.
+
+    SQLite has no hash aggregate: a GROUP BY over a computed interval number
+    feeds every row of the window into one sorter. Grouped one interval at a
+    time, each query reads its interval by index range and sorts only its own
+    rows by quality: half the time for a million rows in 1,440 intervals
+    (measured 0.52 s → 0.27 s), for a few microseconds per query.
+    """
+    if not connection.in_transaction():
+        # The DBAPI cursor runs outside SQLAlchemy's transaction handling: begin
+        # it first, so that every interval and the ties query read one snapshot.
+        connection.begin()
+    parts: dict[int, dict[int, Any]] = {}
+    cursor = connection.connection.cursor()  # the DBAPI's: no per-query overhead above it
+    try:
+        for b in range(count):
+            begin = lo + b * step
+            cursor.execute(_PER_INTERVAL_SQL, (_UNCERTAIN, tag_id, begin, min(begin + step, hi)))
+            for q, *numbers in cursor.fetchall():
+                parts.setdefault(b, {})[int(q)] = _Group(*numbers)
+    finally:
+        cursor.close()
+    return parts
+
+
+def _tune_for_scans(connection: Connection) -> None:
+    """PostgreSQL settings for this transaction's aggregate scans.
+
+    JIT compilation costs more than it saves on a scan of a million narrow
+    rows (one EXPLAIN ANALYZE: 400 ms with it, 300 ms without), and the hash
+    aggregate gets the memory a window of 10,000 intervals needs; both are
+    SET LOCAL, so they end with the transaction.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL jit = off")
+        connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
 
 
 def _repeated_extremes(
@@ -202,42 +270,39 @@ def _repeated_extremes(
     parts: dict[int, dict[int, Any]],
     mine: tuple[Any, ...],
     bucket: Any,
-) -> dict[tuple[int, float], int]:
-    """(interval, value) → how many Good values equal it, for each Good extreme."""
-    candidates = {
-        float(extreme)
-        for groups in parts.values()
-        if 0 in groups
-        for extreme in (groups[0].low, groups[0].high)
-        if extreme is not None
-    }
-    if not candidates:
+) -> dict[tuple[int, float], tuple[int, int]]:
+    """(interval, value) → (how many Good values equal it, the first one's time in µs),
+    for each Good extreme.
+
+    The candidates are matched with an IN list behind a range test that every
+    candidate passes (at most the largest minimum, or at least the smallest
+    maximum): the range test, two comparisons, discards nearly every row
+    before the IN list's lookup, which is what this scan used to spend on.
+    """
+    goods = [groups[0] for groups in parts.values() if 0 in groups]
+    lows = [float(g.low) for g in goods if g.low is not None]
+    highs = [float(g.high) for g in goods if g.high is not None]
+    if not lows or not highs:
         return {}
-    value = readings.c.value_num
+    value, ts = readings.c.value_num, readings.c.ts
+    near_extreme = or_(value <= max(lows), value >= min(highs))
     query = (
-        select(bucket, value, func.count().label("n"))
-        .where(*mine, readings.c.status < _UNCERTAIN, value.in_(sorted(candidates)))
+        select(bucket, value, func.count().label("n"), func.min(ts).label("first"))
+        .where(*mine, near_extreme, readings.c.status < _UNCERTAIN)
+        .where(value.in_(sorted(set(lows) | set(highs))))
         .group_by(bucket, value)
     )
-    return {(int(row.b), float(row.value_num)): int(row.n) for row in connection.execute(query)}
-
-
-def _values_at_starts(
-    connection: Connection, tag_id: int, lo: int, step: int, parts: dict[int, dict[int, Any]]
-) -> dict[int, float]:
-    """Interval number → the Good value stored exactly on its start (one index lookup each)."""
-    starts = [lo + b * step for b in sorted(parts)]
-    query = select(readings.c.ts, readings.c.value_num).where(
-        readings.c.tag_id == tag_id,
-        readings.c.ts.in_(starts),
-        readings.c.status < _UNCERTAIN,
-        readings.c.value_num.is_not(None),
-    )
-    return {(row.ts - lo) // step: float(row.value_num) for row in connection.execute(query)}
+    return {
+        (int(row.b), float(row.value_num)): (int(row.n), int(row.first))
+        for row in connection.execute(query)
+    }
 
 
 def _summary(
-    groups: dict[int, Any], ties: dict[tuple[int, float], int], first: float | None, b: int
+    groups: dict[int, Any],
+    extreme_rows: dict[tuple[int, float], tuple[int, int]],
+    start_us: int,
+    b: int,
 ) -> IntervalSummary:
     good, unsure = groups.get(0), groups.get(1)
     n_bad = sum(int(g.n) for q, g in groups.items() if q >= 2)
@@ -245,6 +310,9 @@ def _summary(
     n_bad += sum(int(g.n) - int(g.n_value) for g in (good, unsure) if g is not None)
     low = None if good is None or good.low is None else float(good.low)
     high = None if good is None or good.high is None else float(good.high)
+    # An extreme the ties query did not return is a single value, not on the start.
+    at_low = extreme_rows.get((b, low), (1, -1)) if low is not None else (0, -1)
+    at_high = extreme_rows.get((b, high), (1, -1)) if high is not None else (0, -1)
     return IntervalSummary(
         n_good=0 if good is None else int(good.n_value),
         n_uncertain=0 if unsure is None else int(unsure.n_value),
@@ -253,10 +321,10 @@ def _summary(
         sum_uncertain=0.0 if unsure is None else float(unsure.total or 0.0),
         min_good=low,
         max_good=high,
-        min_ties=ties.get((b, low), 1) if low is not None else 0,
-        max_ties=ties.get((b, high), 1) if high is not None else 0,
-        min_at_start=first is not None and first == low,
-        max_at_start=first is not None and first == high,
+        min_ties=at_low[0],
+        max_ties=at_high[0],
+        min_at_start=at_low[1] == start_us,
+        max_at_start=at_high[1] == start_us,
         min_uncertain=None if unsure is None or unsure.low is None else float(unsure.low),
         max_uncertain=None if unsure is None or unsure.high is None else float(unsure.high),
     )
@@ -290,6 +358,7 @@ def _pushed(
         connection, info.tag_id, first.start, window[-1].end, first.length, extremes=extremes
     )
     empty = IntervalSummary()
+    integer = info.integer  # once: an enum property per result showed in profiles
     results: list[dict[Aggregate, AggregateValue]] = []
     for number, interval in enumerate(window):
         row: dict[Aggregate, AggregateValue] = {}
@@ -301,7 +370,7 @@ def _pushed(
                 continue
             summary = summaries.get(number, empty)
             row[aggregate] = finish(
-                aggregate, summary, interval.start, config, partial=partial, integer=info.integer
+                aggregate, summary, interval.start, config, partial=partial, integer=integer
             )
         results.append(row)
     return results

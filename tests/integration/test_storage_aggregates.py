@@ -170,3 +170,85 @@ def test_a_window_with_too_many_raw_values_is_refused(
     )
     with pytest.raises(StorageError, match="more than 50 raw values in one window"):
         list(rows)
+
+
+G, B = Status.GOOD, Status.BAD_NO_COMMUNICATION
+U = Status.UNCERTAIN_NO_COMMUNICATION_LAST_USABLE_VALUE
+#: (second, value, status) of d.temp: per 10 s interval one case the extremes' query must get right.
+EXTREMES = [
+    # 0-10: a minimum on the start, repeated: raw, MultipleValues
+    *[(0, 1.0, G), (3, 4.0, G), (6, 1.0, G)],
+    # 10-20: an equal Uncertain value on the start: no tie, not raw
+    *[(10, 2.0, U), (12, 2.0, G), (15, 3.0, G)],
+    # 20-30 empty, 30-40 Bad only
+    *[(31, 5.0, B), (35, 5.0, B)],
+    # 40-50: 3.0 ties as the maximum on the start; 1.0 is also interval 0's minimum
+    *[(40, 3.0, G), (42, 3.0, G), (48, 1.0, G)],
+    # 50-60: a Good maximum beaten by an Uncertain value
+    *[(50, 2.5, G), (51, 7.0, U), (58, 2.5, B)],
+    # 60-70: one Good value, a NaN (Bad) and an equal Uncertain value
+    *[(60, 6.0, G), (61, math.nan, G), (65, 6.0, U)],
+]
+
+
+@pytest.fixture
+def extremes(database_url: str) -> Iterator[Database]:
+    config = _config(database_url)
+    database = Database(config.storage, tag_infos(config), gateway=config.gateway.name)
+    database.prepare()
+    database.write([_row("d.temp", T0 + s, value, status) for s, value, status in EXTREMES])
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def test_ties_starts_and_empty_intervals_match_the_engine(extremes: Database) -> None:
+    wanted = [Aggregate.MINIMUM, Aggregate.MAXIMUM, Aggregate.RANGE, Aggregate.COUNT]
+    ranges = {"start": T0, "end": T0 + 70, "processing": 10.0}
+    pushed = list(_aggregate(extremes, "d.temp", wanted, **ranges))
+    plain = list(_aggregate(extremes, "d.temp", wanted, pushdown=False, **ranges))
+    shown = [[_shown(r[a].value, r[a].status) for a in wanted] for _, r in pushed]
+    assert shown == [[_shown(r[a].value, r[a].status) for a in wanted] for _, r in plain]
+    minimum = [row[0] for row in shown]
+    maximum = [row[1] for row in shown]
+    assert minimum[0] == (1.0, "Good, MultipleValues")  # Raw: no Calculated bit
+    assert minimum[1] == (2.0, "Good, Calculated")  # the Uncertain 2.0 is not a second one
+    assert minimum[2][1] == minimum[3][1] == "BadNoData"
+    assert maximum[4] == (3.0, "Good, MultipleValues")  # on the start, repeated
+    assert minimum[4] == (1.0, "Good, Calculated")
+    assert "Uncertain" in maximum[5][1]
+    assert "MultipleValues" not in maximum[5][1]
+    assert minimum[6][0] == 6.0
+    assert "MultipleValues" not in minimum[6][1]
+
+
+def test_one_grouped_query_and_one_per_interval_agree(
+    history: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite groups a window with a query per interval up to PER_INTERVAL_MAX intervals."""
+    from gateway.storage import aggregates
+
+    wanted = sorted(PUSHDOWN, key=lambda a: a.node_number)
+    ranges = {"start": T0 - 30, "end": T0 + 640, "processing": 10.0}
+    per_interval = list(_aggregate(history, "d.temp", wanted, **ranges))
+    monkeypatch.setattr(aggregates, "PER_INTERVAL_MAX", 0)
+    grouped = list(_aggregate(history, "d.temp", wanted, **ranges))
+    assert len(per_interval) == len(grouped) == 67
+    for (_, ours), (_, theirs) in zip(per_interval, grouped, strict=True):
+        assert [_shown(ours[a].value, ours[a].status) for a in wanted] == [
+            _shown(theirs[a].value, theirs[a].status) for a in wanted
+        ]
+
+
+def test_the_per_interval_queries_read_in_one_transaction(history: Database) -> None:
+    """SQLite's per-interval queries use the DBAPI cursor: inside the connection's transaction,
+    so the intervals and the extremes' query see one snapshot."""
+    from gateway.storage.aggregates import pushdown_summaries
+
+    with history.engine.connect() as connection:
+        tag_id = history.tag_ids["d.temp"]
+        summaries = pushdown_summaries(connection, tag_id, T0, T0 + 600, 10.0, extremes=False)
+        assert connection.in_transaction()  # no SQLAlchemy query ran: begun for the cursor
+    assert len(summaries) == 60
+    assert sum(s.n_good + s.n_uncertain + s.n_bad for s in summaries.values()) > 300
