@@ -105,6 +105,7 @@ def describe_scale(scale: ScalePlant) -> str:
         f"scale: {spec.slaves} slave(s) x {spec.registers} holding registers "
         f"({spec.floats} float32 each), {spec.change:.0%} changing per {spec.tick:g}s tick, "
         f"pattern {spec.pattern}"
+        + (f", toggling 0 / {spec.toggle:g}" if spec.toggle is not None else "")
     ]
     lines += [
         f"  scale-{index:03d}  {spec.host}:{port}  unit {spec.unit_id}"
@@ -140,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--base-port", type=int, default=0, metavar="P", help="0: free ports")
     scale.add_argument("--unit-id", type=int, default=1)
     scale.add_argument("--pattern", choices=("spread", "clustered"), default="spread")
+    scale.add_argument(
+        "--toggle",
+        type=float,
+        metavar="V",
+        help="changed floats alternate between 0 and V each tick (flapping alarms)",
+    )
     scale.add_argument("--duration", type=float, metavar="S", dest="scale_duration")
     return parser
 
@@ -159,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 base_port=args.base_port,
                 unit_id=args.unit_id,
                 pattern=args.pattern,
+                toggle=args.toggle,
             )
         except ValueError as exc:
             parser.error(str(exc))

@@ -11,7 +11,9 @@ Which floats change: `spread` (default) picks them evenly over the slave, so
 nearly every 125-register read block changes each tick, the honest case for a
 gateway; `clustered` changes one contiguous run that rotates through the
 slave, so most blocks stay identical. A changed float takes the value
-`tick + slave_index / 1000`, new on every change.
+`tick + slave_index / 1000`, new on every change; with `toggle` it takes
+`toggle` on odd ticks and 0 on even ones instead (with `change` 1, every
+float crosses any limit between them every tick: flapping alarms).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class ScaleSpec:
     base_port: int = 0  # 0: every slave on a free port; else base_port + slave index
     unit_id: int = 1
     pattern: Pattern = "spread"
+    toggle: float | None = None  # changed floats alternate 0 / toggle instead of new values
 
     def __post_init__(self) -> None:
         if self.slaves < 1:
@@ -104,8 +107,12 @@ class ScalePlant:
     async def _advance_to(self, index: int) -> None:
         """Apply tick `index`; ticks skipped by a busy loop are not replayed."""
         indices = changed_indices(self.spec.floats, self.spec.change, index, self.spec.pattern)
+        toggle = self.spec.toggle
         for slave in range(self.spec.slaves):
-            self._fill(slave, indices, index + slave / 1000)
+            if toggle is None:
+                self._fill(slave, indices, index + slave / 1000)
+            else:
+                self._fill(slave, indices, toggle if index % 2 else 0.0)
         self.tick_index = index
 
     def _fill(self, slave: int, indices: range | list[int], value: float) -> None:

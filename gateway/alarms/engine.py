@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from functools import partial
 from typing import Self
 
@@ -287,12 +286,9 @@ class AlarmEngine(Part):
             else:
                 log.debug("alarm %s %s: %s", snapshot.name, transition.value, snapshot.quality)
             if transition.journaled and self._journal is not None:
-                event = event_of(snapshot, transition)
-                if self._router is not None:
-                    event = replace(
-                        event, notifications=self._router.messages(snapshot, transition)
-                    )
-                self._journal.record_alarm(event)
+                router = self._router
+                messages = () if router is None else router.messages(snapshot, transition)
+                self._journal.record_alarm(event_of(snapshot, transition, messages))
             for listener in list(self._listeners):
                 try:
                     listener.alarm_changed(snapshot, transition)

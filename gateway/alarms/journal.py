@@ -14,7 +14,7 @@ from typing import Protocol
 
 from gateway.alarms.model import AlarmSnapshot, AlarmState, Shelving, Transition
 from gateway.model import DataType, Value
-from gateway.storage.rows import AlarmEvent
+from gateway.storage.rows import AlarmEvent, OutboxMessage
 
 __all__ = ["AlarmJournal", "event_of", "journaled_shelving", "journaled_state", "typed_value"]
 
@@ -27,8 +27,12 @@ class AlarmJournal(Protocol):
     async def alarm_states(self, alarms: Iterable[str] | None = None) -> dict[str, AlarmEvent]: ...
 
 
-def event_of(snapshot: AlarmSnapshot, transition: Transition) -> AlarmEvent:
-    """The journal event for a journaled transition."""
+def event_of(
+    snapshot: AlarmSnapshot,
+    transition: Transition,
+    notifications: tuple[OutboxMessage, ...] = (),
+) -> AlarmEvent:
+    """The journal event for a journaled transition, with the outbox messages it sends."""
     return AlarmEvent(
         alarm=snapshot.name,
         time=snapshot.time,
@@ -43,6 +47,7 @@ def event_of(snapshot: AlarmSnapshot, transition: Transition) -> AlarmEvent:
         shelving=snapshot.shelving.value,
         shelved_until=snapshot.shelved_until,
         enabled=snapshot.enabled,
+        notifications=notifications,
     )
 
 

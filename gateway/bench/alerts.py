@@ -1,17 +1,22 @@
 """`bench alerts`: alarm transition → webhook received; 1,000 flapping alarms.
 
-In one process, without Modbus: values are published on the bus as the
-pollers would, so what is measured is the alarm engine, the journal and
-outbox commit (SQLite in a temporary folder), the deliverer and the webhook
-POST to a local receiver (a minimal HTTP/1.1 server on asyncio streams, so
-the receiver costs little of the measured CPU).
+In one process: the alarm engine, the journal and outbox commit (SQLite in a
+temporary folder), the deliverer and the webhook POST to a local receiver (a
+minimal HTTP/1.1 server on asyncio streams, so the receiver costs little of
+the measured CPU).
 
-- latency: one alarm toggled every `gap` seconds; for each transition the
-  time from the engine's transition to the receiver reading the request.
-- flapping: `alarms` alarms each flipping every second for `seconds`, with
-  the routes (rate limit 10/min) and, as the baseline, without any route in
-  the same run: the CPU the notifications add, and how many messages the
-  receiver got (the rate limit must hold: individual ones, then digests).
+- latency: one alarm toggled every `gap` seconds by publishing on the bus as
+  a poller would; for each transition the time from the engine's transition
+  to the receiver reading the request.
+- flapping: `alarms` alarms on float32 tags of `slaves` simulated slaves
+  (`python -m simulators scale --toggle`, another process) whose values
+  cross the limit every second, polled every second by the gateway's
+  Acquisition in this process; with the routes (rate limit 10/min) and, as
+  the baseline, without any route, in the same run: the CPU the
+  notifications add, the messages the receiver got (the rate limit must
+  hold: individual ones, then digests) and the scans the pollers missed.
+  Odd runs measure the routed variant first, so a drift in the machine's
+  load does not always count against the same one.
 """
 
 from __future__ import annotations
@@ -27,11 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from gateway.alarms import AlarmEngine
+from gateway.alarms.model import AlarmSnapshot, Transition
 from gateway.alarms.notify import Deliverer, Router
+from gateway.bench.fleet import ScaleFleet
 from gateway.bench.measure import CpuWindow
 from gateway.bench.report import Report, percentile
 from gateway.bus import Bus
 from gateway.config import GatewayConfig
+from gateway.modbus.acquisition import Acquisition
+from gateway.modbus.health import RESPONSE_TIME_BOUNDS, DeviceHealth
 from gateway.model import Status, TagValue
 from gateway.storage import Historian
 
@@ -45,6 +54,29 @@ class AlertsSpec:
     alarms: int = 1000  # flapping alarms
     seconds: float = 10.0  # flapping time per variant
     runs: int = 1
+    slaves: int = 10  # simulated slaves the flapping alarms' tags are spread over
+    warmup: float = 3.0  # seconds of polling before each flapping window
+
+    @property
+    def tags_per_slave(self) -> int:
+        return -(-self.alarms // self.slaves)
+
+    @property
+    def slaves_used(self) -> int:
+        return -(-self.alarms // self.tags_per_slave)
+
+    @property
+    def keys(self) -> list[str]:
+        """The flapping alarms' tags, `s003.t17`, spread evenly over the slaves."""
+        per = self.tags_per_slave
+        return [f"s{i // per:03d}.t{i % per}" for i in range(self.alarms)]
+
+
+#: Response-time buckets beyond 100 ms: an event loop held that long is on its way to a missed scan.
+_SLOW_BUCKETS = RESPONSE_TIME_BOUNDS.index(0.1) + 1
+
+#: Values the simulated tags alternate between each second, across the alarms' high limit.
+_TOGGLE, _HIGH = 100.0, 50.0
 
 
 @dataclass
@@ -90,37 +122,71 @@ class _Receiver:
             await self.server.wait_closed()
 
 
-def _config(folder: Path, alarms: int, port: int, *, routed: bool, rate: str) -> GatewayConfig:
-    tags = [{"name": f"t{i}", "ref": 40001 + 2 * i, "type": "float32"} for i in range(alarms)]
-    notifications: dict[str, Any] = {}
-    if routed:
-        notifications = {
-            "channels": [
-                {"name": "hook", "type": "webhook", "url": f"http://127.0.0.1:{port}/alarm"}
-            ],
-            "routes": [{"to": ["hook"]}],
-            "rate_limit": rate,
-        }
+def _notifications(port: int, *, routed: bool, rate: str) -> dict[str, Any]:
+    if not routed:
+        return {}
+    return {
+        "channels": [{"name": "hook", "type": "webhook", "url": f"http://127.0.0.1:{port}/alarm"}],
+        "routes": [{"to": ["hook"]}],
+        "rate_limit": rate,
+    }
+
+
+def _latency_config(folder: Path, port: int) -> GatewayConfig:
+    """One alarm on a tag of a device that is never polled (values come on the bus)."""
     return GatewayConfig.model_validate(
         {
             "gateway": {"name": "bench"},
             "storage": {"url": f"sqlite:///{folder / 'alerts.db'}", "flush_interval": "50ms"},
-            "devices": [{"name": "d", "host": "127.0.0.1", "tags": tags}],
-            "alarms": [{"name": f"a{i}", "tag": f"d.t{i}", "high": 50} for i in range(alarms)],
-            "notifications": notifications,
+            "devices": [
+                {
+                    "name": "d",
+                    "host": "127.0.0.1",
+                    "tags": [{"name": "t0", "ref": 40001, "type": "float32"}],
+                }
+            ],
+            "alarms": [{"name": "a0", "tag": "d.t0", "high": _HIGH}],
+            "notifications": _notifications(port, routed=True, rate="1000/s"),
         }
     )
 
 
-async def _running(stack: AsyncExitStack, config: GatewayConfig) -> Bus:
+def _flapping_config(
+    spec: AlertsSpec, folder: Path, slaves: list[tuple[str, int]], port: int, *, routed: bool
+) -> GatewayConfig:
+    """The slaves polled every second, an alarm on each of the first `alarms` tags."""
+    tags = [
+        {"name": f"t{i}", "table": "holding_register", "address": 2 * i, "type": "float32"}
+        for i in range(spec.tags_per_slave)
+    ]
+    devices = [
+        {"name": f"s{index:03d}", "host": host, "port": slave_port, "scan_interval": 1.0,
+         "timeout": "2s", "demote_after": 0, "tags": tags}
+        for index, (host, slave_port) in enumerate(slaves[: spec.slaves_used])
+    ]  # fmt: skip
+    alarms = [{"name": f"a{i}", "tag": key, "high": _HIGH} for i, key in enumerate(spec.keys)]
+    return GatewayConfig.model_validate(
+        {
+            "gateway": {"name": "bench"},
+            "storage": {"url": f"sqlite:///{folder / 'alerts.db'}", "flush_interval": "50ms"},
+            "devices": devices,
+            "alarms": alarms,
+            "notifications": _notifications(port, routed=routed, rate="10/min"),
+        }
+    )
+
+
+async def _running(stack: AsyncExitStack, config: GatewayConfig) -> tuple[Bus, AlarmEngine]:
+    """Historian, alarm engine and (with routes) deliverer, entered as `gateway run` does."""
     bus = Bus()
     historian = await stack.enter_async_context(Historian(config, bus))
     routes = config.notifications
     router = Router(routes, gateway="bench") if routes.routes else None
-    await stack.enter_async_context(AlarmEngine(config, bus, journal=historian, router=router))
+    engine = AlarmEngine(config, bus, journal=historian, router=router)
+    await stack.enter_async_context(engine)
     if router is not None:
         await stack.enter_async_context(Deliverer(config, historian))
-    return bus
+    return bus, engine
 
 
 def _publish(bus: Bus, tags: range, value: float) -> None:
@@ -133,7 +199,7 @@ async def _latency(spec: AlertsSpec, folder: Path) -> list[float]:
     port = await receiver.start()
     try:
         async with AsyncExitStack() as stack:
-            bus = await _running(stack, _config(folder, 1, port, routed=True, rate="1000/s"))
+            bus, _ = await _running(stack, _latency_config(folder, port))
             for n in range(spec.transitions):
                 _publish(bus, range(1), 100.0 if n % 2 == 0 else 0.0)
                 await asyncio.sleep(spec.gap)
@@ -146,27 +212,71 @@ async def _latency(spec: AlertsSpec, folder: Path) -> list[float]:
     ]
 
 
-async def _flapping(spec: AlertsSpec, folder: Path, *, routed: bool) -> tuple[float, int, int]:
-    """CPU cores while flapping, messages received, digests among them."""
+@dataclass
+class _Transitions:
+    """Counts the journaled transitions (an AlarmListener)."""
+
+    count: int = 0
+
+    def alarm_changed(self, snapshot: AlarmSnapshot, transition: Transition) -> None:
+        if transition.journaled:
+            self.count += 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Flapping:
+    cores: float
+    received: int  # messages at the receiver, the warm-up's included
+    digests: int
+    transitions: int  # journaled, in the window
+    scans: int  # in the window
+    missed_scans: int  # in the window
+    slow: int  # responses after more than 100 ms, in the window
+
+
+def _counters(healths: list[DeviceHealth]) -> tuple[int, int, int]:
+    """Scans, missed scans and responses slower than 100 ms, over every device."""
+    return (
+        sum(h.scans for h in healths),
+        sum(h.missed_scans for h in healths),
+        sum(sum(h.response_times.counts[_SLOW_BUCKETS:]) for h in healths),
+    )
+
+
+async def _flapping(
+    spec: AlertsSpec, folder: Path, slaves: list[tuple[str, int]], *, routed: bool
+) -> _Flapping:
+    """Poll the toggling slaves with the engine, historian (and deliverer) running."""
     receiver = _Receiver()
     port = await receiver.start()
+    transitions = _Transitions()
     window = CpuWindow()
     try:
         async with AsyncExitStack() as stack:
-            config = _config(folder, spec.alarms, port, routed=routed, rate="10/min")
-            bus = await _running(stack, config)
+            config = _flapping_config(spec, folder, slaves, port, routed=routed)
+            bus, engine = await _running(stack, config)
+            engine.add_listener(transitions)
+            acquisition = await stack.enter_async_context(Acquisition(config, bus, seed=0))
+            await asyncio.sleep(spec.warmup)
+            healths = acquisition.healths
+            before, transitions_before = _counters(healths), transitions.count
             window.start()
-            began = time.monotonic()
-            flips = 0
-            while time.monotonic() - began < spec.seconds:
-                _publish(bus, range(spec.alarms), 100.0 if flips % 2 == 0 else 0.0)
-                flips += 1
-                await asyncio.sleep(max(0.0, began + flips - time.monotonic()))
+            await asyncio.sleep(spec.seconds)
             cores = window.stop()
+            after, transitions_after = _counters(healths), transitions.count
+            if routed:  # the first 10 transitions pass the 10/min limit: wait for them
+                await receiver.wait_for(min(10, transitions.count), 30)
     finally:
         await receiver.stop()
-    digests = sum(1 for _, body in receiver.arrivals if body.get("digest"))
-    return cores, len(receiver.arrivals), digests
+    return _Flapping(
+        cores=cores,
+        received=len(receiver.arrivals),
+        digests=sum(1 for _, body in receiver.arrivals if body.get("digest")),
+        transitions=transitions_after - transitions_before,
+        scans=after[0] - before[0],
+        missed_scans=after[1] - before[1],
+        slow=after[2] - before[2],
+    )
 
 
 async def bench_alerts(spec: AlertsSpec) -> Report:
@@ -175,33 +285,72 @@ async def bench_alerts(spec: AlertsSpec) -> Report:
         {
             "transitions": spec.transitions,
             "alarms": spec.alarms,
+            "slaves": spec.slaves_used,
             "seconds": spec.seconds,
             "runs": spec.runs,
         },
     )
-    p50s, p99s, added, received = [], [], [], []
-    for run in range(spec.runs):
-        with tempfile.TemporaryDirectory(prefix="gateway-bench-alerts-") as name:
-            folder = Path(name)
-            latencies = await _latency(spec, _fresh(folder, f"latency{run}"))
-            p50s.append(percentile(latencies, 0.5) * 1000)
-            p99s.append(percentile(latencies, 0.99) * 1000)
-            base, _, _ = await _flapping(spec, _fresh(folder, f"base{run}"), routed=False)
-            with_routes, count, digests = await _flapping(
-                spec, _fresh(folder, f"routed{run}"), routed=True
-            )
-            added.append(with_routes - base)
-            received.append(count)
-            report.notes.append(
-                f"run {run + 1}: {count} messages received ({digests} digests) from "
-                f"{spec.alarms} alarms flipping for {spec.seconds:g} s; CPU {base:.3f} → "
-                f"{with_routes:.3f} cores"
-            )
-    report.add("transition → webhook p50", "ms", p50s)
-    report.add("transition → webhook p99", "ms", p99s, "≤ 100")
-    report.add("CPU added by notifications, flapping", "cores", added, "≤ 0.05")
-    report.add("messages received, flapping", "messages", received)
+    latency: list[tuple[float, float]] = []
+    flapping: list[tuple[_Flapping, _Flapping]] = []
+    async with ScaleFleet(
+        slaves=spec.slaves_used, registers=2 * spec.tags_per_slave, change=1.0, tick=1.0,
+        toggle=_TOGGLE,
+    ) as fleet:  # fmt: skip
+        for run in range(spec.runs):
+            with tempfile.TemporaryDirectory(prefix="gateway-bench-alerts-") as name:
+                folder = Path(name)
+                latencies = await _latency(spec, _fresh(folder, f"latency{run}"))
+                latency.append((percentile(latencies, 0.5), percentile(latencies, 0.99)))
+                variants = {}
+                for routed in (False, True) if run % 2 == 0 else (True, False):  # A/B, B/A
+                    where = _fresh(folder, f"{'routed' if routed else 'base'}{run}")
+                    variants[routed] = await _flapping(spec, where, fleet.addresses, routed=routed)
+                base, routed_run = variants[False], variants[True]
+                flapping.append((base, routed_run))
+                report.notes.append(_note(spec, run, base, routed_run))
+    _add_figures(report, spec, latency, flapping)
     return report
+
+
+def _note(spec: AlertsSpec, run: int, base: _Flapping, routed: _Flapping) -> str:
+    return (
+        f"run {run + 1}: {routed.received} messages received ({routed.digests} digests) from "
+        f"{spec.alarms} alarms on {spec.slaves_used} slaves; in {spec.seconds:g} s, "
+        f"{base.transitions} / {routed.transitions} transitions, {base.scans} / {routed.scans} "
+        f"scans, {base.missed_scans} / {routed.missed_scans} missed, {base.slow} / "
+        f"{routed.slow} responses over 100 ms, CPU {base.cores:.3f} → "
+        f"{routed.cores:.3f} cores (no route / routed)"
+    )
+
+
+def _add_figures(
+    report: Report,
+    spec: AlertsSpec,
+    latency: list[tuple[float, float]],
+    flapping: list[tuple[_Flapping, _Flapping]],
+) -> None:
+    report.add("transition → webhook p50", "ms", [p50 * 1000 for p50, _ in latency])
+    report.add("transition → webhook p99", "ms", [p99 * 1000 for _, p99 in latency], "≤ 100")
+    report.add("CPU, flapping, no route", "cores", [b.cores for b, _ in flapping])
+    report.add("CPU, flapping, routed", "cores", [r.cores for _, r in flapping])
+    added = [r.cores - b.cores for b, r in flapping]
+    report.add("CPU added by notifications, flapping", "cores", added, "≤ 0.05")
+    report.add("messages received, flapping", "messages", [r.received for _, r in flapping])
+    report.add(
+        "transitions/s, flapping, routed",
+        "1/s",
+        [r.transitions / spec.seconds for _, r in flapping],
+    )
+    report.add(
+        "missed scans, flapping, no route", "scans", [b.missed_scans for b, _ in flapping], "0"
+    )
+    report.add(
+        "missed scans, flapping, routed", "scans", [r.missed_scans for _, r in flapping], "0"
+    )
+    report.add(
+        "responses over 100 ms, flapping, no route", "requests", [b.slow for b, _ in flapping]
+    )
+    report.add("responses over 100 ms, flapping, routed", "requests", [r.slow for _, r in flapping])
 
 
 def _fresh(folder: Path, name: str) -> Path:

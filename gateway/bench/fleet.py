@@ -19,7 +19,14 @@ class ScaleFleet:
     """N slaves × M float32 registers with a fraction changing per tick, in another process."""
 
     def __init__(
-        self, *, slaves: int, registers: int, change: float, tick: float, pattern: str = "spread"
+        self,
+        *,
+        slaves: int,
+        registers: int,
+        change: float,
+        tick: float,
+        pattern: str = "spread",
+        toggle: float | None = None,
     ) -> None:
         self._args = [
             "-m", "simulators", "scale",
@@ -29,6 +36,8 @@ class ScaleFleet:
             "--tick", str(tick),
             "--pattern", pattern,
         ]  # fmt: skip
+        if toggle is not None:
+            self._args += ["--toggle", str(toggle)]
         self._expected = slaves
         self._process: asyncio.subprocess.Process | None = None
         self.addresses: list[tuple[str, int]] = []

@@ -338,13 +338,14 @@ def register(commands: Commands) -> None:
 def _register_alerts(workloads: Commands) -> None:
     alerts = workloads.add_parser(
         "alerts",
-        help="alarm transition → webhook latency; CPU of 1,000 flapping alarms' notifications",
+        help="alarm transition → webhook latency; 1,000 flapping alarms: CPU, rate limit, scans",
         description=(
-            "In one process, values published on the bus drive the alarm engine, the journal "
-            "and outbox (SQLite), the deliverer and a local webhook receiver: the time from "
-            "a transition to the receiver, and, with ALARMS alarms flipping every second, the "
-            "CPU the notifications add (A/B in the same run) and the messages the rate limit "
-            "let through."
+            "In one process, the alarm engine, the journal and outbox (SQLite), the deliverer "
+            "and a local webhook receiver: the time from a transition to the receiver (values "
+            "published on the bus), and, with ALARMS alarms on simulated slaves whose values "
+            "cross the limit every second, polled every second by the gateway's pollers, the "
+            "CPU the notifications add (A/B in the same run), the messages the rate limit let "
+            "through and the scans the pollers missed."
         ),
     )
     alerts.add_argument("--transitions", type=positive_int, default=200, help="latency samples")

@@ -168,6 +168,10 @@ def test_bench_alerts_latency_and_the_rate_limit_under_flapping(tmp_path: Path) 
     # 50 alarms flipping every second for 2 s: the 10/min limit lets 10 through.
     assert figures["messages received, flapping"]["median"] == 10
     assert "CPU added by notifications, flapping" in figures
+    # The flapping values come from simulated slaves polled by the gateway's pollers.
+    assert figures["transitions/s, flapping, routed"]["median"] > 0
+    assert figures["missed scans, flapping, no route"]["target"] == "0"
+    assert figures["missed scans, flapping, routed"]["median"] >= 0
 
 
 def test_bench_gateway_runs_the_whole_gateway_and_reports(tmp_path: Path) -> None:

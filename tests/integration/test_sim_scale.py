@@ -42,6 +42,20 @@ async def test_each_tick_changes_the_chosen_fraction(
         assert {new[i] for i in changed} == {expected}
 
 
+async def test_toggle_alternates_every_float_between_zero_and_the_value(
+    modbus_client: ClientFactory,
+) -> None:
+    spec = ScaleSpec(slaves=2, registers=20, change=1.0, toggle=100.0)
+    async with run_scale(spec, autotick=False) as scale:
+        clients = [await modbus_client(port) for port in scale.ports]
+        seen = []
+        for _ in range(3):
+            await scale.advance()
+            seen.append([await read_floats(c, 20) for c in clients])
+    assert [ticks[1] for ticks in seen] == [[100.0] * 10, [0.0] * 10, [100.0] * 10]
+    assert all(ticks[0] == ticks[1] for ticks in seen)  # the same on every slave
+
+
 def test_spread_changes_touch_every_block_and_clustered_few() -> None:
     spread = changed_indices(1000, 0.1, 5, "spread")
     clustered = changed_indices(1000, 0.1, 5, "clustered")
