@@ -140,19 +140,23 @@ def _read_isolated(
     """
     reader, writer = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(reader)
+    if pid == 0:  # the child: never returns, whatever happens (it must not run on)
+        code = 1
         try:
-            document = _read(path, environ, deferred)
-            document._root = None  # the parent composes it again if it needs lines
-            result: tuple[str, object] = ("ok", document)
-        except ConfigError as error:
-            result = ("error", error.issues)
-        except BaseException:  # the parent reads in-process and reports it
-            result = ("failed", None)
-        with os.fdopen(writer, "wb") as pipe:
-            pipe.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-        os._exit(0)
+            os.close(reader)
+            try:
+                document = _read(path, environ, deferred)
+                document._root = None  # the parent composes it again if it needs lines
+                result: tuple[str, object] = ("ok", document)
+            except ConfigError as error:
+                result = ("error", error.issues)
+            except BaseException:  # the parent reads in-process and reports it
+                result = ("failed", None)
+            with os.fdopen(writer, "wb") as pipe:
+                pipe.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            code = 0
+        finally:
+            os._exit(code)
     os.close(writer)
     with os.fdopen(reader, "rb") as pipe:
         payload = pipe.read()

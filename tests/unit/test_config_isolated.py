@@ -127,3 +127,33 @@ def test_tags_share_equal_units_and_ranges(tmp_path: Path) -> None:
     assert tags[1].unit is tags[3].unit is tags[5].unit
     assert tags[0].range is tags[2].range is tags[4].range
     assert tags[0].range is not tags[1].range
+
+
+def test_a_child_that_cannot_send_its_result_exits_and_never_runs_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forked child ends with `os._exit` whatever fails in it: a child that ran on
+    would go on as a second copy of the caller (here, of the test session)."""
+    path = tmp_path / "small.yaml"
+    path.write_text("gateway: {name: g}\n", encoding="utf-8")
+    parent = os.getpid()
+    statuses: list[int] = []
+    real_waitpid = os.waitpid
+
+    def waitpid(pid: int, options: int) -> tuple[int, int]:
+        found = real_waitpid(pid, options)
+        statuses.append(found[1])
+        return found
+
+    def unpicklable(*_args: object, **_kwargs: object) -> bytes:
+        raise RuntimeError("cannot pickle")
+
+    monkeypatch.setattr(os, "waitpid", waitpid)
+    monkeypatch.setattr(yamlsource.pickle, "dumps", unpicklable)
+    try:
+        result = yamlsource._read_isolated(path, None, frozenset())
+    finally:
+        if os.getpid() != parent:  # a child that ran on: end it here, visibly
+            os._exit(99)
+    assert result is None  # the caller then reads in-process
+    assert [os.waitstatus_to_exitcode(status) for status in statuses] == [1]
