@@ -2,15 +2,15 @@
 
 `python -m gateway.bench.memstages TAGS FOLDER` prints one JSON line: the RSS
 (MB, after a full collection) of a bare interpreter, after importing
-`gateway.cli` and `gateway.app`, once a generated configuration of TAGS
-float32 tags (1,000 per device, every tag with a unit and every other one
-with a range, one limit alarm per device) is loaded as `gateway run` loads
-it, once the `Gateway` runs (OPC UA, SQLite historian, alarms; HTTP off;
-the devices unreachable) and after `running()` (frozen, heap trimmed), and
-how many `TagConfig` models are still alive then (docs/performance.md,
-"Whole gateway: where the memory goes"). RSS does not depend on the CPU's
-load, so this may run on a busy machine; the stages' costs are the
-differences.
+`gateway.app` (all that `gateway run` imports but its command-line parser),
+once a generated configuration of TAGS float32 tags (1,000 per device, every
+tag with a unit and every other one with a range, one limit alarm per
+device) is loaded as `gateway run` loads it, once the `Gateway` runs (OPC UA,
+SQLite historian, alarms; HTTP off; the devices unreachable) and after
+`running()` (frozen, heap trimmed), and how many `TagConfig` models are
+still alive then (docs/performance.md, "Whole gateway: where the memory
+goes"). RSS does not depend on the CPU's load, so this may run on a busy
+machine; the stages' costs are the differences.
 """
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ def measure(tags: int, folder: Path) -> dict[str, float]:
     """The RSS of each stage (see the module's docstring)."""
     figures = {"tags": float(tags), "bare": rss_mb()}
     import gateway.app  # noqa: PLC0415 - the imports are a stage
-    import gateway.cli  # noqa: PLC0415
     from gateway.bench.startup import make_certificate  # noqa: PLC0415
     from gateway.collector import collector_paused_until_running  # noqa: PLC0415
     from gateway.config import GatewayConfig, load_config  # noqa: PLC0415
