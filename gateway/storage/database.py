@@ -64,8 +64,8 @@ class Database:
     def prepare(self) -> None:
         """Migrate to the newest schema and sync the tags table with the configuration.
 
-        Once it succeeded it does nothing: the tags' infos are then dropped (at
-        100k tags 9 MB needed for nothing else; docs/performance.md).
+        Once it succeeded it does nothing: the tags' infos are then dropped (about
+        9 MB at 100k tags, needed for nothing else; docs/performance.md).
         """
         if self._ids is not None:
             return
