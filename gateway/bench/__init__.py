@@ -10,6 +10,7 @@ modbus.py         requests per scan vs the optimum; requests/s vs libmodbus (lib
 latency.py        register change → client notification (arithmetic in timing.py)
 fanout.py         clients × monitored items (one fanout_client.py process per client)
 startup.py        `gateway run` start → first Good value served; peak RSS
+memstages.py      RSS of an in-process gateway by stage (imports, configuration, start)
 suite.py          `bench all`: every workload in sequence
 report.py         median / min-max over runs, a readable table and JSON
 """

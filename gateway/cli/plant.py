@@ -48,14 +48,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             len(config.alarms),
             time.perf_counter() - started,
         )
-        run(
-            run_until_signalled(
-                loaded.config,
-                config_dir=loaded.path.parent,
-                duration=args.duration,
-                running=running,
-            )
+        serving = run_until_signalled(
+            config, config_dir=loaded.path.parent, duration=args.duration, running=running
         )
+        del loaded, config  # now held by `serving` alone: the gateway lets its tag models go
+        run(serving)
     return 0
 
 

@@ -69,20 +69,23 @@ class Acquisition(Part):
         rng = random.Random(seed)
         self._tags: dict[str, Tag] = {}
         self._pollers: dict[str, DevicePoller] = {}
-        links = group_links(config.devices, _line_factory(transport, clock), clock)
-        self._links = list({id(link): link for link in links.values()}.values())
-        count = len(config.devices)
         device_tags = [build_tags(device) for device in config.devices]
+        # The runtime tags exist: links and pollers keep each device's settings only,
+        # so the per-tag models can go once the caller lets go of them.
+        devices = [device.without_tags() for device in config.devices]
+        links = group_links(devices, _line_factory(transport, clock), clock)
+        self._links = list({id(link): link for link in links.values()}.values())
+        count = len(devices)
         # Spread first requests over the fastest scan interval of all devices, so a
         # slowly scanned device still reads within that interval of start-up.
         spread = min(
             (
                 min((tag.scan_interval for tag in tags), default=device.scan_interval)
-                for device, tags in zip(config.devices, device_tags, strict=True)
+                for device, tags in zip(devices, device_tags, strict=True)
             ),
             default=1.0,
         )
-        for index, (device, tags) in enumerate(zip(config.devices, device_tags, strict=True)):
+        for index, (device, tags) in enumerate(zip(devices, device_tags, strict=True)):
             self._tags.update((tag.key, tag) for tag in tags)
             self._pollers[device.name] = DevicePoller(
                 device,

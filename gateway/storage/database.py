@@ -62,10 +62,17 @@ class Database:
         return self._ids
 
     def prepare(self) -> None:
-        """Migrate to the newest schema and sync the tags table with the configuration."""
+        """Migrate to the newest schema and sync the tags table with the configuration.
+
+        Once it succeeded it does nothing: the tags' infos are then dropped (about
+        9 MB at 100k tags, needed for nothing else; docs/performance.md).
+        """
+        if self._ids is not None:
+            return
         upgrade(self.engine, gateway=self.gateway)
         with mapped_errors("syncing the tags table"), self.engine.begin() as connection:
             self._ids = sync_tags(connection, self._infos, gateway=self.gateway)
+        self._infos = []
 
     def next_bd_seq(self, edge_node: str) -> int:
         """The Sparkplug bdSeq of `edge_node`'s next connect (nodestate.py)."""

@@ -254,3 +254,19 @@ def test_the_tags_table_follows_the_configuration_with_stable_ids(database_url: 
         "b": ("bar", "int16", True),
         "c": (None, "bool", True),
     }
+
+
+def test_a_prepared_database_is_prepared_once(database_url: str) -> None:
+    """Its tag infos are dropped once synced: a second prepare must not retire the tags."""
+    storage = gateway_config(database_url).storage
+    database = Database(storage, [TagInfo("d", "a", DataType.FLOAT32)], gateway="g")
+    database.prepare()
+    try:
+        ids = dict(database.tag_ids)
+        database.prepare()
+        assert database.tag_ids == ids
+        with database.engine.connect() as connection:
+            active = {row.name: row.active for row in connection.execute(select(tags))}
+    finally:
+        database.dispose()
+    assert active == {"a": True}

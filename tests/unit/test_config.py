@@ -471,3 +471,20 @@ def test_empty_sections_mean_defaults(tmp_path: Path) -> None:
     assert loaded.config.opcua.security.modes == (SecurityMode.SIGN_AND_ENCRYPT,)
     assert loaded.config.devices[0].tags == ()
     assert [w.path for w in loaded.warnings] == ["devices[0].tags"]
+
+
+def test_without_tags_keeps_every_setting_but_the_tag_models(full: GatewayConfig) -> None:
+    boiler = full.devices[0]
+    assert full.device("boiler") is boiler  # both lookups cached on the originals
+    assert boiler.tag("temperature") is not None
+    slim = full.without_tags()
+    assert [device.tags for device in slim.devices] == [(), ()]
+    assert slim.device("boiler") is slim.devices[0]  # not the original's cached lookup
+    assert slim.devices[0].tag("temperature") is None
+    assert slim.model_dump(exclude={"devices"}) == full.model_dump(exclude={"devices"})
+    assert [d.model_dump(exclude={"tags"}) for d in slim.devices] == [
+        d.model_dump(exclude={"tags"}) for d in full.devices
+    ]
+    assert boiler.tag("temperature") is not None  # the originals untouched
+    assert full.devices[0].tags == boiler.tags
+    assert len(boiler.tags) > 0
