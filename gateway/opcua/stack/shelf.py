@@ -45,7 +45,7 @@ from urllib.parse import quote
 from asyncua import ua
 from asyncua.server.address_space import AddressSpace, NodeData
 
-from gateway.opcua.stack.gate import INSTALLED
+from gateway.opcua.stack import gate
 
 __all__ = [
     "ENV_SWITCH",
@@ -89,7 +89,7 @@ def _identity() -> dict[str, str]:
     """What the pickles depend on: the file is used only when all of it matches."""
     return {
         "format": str(FORMAT),
-        "asyncua": INSTALLED,
+        "asyncua": gate.INSTALLED,
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
         "pickle": str(pickle.HIGHEST_PROTOCOL),
     }
