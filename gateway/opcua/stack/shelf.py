@@ -116,7 +116,8 @@ class ShelvedNodes(dict[ua.NodeId, NodeData]):
         self._connection = connection
         self._lock = threading.Lock()  # asyncua runs some node code on worker threads
         self._deleted: set[ua.NodeId] = set()
-        #: Nodes read from the file so far.
+        #: Lookups that went to the file, and the nodes they found.
+        self.reads = 0
         self.loaded = 0
 
     def __missing__(self, key: ua.NodeId) -> NodeData:
@@ -148,6 +149,7 @@ class ShelvedNodes(dict[ua.NodeId, NodeData]):
             node = dict.get(self, key)  # another thread may have read it meanwhile
             if node is not None:
                 return node
+            self.reads += 1
             row = self._connection.execute(
                 "SELECT node FROM nodes WHERE id = ?", (key.to_string(),)
             ).fetchone()
