@@ -97,9 +97,8 @@ def _identity() -> dict[str, str]:
 
 def _file_name() -> str:
     identity = _identity()
-    return (
-        f"{_PREFIX}asyncua{identity['asyncua']}-py{identity['python']}-f{identity['format']}.sqlite3"
-    )
+    versions = f"asyncua{identity['asyncua']}-py{identity['python']}-f{identity['format']}"
+    return f"{_PREFIX}{versions}.sqlite3"
 
 
 class ShelvedNodes(dict[ua.NodeId, NodeData]):
