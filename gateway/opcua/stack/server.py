@@ -174,6 +174,7 @@ class StackServer:
         async def load(shelf_file: Path | None = None) -> None:
             if nodes is not None:
                 install(aspace, nodes)
+                log.debug("OPC UA: standard address space read from %s", place.path)
                 return
             await built()
             started = time.perf_counter()
