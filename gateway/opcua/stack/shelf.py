@@ -73,9 +73,9 @@ _CACHE_KIB = 256
 
 def default_directory() -> Path | None:
     """`$XDG_CACHE_HOME/modbus-opcua-gateway` (by default under ~/.cache); None when
-    GATEWAY_OPCUA_SHELF=0 or there is no home directory."""
-    if os.environ.get(ENV_SWITCH, "1") == "0":
-        return None
+    GATEWAY_OPCUA_SHELF=0, off POSIX, or there is no home directory."""
+    if os.environ.get(ENV_SWITCH, "1") == "0" or not hasattr(os, "geteuid"):
+        return None  # switched off, or no POSIX owner to check the directory against
     base = os.environ.get("XDG_CACHE_HOME")
     if not base:
         try:
