@@ -35,7 +35,7 @@ from gateway.opcua.history import MAX_VALUES_PER_READ, HistoryProvider, TagHisto
 from gateway.opcua.publisher import apply_values, consume, follow_health
 from gateway.opcua.security import SecuritySummary, secure, server_limits
 from gateway.opcua.space import GatewaySpace, SpaceBuilder
-from gateway.opcua.stack import ServerStats, StackServer
+from gateway.opcua.stack import ServerStats, StackServer, standard_space_directory
 from gateway.opcua.writes import TagWrites
 from gateway.tags import Tag
 from gateway.ua.wire import node_id
@@ -164,6 +164,7 @@ class OpcUaServer(Part):
             manufacturer="modbus-opcua-gateway",
             version=__version__,
             built=_BUILT,
+            shelf=standard_space_directory(),
         )
         self.security = await secure(
             server, config.opcua, self.pki_dir, self.application_uri, config.gateway.name

@@ -88,6 +88,9 @@ DIGESTS: dict[str, str] = {
     "asyncua.server.address_space:AttributeService.read": "b9b9b6a27cf43cc9",
     "asyncua.server.address_space:ViewService.translate_browsepaths_to_nodeids": "8f6f3ede4fcff541",
     "asyncua.server.address_space:MethodService.call": "caea17f731bb46b7",
+    "asyncua.server.server:Server.init": "62a8c90e822ca7a8",
+    "asyncua.server.internal_server:InternalServer.init": "cff48d01efe1ba19",
+    "asyncua.server.address_space:AddressSpace": "6871bf95d7f2428a",
 }
 
 

@@ -16,6 +16,7 @@ asyncua's private names (tests/unit/test_opcua_boundary.py checks it).
     events.py               alarm events and ConditionRefresh into subscriptions
     nodes.py, attributes.py the gateway's nodes written in bulk, attributes shared
     tree.py                 condition nodes written in bulk
+    shelf.py                asyncua's standard address space read from a file, not memory
     context.py              what the connections of one server share
     gate.py                 the asyncua version gate and the internals relied on
 
@@ -34,6 +35,7 @@ from gateway.opcua.stack.hooks import Caller, Hooks, ServerStats, ServiceFault
 from gateway.opcua.stack.monitored import store
 from gateway.opcua.stack.nodes import NodeFactory, Ref
 from gateway.opcua.stack.server import StackServer
+from gateway.opcua.stack.shelf import default_directory as standard_space_directory
 from gateway.opcua.stack.tree import OBJECT, Constant, NodeTree
 
 __all__ = [
@@ -54,5 +56,6 @@ __all__ = [
     "StackServer",
     "ValueSlot",
     "check_version",
+    "standard_space_directory",
     "store",
 ]

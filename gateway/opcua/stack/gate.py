@@ -98,6 +98,13 @@ INTERNALS: tuple[str, ...] = (
     "asyncua.server.address_space:AddressSpace.get",
     "asyncua.server.address_space:ViewService.translate_browsepaths_to_nodeids",
     "asyncua.server.address_space:MethodService.call",
+    # the standard address space read from a file (shelf.py): Server.init runs
+    # InternalServer.init, whose first step (load_standard_address_space) is replaced;
+    # the AddressSpace reaches its nodes only through `_nodes` ([], get, in, del, keys),
+    # which shelf.ShelvedNodes replaces as asyncua's own load_aspace_shelf does
+    "asyncua.server.server:Server.init",
+    "asyncua.server.internal_server:InternalServer.init",
+    "asyncua.server.address_space:AddressSpace",
 )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -41,6 +42,7 @@ from gateway.opcua.stack.hooks import Hooks, ServerStats
 from gateway.opcua.stack.monitored import store
 from gateway.opcua.stack.nodes import NodeFactory
 from gateway.opcua.stack.sessions import SessionRegistry
+from gateway.opcua.stack.shelf import ShelfPlace, ShelvedNodes, install, nodes_of
 from gateway.opcua.stack.subscriptions import Subscriptions
 from gateway.opcua.stack.tree import NodeTree
 from gateway.opcua.users import Users
@@ -118,6 +120,8 @@ class StackServer:
         self.events = EventSink(self._subscriptions)
         self._port: int | None = None
         self._serving: StackContext | None = None
+        #: The standard address space's file, when the nodes come from one (shelf.py).
+        self.shelved: ShelvedNodes | None = None
 
     @property
     def _iserver(self) -> InternalServer:
@@ -134,8 +138,13 @@ class StackServer:
         manufacturer: str,
         version: str,
         built: datetime,
+        shelf: Path | None = None,
     ) -> None:
-        """asyncua's standard address space and the server's description."""
+        """asyncua's standard address space and the server's description.
+
+        `shelf`: the directory of the file the standard address space is read
+        from (shelf.py), written there on the first start; None keeps it in memory.
+        """
         server = self._server
         server.name = name
         server.product_uri = product_uri
@@ -143,13 +152,45 @@ class StackServer:
         global _initialising  # noqa: PLW0603  (one count for the process)
         _initialising += 1
         try:
-            await server.init()
+            if shelf is None:
+                await server.init()
+            else:
+                await self._init_shelved(ShelfPlace(shelf))
         finally:
             _initialising -= 1
         if not _initialising:  # another server's init may be running their code
             _drop_standard_address_space_code()
         await server.set_application_uri(application_uri)
         await server.set_build_info(product_uri, manufacturer, name, version, version, built)
+
+    async def _init_shelved(self, place: ShelfPlace) -> None:
+        """`Server.init()` with its first step, loading the standard address space,
+        replaced: the nodes come from the file, or are built as before and written there."""
+        iserver = self._iserver
+        aspace = iserver.aspace
+        built = iserver.load_standard_address_space  # asyncua's, bound
+        nodes = place.open()
+
+        async def load(shelf_file: Path | None = None) -> None:
+            if nodes is not None:
+                install(aspace, nodes)
+                log.debug("OPC UA: standard address space read from %s", place.path)
+                return
+            await built()
+            started = time.perf_counter()
+            if await asyncio.to_thread(place.write, nodes_of(aspace)):
+                log.info(
+                    "OPC UA: standard address space written to %s for the next starts (%.2f s)",
+                    place.path,
+                    time.perf_counter() - started,
+                )
+
+        iserver.load_standard_address_space = load  # type: ignore[method-assign]
+        try:
+            await self._server.init()
+        finally:
+            del iserver.load_standard_address_space
+        self.shelved = nodes
 
     async def register_namespace(self, uri: str) -> int:
         return int(await self._server.register_namespace(uri))
