@@ -21,11 +21,15 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 __all__ = [
     "EXTENSION_PREFIX",
     "MAX_DEPTH",
+    "MERGE_TAG",
+    "STR_TAG",
     "Composer",
     "DataBuilder",
     "KeyPath",
     "NestedTooDeep",
+    "ScalarProblem",
     "expand_env",
+    "scalar_value",
 ]
 
 #: A key path into the data: mapping keys and sequence indices.
@@ -40,9 +44,9 @@ EXTENSION_PREFIX = "x-"
 MAX_DEPTH = 64
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STR_TAG = "tag:yaml.org,2002:str"
+STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+MERGE_TAG = "tag:yaml.org,2002:merge"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -83,7 +87,7 @@ class Composer(_BaseLoader):  # type: ignore[misc]
             tag = super().resolve(kind, value, implicit)
             keep = _YAML12_KEEPS.get(tag)
             if keep is not None and not keep(value):
-                tag = _STR_TAG
+                tag = STR_TAG
             self._tags[key] = tag
         return tag
 
@@ -109,6 +113,36 @@ def expand_env(text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
         return value
 
     return _ENV_REF.sub(replace, text), missing
+
+
+class ScalarProblem(Exception):
+    """A scalar that cannot be read as its tag says; the message names tag and reason."""
+
+
+_CONSTRUCTORS: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = dict(
+    SafeConstructor.yaml_constructors  # type: ignore[arg-type]
+)
+
+
+def scalar_value(constructor: SafeConstructor, node: ScalarNode) -> Any:
+    """The value of a scalar that is not a string: an int, float, bool, null...
+
+    Shared by DataBuilder and the event builder (yamlevents), so both read
+    numbers alike. Raises ScalarProblem for an unknown tag or unreadable text.
+    """
+    tag, value = node.tag, node.value
+    if tag == _INT_TAG and not node.style:
+        if value.isdigit() and (value[0] != "0" or len(value) == 1):
+            return int(value)  # the common case, without the generic constructor
+        if _LEADING_ZERO.fullmatch(value):
+            return value  # YAML 1.1 would read octal; keep the digits (ref: 00001)
+    construct = _CONSTRUCTORS.get(tag)
+    if construct is None:
+        raise ScalarProblem(f"unsupported YAML tag {tag}")
+    try:
+        return construct(constructor, node)
+    except (ConstructorError, ValueError) as exc:
+        raise ScalarProblem(f"invalid {tag.rsplit(':', 1)[-1]} value: {exc}") from None
 
 
 class NestedTooDeep(Exception):
@@ -146,9 +180,6 @@ class DataBuilder:
         self._deferred = deferred
         self._constructor = SafeConstructor()
         self._active: set[int] = set()
-        self._scalars: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = dict(
-            SafeConstructor.yaml_constructors  # type: ignore[arg-type]
-        )
 
     def _report(self, node: Node, path: KeyPath, message: str) -> None:
         self.problems.append((node.start_mark.line + 1, path, message))
@@ -173,7 +204,7 @@ class DataBuilder:
 
     def _scalar(self, node: ScalarNode, path: KeyPath) -> Any:
         tag, value = node.tag, node.value
-        if tag == _STR_TAG:
+        if tag == STR_TAG:
             if "$" not in value:
                 return value
             text, missing = expand_env(value, self._environ)
@@ -182,19 +213,10 @@ class DataBuilder:
             for name in missing:
                 self._report(node, path, _unset(name, secret=bool(path) and path[-1] == "password"))
             return text
-        if tag == _INT_TAG and not node.style:
-            if value.isdigit() and (value[0] != "0" or len(value) == 1):
-                return int(value)  # the common case, without the generic constructor
-            if _LEADING_ZERO.fullmatch(value):
-                return value  # YAML 1.1 would read octal; keep the digits (ref: 00001)
-        construct = self._scalars.get(tag)
-        if construct is None:
-            self._report(node, path, f"unsupported YAML tag {tag}")
-            return value
         try:
-            return construct(self._constructor, node)
-        except (ConstructorError, ValueError) as exc:
-            self._report(node, path, f"invalid {tag.rsplit(':', 1)[-1]} value: {exc}")
+            return scalar_value(self._constructor, node)
+        except ScalarProblem as problem:
+            self._report(node, path, str(problem))
             return value
 
     def _mapping(self, node: MappingNode, path: KeyPath) -> dict[str, Any]:
@@ -202,7 +224,7 @@ class DataBuilder:
         key_nodes: dict[str, Node] = {}
         merged: dict[str, Any] | None = None
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+            if key_node.tag == MERGE_TAG:
                 merged = {**self._merge_sources(value_node, path), **(merged or {})}
                 continue
             if isinstance(key_node, ScalarNode):

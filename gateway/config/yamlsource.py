@@ -1,10 +1,13 @@
 """Read a YAML file into plain data while keeping where every key came from.
 
-The file is composed into YAML nodes (PyYAML's C parser), measured against
-the bounds of yamlbounds (alias expansion, nesting) and turned into data by
-yamlbuild.DataBuilder; the node tree then answers "which line is
-`devices[0].tags[3].type` on?" for every later error, so each issue can name
-the file, the line and the key path.
+A file is first read straight from PyYAML's C parser's events
+(yamlevents.build_from_events), the common case and the fast one. A file
+with an issue, or a form that builder leaves alone, is composed into YAML
+nodes instead, measured against the bounds of yamlbounds (alias expansion,
+nesting) and turned into data by yamlbuild.DataBuilder, which words every
+issue with its line. The node tree (composed again when needed) answers
+"which line is `devices[0].tags[3].type` on?" for every later error, so each
+issue can name the file, the line and the key path.
 """
 
 from __future__ import annotations
@@ -22,12 +25,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gateway.collector import collector_paused
 from gateway.config.yamlbounds import find_overrun
-from gateway.config.yamlbuild import Composer, DataBuilder, KeyPath, NestedTooDeep
+from gateway.config.yamlbuild import MERGE_TAG, Composer, DataBuilder, KeyPath, NestedTooDeep
+from gateway.config.yamlevents import NeedsNodes, build_from_events
 from gateway.errors import ConfigError, ConfigIssue
 
 __all__ = ["ISOLATE_FROM_BYTES", "KeyPath", "YamlDocument", "format_path", "read_yaml"]
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 #: Files at least this large are parsed in a forked child (see `_read_isolated`).
 ISOLATE_FROM_BYTES = 512 * 1024
@@ -88,7 +90,7 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
         return None
     merged: list[Node] = []
     for key_node, value_node in reversed(node.value):  # the last duplicate wins, as in data
-        if key_node.tag == _MERGE_TAG:
+        if key_node.tag == MERGE_TAG:
             merged.append(value_node)
         elif isinstance(key_node, ScalarNode) and key_node.value == str(part):
             return key_node, value_node
@@ -178,6 +180,19 @@ def _read(path: Path, environ: Mapping[str, str] | None, deferred: frozenset[str
         raise ConfigError(
             [ConfigIssue(file, None, "", f"cannot read the file: {reason}")]
         ) from None
+    environ = os.environ if environ is None else environ
+    try:
+        with collector_paused():
+            data = build_from_events(text, environ, deferred=deferred)
+    except NeedsNodes:
+        return _read_nodes(file, text, environ, deferred)
+    return YamlDocument(file, data, text)
+
+
+def _read_nodes(
+    file: str, text: str, environ: Mapping[str, str], deferred: frozenset[str]
+) -> YamlDocument:
+    """The node path: compose, check the bounds, build; every issue with its line."""
     try:
         with collector_paused():
             root = yaml.compose(text, Loader=Composer)
@@ -190,7 +205,7 @@ def _read(path: Path, environ: Mapping[str, str] | None, deferred: frozenset[str
     overrun = find_overrun(root, text)  # before building: a hostile file must not get that far
     if overrun is not None:
         raise ConfigError([_located(file, overrun.node, overrun.path, overrun.message)])
-    builder = DataBuilder(os.environ if environ is None else environ, deferred=deferred)
+    builder = DataBuilder(environ, deferred=deferred)
     try:
         with collector_paused():
             data = builder.build(root, ())
