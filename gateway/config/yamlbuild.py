@@ -139,10 +139,13 @@ def scalar_value(constructor: SafeConstructor, node: ScalarNode) -> Any:
     construct = _CONSTRUCTORS.get(tag)
     if construct is None:
         raise ScalarProblem(f"unsupported YAML tag {tag}")
+    name = tag.rsplit(":", 1)[-1]
     try:
         return construct(constructor, node)
     except (ConstructorError, ValueError) as exc:
-        raise ScalarProblem(f"invalid {tag.rsplit(':', 1)[-1]} value: {exc}") from None
+        raise ScalarProblem(f"invalid {name} value: {exc}") from None
+    except (LookupError, AttributeError):  # PyYAML's readers on `!!bool maybe`, `!!int ''`...
+        raise ScalarProblem(f"invalid {name} value: {value!r}") from None
 
 
 class NestedTooDeep(Exception):

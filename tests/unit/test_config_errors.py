@@ -59,6 +59,21 @@ CASES = [
     ),
     pytest.param("", [(None, "", ("empty",))], id="empty-file"),
     pytest.param(
+        HEAD.replace("host: h", "host: !!bool maybe") + "      []\n",
+        [(5, "devices[0].host", ("invalid bool value: 'maybe'",))],
+        id="yaml-tag-unreadable",  # PyYAML's own reader raised KeyError, a traceback
+    ),
+    pytest.param(
+        HEAD.replace("host: h", "host: !!timestamp soon") + "      []\n",
+        [(5, "devices[0].host", ("invalid timestamp value: 'soon'",))],
+        id="yaml-timestamp-unreadable",
+    ),
+    pytest.param(
+        HEAD.replace("host: h", "host: !!int ''") + "      []\n",
+        [(5, "devices[0].host", ("invalid int value: ''",))],
+        id="yaml-empty-int",
+    ),
+    pytest.param(
         "- gateway\n- devices\n",
         [(1, "", ("expected a mapping", "got a list"))],
         id="not-a-mapping",
