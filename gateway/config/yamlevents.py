@@ -101,6 +101,10 @@ class _EventBuilder:
         self._constructor = SafeConstructor()
         #: Plain scalar text → value: it depends on the text alone (but for `${VAR}`).
         self._plain: dict[str, Any] = {}
+        #: Keys and quoted text, each kept once: a plant repeats its words (`name`,
+        #: `float32`, `degC`) in every tag, and one object each is less to keep and
+        #: to pickle from the forked child (yamlsource._read_isolated).
+        self._texts: dict[str, str] = {}
         #: Anchor → its built node; None while it is still being read (an alias
         #: to it then is recursive).
         self._anchors: dict[str, _Built | None] = {}
@@ -165,12 +169,13 @@ class _EventBuilder:
             raise NeedsNodes
         items: list[Any] = []
         size, height = 1, 0
-        next_event = self._next_event
+        next_event, plain, texts = self._next_event, self._plain, self._texts
         while True:
             event = next_event()
             kind = type(event)
-            if kind is ScalarEvent and event.anchor is None:
-                items.append(self._scalar(event))
+            if kind is ScalarEvent and event.tag is None and event.anchor is None:
+                value = (plain if event.implicit[0] else texts).get(event.value, _UNSEEN)
+                items.append(self._scalar(event) if value is _UNSEEN else value)
                 size += 1
                 continue
             if kind is SequenceEndEvent:
@@ -190,7 +195,7 @@ class _EventBuilder:
         aliased: list[str] = []  # keys whose value is an alias's
         size, height = 1, 0
         top = level == 1
-        next_event = self._next_event
+        next_event, plain, texts = self._next_event, self._plain, self._texts
         while True:
             event = next_event()
             kind = type(event)
@@ -199,6 +204,7 @@ class _EventBuilder:
             if kind is not ScalarEvent or event.anchor is not None:
                 raise NeedsNodes  # a non-scalar key is an issue; an anchored one is rare
             key: str = event.value
+            key = texts.setdefault(key, key)
             if (key == "<<" or event.tag is not None) and self._is_merge(event):
                 if top:
                     self._section = None  # DataBuilder merges at the mapping's own path
@@ -216,8 +222,9 @@ class _EventBuilder:
                     self._section = key
                 event = next_event()
                 kind = type(event)
-                if kind is ScalarEvent and event.anchor is None:
-                    result[key] = self._scalar(event)
+                if kind is ScalarEvent and event.tag is None and event.anchor is None:
+                    value = (plain if event.implicit[0] else texts).get(event.value, _UNSEEN)
+                    result[key] = self._scalar(event) if value is _UNSEEN else value
                     size += 2
                     continue
                 value, nodes, depth = self._node(event, level)
@@ -226,13 +233,19 @@ class _EventBuilder:
                 result[key] = value
             size += 1 + nodes
             height = max(height, depth)
+        return self._finish(result, merged, aliased), size, height + 1
+
+    def _finish(
+        self, result: dict[str, Any], merged: dict[str, Any] | None, aliased: list[str]
+    ) -> dict[str, Any]:
+        """The mapping with its merged keys (its own win), its shared slots noted."""
         if merged is not None:
             final = {**merged, **result}
             shared = [key for key, value in merged.items() if key not in result and _is_tree(value)]
             self._copies += [(final, key) for key in shared]  # also in the merge's sources
             result = final
         self._copies += [(result, key) for key in aliased]
-        return result, size, height + 1
+        return result
 
     def _is_merge(self, event: Any) -> bool:
         """A `<<` key (only that text resolves to the merge tag), or one tagged `!!merge`."""
@@ -242,11 +255,14 @@ class _EventBuilder:
         return bool(tag == MERGE_TAG)
 
     def _scalar(self, event: Any) -> Any:
+        """A scalar's value; the callers look up the two caches first, this fills them."""
         value: str = event.value
         tag = event.tag
         if tag is None:
             if not event.implicit[0]:  # quoted or a block scalar: text
-                return self._expand(value) if "$" in value else value
+                if "$" in value:
+                    return self._expand(value)
+                return self._texts.setdefault(value, value)
             found = self._plain.get(value, _UNSEEN)
             if found is not _UNSEEN:
                 return found
