@@ -1,6 +1,7 @@
 """Configuration: YAML files → frozen pydantic models, with file:line errors.
 
 yamlsource.py   read a YAML file; map key paths to lines; syntax errors
+yamlevents.py   a clean file's data straight from the parser's events (no node tree)
 yamlbounds.py   refuse a file whose aliases expand too far or that nests too deep
 yamlbuild.py    nodes → plain data: YAML 1.2 scalars, ${VAR}, duplicate keys, x- keys
 validation.py   pydantic errors → worded, located issues; Finding

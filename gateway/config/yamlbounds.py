@@ -7,6 +7,10 @@ file takes minutes and gigabytes. So the node graph is measured first, in time
 linear in its distinct nodes: how many nodes the data would have once every
 alias is expanded. A file over the bound is refused with the line where the
 expansion happens. (Nesting depth is bounded by the builder: yamlbuild.MAX_DEPTH.)
+
+The event builder (yamlevents), which reads clean files without a node tree,
+counts every alias against the same MAX_ALIAS_NODES as it reads, before it
+copies anything; a file over it goes to the node path, which refuses it here.
 """
 
 from __future__ import annotations

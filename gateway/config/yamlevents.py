@@ -101,10 +101,12 @@ class _EventBuilder:
         self._constructor = SafeConstructor()
         #: Plain scalar text → value: it depends on the text alone (but for `${VAR}`).
         self._plain: dict[str, Any] = {}
-        #: Keys and quoted text, each kept once: a plant repeats its words (`name`,
-        #: `float32`, `degC`) in every tag, and one object each is less to keep and
-        #: to pickle from the forked child (yamlsource._read_isolated).
+        #: Quoted text without `$`, and keys (as written: apart, a key `${X}` is no
+        #: value), each kept once: a plant repeats its words (`name`, `float32`,
+        #: `degC`) in every tag, and one object each is less to keep and to pickle
+        #: from the forked child (yamlsource._read_isolated).
         self._texts: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
         #: Anchor → its built node; None while it is still being read (an alias
         #: to it then is recursive).
         self._anchors: dict[str, _Built | None] = {}
@@ -195,7 +197,7 @@ class _EventBuilder:
         aliased: list[str] = []  # keys whose value is an alias's
         size, height = 1, 0
         top = level == 1
-        next_event, plain, texts = self._next_event, self._plain, self._texts
+        next_event, plain, texts, keys = self._next_event, self._plain, self._texts, self._keys
         while True:
             event = next_event()
             kind = type(event)
@@ -204,7 +206,7 @@ class _EventBuilder:
             if kind is not ScalarEvent or event.anchor is not None:
                 raise NeedsNodes  # a non-scalar key is an issue; an anchored one is rare
             key: str = event.value
-            key = texts.setdefault(key, key)
+            key = keys.setdefault(key, key)
             if (key == "<<" or event.tag is not None) and self._is_merge(event):
                 if top:
                     self._section = None  # DataBuilder merges at the mapping's own path

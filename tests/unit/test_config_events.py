@@ -153,6 +153,8 @@ CLEAN = {
         1: int key
         true: bool key
         ${HOME}: a variable key stays as written
+        after: "${HOME}"
+        plain-after: ${HOME}
         "quoted": yes
         null: key
         ~: other
