@@ -26,6 +26,7 @@ DEFERRED: dict[str, str] = {
     "gateway.modbus.rtulinks": "an RTU or RTU-over-TCP device",
     "gateway.modbus.rtuline": "an RTU or RTU-over-TCP device",
     "gateway.rtuframe": "an RTU or RTU-over-TCP device",
+    "gateway.finetimer": "an RTU or RTU-over-TCP device (its timing)",
     "gateway.serialio": "an RTU device",
     "crcmod": "an RTU or RTU-over-TCP device",
     "serial": "an RTU device (pyserial)",
