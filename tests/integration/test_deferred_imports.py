@@ -30,6 +30,7 @@ DEFERRED: dict[str, str] = {
     "gateway.serialio": "an RTU device",
     "crcmod": "an RTU or RTU-over-TCP device",
     "serial": "an RTU device (pyserial)",
+    "serial_asyncio_fast": "an RTU device",
     "gateway.alarms.notify": "notification routes",
     "aiosmtplib": "an email channel",
     "gateway.mqtt.publisher": "an mqtt section",
