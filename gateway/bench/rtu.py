@@ -267,15 +267,13 @@ async def bench_rtu(spec: RtuSpec) -> Report:
         report.add(
             f"{baudrate} baud: floors, RTU vs TCP", "×", [c / _median(floor_tcp) for c in floor_rtu]
         )
-        # The gateway's own CPU per request: each run above its protocol's median floor.
-        over_tcp = max(tcp_cpu - _median(floor_tcp), 1e-9)
-        report.add(f"{baudrate} baud: gateway code, TCP", "µs", [over_tcp * 1e6])
-        report.add(
-            f"{baudrate} baud: gateway code, RTU", "µs",
-            [(cpu - _median(floor_rtu)) * 1e6 for _, cpu in runs],
-        )  # fmt: skip
+        # The gateway's own CPU per request: each run above the floor of its own round.
+        own_tcp = [cpu - floor for cpu, floor in zip(tcp, floor_tcp, strict=True)]
+        own_rtu = [cpu - floor for (_, cpu), floor in zip(runs, floor_rtu, strict=True)]
+        report.add(f"{baudrate} baud: gateway code, TCP", "µs", [c * 1e6 for c in own_tcp])
+        report.add(f"{baudrate} baud: gateway code, RTU", "µs", [c * 1e6 for c in own_rtu])
         report.add(
             f"{baudrate} baud: gateway code, RTU vs TCP", "×",
-            [(cpu - _median(floor_rtu)) / over_tcp for _, cpu in runs],
+            [rtu / max(tcp, 1e-9) for rtu, tcp in zip(own_rtu, own_tcp, strict=True)],
         )  # fmt: skip
     return report

@@ -204,7 +204,7 @@ def test_bench_gateway_refuses_a_section_that_is_not_a_json_object(
 
 
 def test_bench_rtu_reports_rate_and_cpu_against_tcp(tmp_path: Path) -> None:
-    """`bench rtu` at a tiny size: a paced simulator on a pseudo-terminal, the TCP twin."""
+    """`bench rtu` at a tiny size: a paced simulator on a pseudo-terminal, the TCP twin, floors."""
     out = tmp_path / "rtu.json"
     args = ["bench", "rtu", "--bauds", "115200", "--seconds", "0.5", "--runs", "1"]
     assert main([*args, "--json", str(out)]) == 0
@@ -214,6 +214,10 @@ def test_bench_rtu_reports_rate_and_cpu_against_tcp(tmp_path: Path) -> None:
     assert 0 < achieved <= theoretical  # a line cannot beat its baud rate
     assert figures["115200 baud: CPU per request"]["median"] > 0
     assert figures["115200 baud: TCP CPU per request"]["median"] > 0
+    # The code-free loops on the same line and slave beside them, and the gateway's share.
+    assert figures["115200 baud: floor, RTU"]["median"] > 0
+    assert figures["115200 baud: floor, TCP"]["median"] > 0
+    assert "115200 baud: gateway code, RTU vs TCP" in figures
 
 
 def test_bench_aggregates_pushdown_and_naive_agree_on_the_intervals(tmp_path: Path) -> None:
