@@ -10,8 +10,8 @@ Memory is the other limit (100k tags within 1 GB, with the rest of the
 gateway): a node's attributes are a `NodeAttributes` (attributes.py) over
 one shared template per distinct attribute set; a variable's own references
 are one tuple shared by its siblings of one type, and its property nodes are
-not stored but made when a client asks for them (properties.py). Sharing is safe because
-nothing writes those attributes: client users are never asyncua admins, so
+not stored but made when a client asks for them (properties.py). Sharing is
+safe because nothing writes those attributes: client users are never asyncua admins, so
 the attribute service refuses every write but Value, and the gateway never
 writes them itself. Datachange callbacks a client registers stay keyed by
 their own handle.
