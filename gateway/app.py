@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from gateway.alarms import AlarmEngine
-from gateway.alarms.notify import Deliverer, Router
-from gateway.alarms.notify.channels import TransientError
 from gateway.bus import Bus
 from gateway.collector import young_collections
 from gateway.config import GatewayConfig
@@ -39,6 +37,7 @@ from gateway.storage import Historian
 from gateway.systemd import systemd_notifier
 
 if TYPE_CHECKING:
+    from gateway.alarms.notify import Deliverer
     from gateway.mqtt.publisher import MqttPublisher
 
 __all__ = ["Gateway", "plant_of", "run_until_signalled"]
@@ -61,7 +60,12 @@ class Gateway(Part):
         # Subscribed before the pollers start, so the historian misses no value.
         self.historian = Historian(config, self.bus)
         routed = bool(config.notifications.routes)
-        router = Router(config.notifications, gateway=config.gateway.name) if routed else None
+        router = None
+        if routed:
+            # Imported here: the notification channels load only for a gateway that routes.
+            from gateway.alarms.notify import Router  # noqa: PLC0415
+
+            router = Router(config.notifications, gateway=config.gateway.name)
         self.alarms = AlarmEngine(config, self.bus, journal=self.historian, router=router)
         self.acquisition = Acquisition(config, self.bus)
         self.config = config = config.without_tags()  # the runtime tags are acquisition.tags
@@ -95,8 +99,12 @@ class Gateway(Part):
                 replay_settle=config.storage.flush_interval + 1.0,
                 config_dir=config_dir if config_dir is not None else Path.cwd(),
             )
-        sink = None if self.mqtt is None else _MqttNotifications(self.mqtt)
-        self.notifications = Deliverer(config, self.historian, mqtt=sink) if routed else None
+        self.notifications: Deliverer | None = None
+        if routed:
+            from gateway.alarms.notify import Deliverer  # noqa: PLC0415
+
+            sink = None if self.mqtt is None else _MqttNotifications(self.mqtt)
+            self.notifications = Deliverer(config, self.historian, mqtt=sink)
         parts = ["storage", "alarms", "acquisition", "opcua"] + (["mqtt"] if self.mqtt else [])
         self._started = dict.fromkeys(parts, False)
 
@@ -155,6 +163,8 @@ class _MqttNotifications:
         self._publisher = publisher
 
     async def publish(self, topic: str, payload: bytes, *, qos: int) -> None:
+        from gateway.alarms.notify.channels import TransientError  # noqa: PLC0415
+
         try:
             await self._publisher.publish_notification(topic, payload, qos=qos)
         except BrokerError as error:  # not connected, or no acknowledgement: retried later

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from gateway.codec import Encoding
 from gateway.config import DeviceConfig, TagConfig
-from gateway.model import DataType, Table
+from gateway.model import ByteOrder, DataType, Table, WordOrder
 
 __all__ = ["Tag", "build_tags"]
 
@@ -55,23 +55,20 @@ class Tag:
 def _build_tag(device: DeviceConfig, tag: TagConfig) -> Tag:
     resolved = device.resolve(tag)
     numeric = tag.type.is_numeric
-    encoding = _shared(
-        Encoding(
-            data_type=tag.type,
+    return Tag(
+        device=device.name,
+        name=tag.name,
+        table=tag.table,
+        address=tag.address,
+        encoding=_encoding(
+            tag.type,
             byte_order=resolved.byte_order,
             word_order=resolved.word_order,
             length=tag.length,
             bit=tag.bit,
             scale=tag.scale if numeric else 1.0,
             offset=tag.offset if numeric else 0.0,
-        )
-    )
-    return Tag(
-        device=device.name,
-        name=tag.name,
-        table=tag.table,
-        address=tag.address,
-        encoding=encoding,
+        ),
         scan_interval=resolved.scan_interval,
         unit=tag.unit,
         range=tag.range,
@@ -81,12 +78,28 @@ def _build_tag(device: DeviceConfig, tag: TagConfig) -> Tag:
     )
 
 
-#: Equal encodings are one object: a plant has a handful of distinct ones.
-_ENCODINGS: dict[Encoding, Encoding] = {}
+#: Equal encodings are one object: a plant has a handful of distinct ones. Looked up by
+#: their fields before one is made, so each tag does not pay for validating it again.
+_ENCODINGS: dict[tuple[object, ...], Encoding] = {}
 
 
-def _shared(encoding: Encoding) -> Encoding:
-    return _ENCODINGS.setdefault(encoding, encoding)
+def _encoding(
+    data_type: DataType,
+    *,
+    byte_order: ByteOrder,
+    word_order: WordOrder,
+    length: int | None,
+    bit: int | None,
+    scale: float,
+    offset: float,
+) -> Encoding:
+    key = (data_type, byte_order, word_order, length, bit, scale, offset)
+    known = _ENCODINGS.get(key)
+    if known is None:
+        known = _ENCODINGS[key] = Encoding(
+            data_type, byte_order, word_order, length, bit, scale, offset
+        )
+    return known
 
 
 def build_tags(device: DeviceConfig) -> tuple[Tag, ...]:

@@ -4,3 +4,23 @@ fakeclock.py (a fake Clock, and a loop that jumps to the next timer when every
 task waits) and memorymodbus.py (an in-memory Modbus transport) serve the
 deterministic poller tests in unit/ and the TCP client tests in integration/.
 """
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests that press Ctrl-C on a child process need the child to hear it.
+
+    A shell starts background jobs (`pytest &`, a soak loop run with `&`)
+    with SIGINT ignored, and a child inherits an ignored signal: `gateway
+    watch` or `gateway demo` would then rightly ignore the tests' SIGINT
+    too, and those tests hang until their timeout. A handled signal is reset
+    to the default in a child, so the suite runs alike in the foreground and
+    in the background.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

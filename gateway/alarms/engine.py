@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from gateway.alarms.journal import (
     AlarmJournal,
@@ -29,7 +29,6 @@ from gateway.alarms.journal import (
 )
 from gateway.alarms.machine import AlarmMachine, Change
 from gateway.alarms.model import AlarmListener, AlarmSnapshot, Shelving, Transition
-from gateway.alarms.notify.routes import Router
 from gateway.bus import Bus, OverflowPolicy, Subscription
 from gateway.config import GatewayConfig
 from gateway.errors import UnknownAlarm
@@ -37,6 +36,9 @@ from gateway.lifecycle import Part, task_group
 from gateway.model import DataType
 from gateway.storage.errors import StorageError
 from gateway.storage.rows import from_us, to_us
+
+if TYPE_CHECKING:  # the notifications load only for a configuration that routes them
+    from gateway.alarms.notify.routes import Router
 
 __all__ = ["SUBSCRIPTION_BATCHES", "AlarmEngine"]
 

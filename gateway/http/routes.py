@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from gateway.alarms.model import AlarmSnapshot
 from gateway.errors import AlarmAlreadyAcked, AlarmShelvingRefused, UnknownAlarm
@@ -38,7 +39,6 @@ from gateway.http.page import render_page
 from gateway.http.paging import MAX_FILTER, MAX_PAGE_SIZE, parse_page
 from gateway.http.parts import Parts
 from gateway.http.probes import local_host, readiness
-from gateway.http.prometheus import CONTENT_TYPE, MetricsExporter
 from gateway.http.sessions import Session, SessionStore, new_token
 from gateway.http.sources import gateway_families, http_metrics
 from gateway.http.status import StatusQuery, StatusView
@@ -53,6 +53,9 @@ from gateway.http.wire import (
 )
 from gateway.opcua.users import Identity, Users
 from gateway.storage import StorageError
+
+if TYPE_CHECKING:
+    from gateway.http.prometheus import MetricsExporter
 
 __all__ = ["SESSION_COOKIE", "Routes"]
 
@@ -99,7 +102,7 @@ class Routes:
         self.sessions = SessionStore(idle_timeout=session_timeout, clock=clock)
         self.logins = LoginGuard(Users(parts.config.opcua.users, anonymous=False), clock=clock)
         self.view = StatusView(parts)
-        self.exporter = MetricsExporter(self.families)
+        self._exporter: MetricsExporter | None = None  # made at the first scrape
         self._chart_slots = asyncio.Semaphore(CHART_SLOTS)
         folder = files("gateway.http") / "static"
         self._static = {name: (folder / name).read_bytes() for name in _STATIC}
@@ -348,7 +351,13 @@ class Routes:
         return json_response({"ready": ok, "checks": checks}, 200 if ok else 503)
 
     async def _metrics(self, request: Request) -> Response:
-        return Response(200, self.exporter.render(), CONTENT_TYPE, {"Cache-Control": "no-store"})
+        # prometheus_client is imported at the first scrape: a gateway nobody scrapes
+        # never loads it (tests/integration/test_deferred_imports.py).
+        from gateway.http.prometheus import CONTENT_TYPE, MetricsExporter  # noqa: PLC0415
+
+        if self._exporter is None:
+            self._exporter = MetricsExporter(self.families)
+        return Response(200, self._exporter.render(), CONTENT_TYPE, {"Cache-Control": "no-store"})
 
     def families(self) -> Iterator[Family]:
         """Every part's metrics, then readiness and the HTTP server's own."""

@@ -11,24 +11,21 @@ A device has a link of its own unless it shares one:
 
 The transport of a link follows its devices' `transport`: `ModbusClient` for
 Modbus TCP, `RtuLine` on a serial port (through gateway/serialio.py) or on a
-TCP connection to a converter. Requests on a shared link are serialized by its
+TCP connection to a converter (gateway/modbus/rtulinks.py, imported only when a
+link is RTU). Requests on a shared link are serialized by its
 transport's lock, which asyncio hands out first come, first served: devices
 polling one line take turns request by request.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Hashable, Sequence
 
 from gateway.config import DeviceConfig, Transport
-from gateway.modbus.client import ModbusClient, open_tcp
+from gateway.modbus.client import ModbusClient
 from gateway.modbus.clock import LOOP_CLOCK, Clock
 from gateway.modbus.link import Link
-from gateway.modbus.rtuline import Opener, RtuLine
 from gateway.modbus.transport import ModbusTransport
-from gateway.rtuframe import LineTiming
-from gateway.serialio import PortSettings, open_serial
 
 __all__ = ["LineFactory", "group_links", "line_transport", "link_key"]
 
@@ -74,45 +71,7 @@ def line_transport(
     head = devices[0]
     if head.transport is Transport.TCP:
         return ModbusClient(head.host, head.port, connect_timeout=connect_timeout, clock=clock)
-    turnarounds = {d.unit_id: d.turnaround for d in devices if d.turnaround is not None}
-    serial = head.serial
-    if head.transport is Transport.RTU:
-        assert serial is not None  # the config's rule
-        assert serial.port is not None
-        settings = PortSettings(
-            serial.port, serial.baudrate, serial.parity.value, serial.stop_bits, serial.data_bits
-        )
-        timing = LineTiming.of(
-            serial.baudrate, serial.data_bits, serial.parity.value != "none", serial.stop_bits
-        )
+    # RTU framing, the serial port and crcmod only for a plant that has an RTU line.
+    from gateway.modbus.rtulinks import rtu_transport  # noqa: PLC0415
 
-        return RtuLine(
-            serial.port,
-            _serial_opener(settings),
-            connect_timeout=connect_timeout,
-            timing=timing,
-            turnarounds=turnarounds,
-            echo=serial.echo,
-            clock=clock,
-        )
-    return RtuLine(
-        head.where,
-        _tcp_opener(head.host, head.port, head.where),
-        connect_timeout=connect_timeout,
-        turnarounds=turnarounds,
-        clock=clock,
-    )
-
-
-def _serial_opener(settings: PortSettings) -> Opener:
-    async def open_port(factory: Callable[[], asyncio.Protocol]) -> asyncio.BaseTransport:
-        return await open_serial(settings, factory)
-
-    return open_port
-
-
-def _tcp_opener(host: str, port: int, where: str) -> Opener:
-    async def connect(factory: Callable[[], asyncio.Protocol]) -> asyncio.BaseTransport:
-        return await open_tcp(host, port, where, factory)
-
-    return connect
+    return rtu_transport(devices, connect_timeout, clock)

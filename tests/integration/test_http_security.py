@@ -9,7 +9,6 @@ the others (a lock-out, an acknowledgement, other settings) get their own.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -19,11 +18,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from conftest import WaitUntil
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from httpkit import HttpRig, http_rig, web_client
+from tlskit import localhost_certificate
 
 from gateway.alarms import AlarmState
 from gateway.alarms.model import Shelving
@@ -243,35 +239,8 @@ async def test_beyond_loopback_the_page_needs_a_login(tmp_path: Path) -> None:
             assert 'id="tags"' in await web.page()
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert, key_file = folder / "web.crt", folder / "web.key"
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert, key_file
-
-
 async def test_https_marks_cookies_secure(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = localhost_certificate(tmp_path, "web")
     tls = {"listen": "127.0.0.1:0", "tls": {"cert": cert.name, "key": key.name}}
     async with http_rig(tmp_path, http=tls) as rig:
         assert rig.url.startswith("https://127.0.0.1:")

@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
-import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -26,11 +22,11 @@ from typing import Any
 import pytest
 from gatewaykit import PLC_POINTS, PLC_TAGS, plc_device
 from mqttkit import mosquitto, mqtt_rig
+from npmkit import INTEROP, node_with_packages
 
 from gateway.mqtt.sparkplug import MetricType, decode_payload
 
-PROJECT = Path(__file__).resolve().parents[1] / "interop" / "sparkplug-payload"
-STAMP = PROJECT / "node_modules" / ".gateway-lock-sha256"
+PROJECT = INTEROP / "sparkplug-payload"
 TIMEOUT = 30.0
 #: Tahu's names of the datatypes.
 TAHU_TYPES = {
@@ -39,34 +35,10 @@ TAHU_TYPES = {
 }
 
 
-def _installed() -> bool:
-    lock = hashlib.sha256((PROJECT / "package-lock.json").read_bytes()).hexdigest()
-    return STAMP.is_file() and STAMP.read_text() == lock
-
-
 @pytest.fixture(scope="module")
 def node() -> str:
     """The node executable, with subscriber.mjs's packages installed (`npm ci`, once)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        message = "node and npm are not installed (Node.js 20 or newer)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must run this test")
-        pytest.skip(message)
-    if not _installed():
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=PROJECT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm ci failed in {PROJECT}:\n{done.stdout}\n{done.stderr}")
-        lock = hashlib.sha256((PROJECT / "package-lock.json").read_bytes()).hexdigest()
-        STAMP.write_text(lock)
-    return node
+    return node_with_packages(PROJECT)
 
 
 async def _line(process: asyncio.subprocess.Process) -> dict[str, Any]:

@@ -14,11 +14,8 @@ CI (the CI env var), like the mbpoll interop test.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import os
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,13 +28,12 @@ import pytest_asyncio
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from gatewaykit import PLC_POINTS, plc_device
+from npmkit import INTEROP, node_with_packages
 from opcuakit import OpcRig, opc_rig, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-PROJECT = Path(__file__).resolve().parents[1] / "interop" / "node-opcua"
-#: Written into node_modules after a successful `npm ci`: the lock file it installed.
-STAMP = PROJECT / "node_modules" / ".gateway-lock-sha256"
+PROJECT = INTEROP / "node-opcua"
 #: Seconds one request to the Node client may take (a secured connect is the slowest).
 REQUEST_TIMEOUT = 30.0
 
@@ -59,36 +55,10 @@ SECURED: dict[str, Any] = {
 }
 
 
-def _installed() -> bool:
-    lock = hashlib.sha256((PROJECT / "package-lock.json").read_bytes()).hexdigest()
-    return STAMP.is_file() and STAMP.read_text() == lock
-
-
 @pytest.fixture(scope="module")
 def node() -> str:
     """The node executable, with client.mjs's packages installed (`npm ci`, once)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        message = "node and npm are not installed (Node.js 20 or newer)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must run this test")
-        pytest.skip(message)
-    if not _installed():
-        started = time.monotonic()
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=PROJECT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm ci failed in {PROJECT}:\n{done.stdout}\n{done.stderr}")
-        lock = hashlib.sha256((PROJECT / "package-lock.json").read_bytes()).hexdigest()
-        STAMP.write_text(lock)
-        print(f"npm ci: {time.monotonic() - started:.1f} s")
-    return node
+    return node_with_packages(PROJECT)
 
 
 class NodeClientError(Exception):

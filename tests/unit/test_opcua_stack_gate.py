@@ -91,6 +91,9 @@ DIGESTS: dict[str, str] = {
     "asyncua.server.server:Server.init": "62a8c90e822ca7a8",
     "asyncua.server.internal_server:InternalServer.init": "cff48d01efe1ba19",
     "asyncua.server.address_space:AddressSpace": "6871bf95d7f2428a",
+    "asyncua.server.address_space:NodeData": "51c3f67d8d4413d8",
+    "asyncua.server.address_space:ViewService._translate_browsepath_to_nodeid": "d6ca3078f1dd6342",
+    "asyncua.server.address_space:ViewService._find_elements_in_node": "727fba3305c480c2",
 }
 
 

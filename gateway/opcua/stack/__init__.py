@@ -15,6 +15,7 @@ asyncua's private names (tests/unit/test_opcua_boundary.py checks it).
     filters.py              event and data-change filters checked before use
     events.py               alarm events and ConditionRefresh into subscriptions
     nodes.py, attributes.py the gateway's nodes written in bulk, attributes shared
+    properties.py           variables' property nodes made on demand; the node map
     tree.py                 condition nodes written in bulk
     shelf.py                asyncua's standard address space read from a file, not memory
     context.py              what the connections of one server share

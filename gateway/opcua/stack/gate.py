@@ -105,6 +105,12 @@ INTERNALS: tuple[str, ...] = (
     "asyncua.server.server:Server.init",
     "asyncua.server.internal_server:InternalServer.init",
     "asyncua.server.address_space:AddressSpace",
+    # variables' property nodes made on demand (properties.py): VariableNode subclasses
+    # NodeData and makes `references` a property; TranslateBrowsePaths finds a node with
+    # `in` and `[]` and reads its `references`, Read and Browse with `get`
+    "asyncua.server.address_space:NodeData",
+    "asyncua.server.address_space:ViewService._translate_browsepath_to_nodeid",
+    "asyncua.server.address_space:ViewService._find_elements_in_node",
 )
 
 

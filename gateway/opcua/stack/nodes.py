@@ -8,8 +8,10 @@ O(1) per node.
 
 Memory is the other limit (100k tags within 1 GB, with the rest of the
 gateway): a node's attributes are a `NodeAttributes` (attributes.py) over
-one shared template per distinct attribute set. Sharing is safe because
-nothing writes those attributes: client users are never asyncua admins, so
+one shared template per distinct attribute set; a variable's own references
+are one tuple shared by its siblings of one type, and its property nodes are
+not stored but made when a client asks for them (properties.py). Sharing is
+safe because nothing writes those attributes: client users are never asyncua admins, so
 the attribute service refuses every write but Value, and the gateway never
 writes them itself. Datachange callbacks a client registers stay keyed by
 their own handle.
@@ -32,6 +34,7 @@ from gateway.opcua.stack.attributes import (
     Template,
     name_of,
 )
+from gateway.opcua.stack.properties import PropertyKind, VariableNode, add_reference, node_map
 from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 
 __all__ = ["NodeFactory", "Ref"]
@@ -54,12 +57,15 @@ class NodeFactory:
 
     def __init__(self, aspace: AddressSpace) -> None:
         self.aspace = aspace
+        node_map(aspace)  # serves the variables' properties
         self._constants: dict[Hashable, AttributeValue] = {}
         self._templates: dict[Hashable, Template] = {}
         self._type_refs: dict[int, ua.ReferenceDescription] = {}
         self._object_refs: dict[tuple[int, object], ua.ReferenceDescription] = {}
-        #: The inverse reference to the last variable that got a child (its properties).
-        self._variable_ref: tuple[tuple[int, object], ua.ReferenceDescription] | None = None
+        #: (parent ← variable, variable → type) by the ids of the two (kept in the caches).
+        self._variable_refs: dict[tuple[int, int], tuple[ua.ReferenceDescription, ...]] = {}
+        self._property_kinds: dict[Hashable, PropertyKind] = {}
+        self._property_sets: dict[tuple[int, ...], tuple[PropertyKind, ...]] = {}
         #: The node inserted last, with its names, class and type (see _inverse_ref).
         self._last: (
             tuple[NodeData, ua.QualifiedName, ua.LocalizedText, ua.NodeClass, ua.NodeId] | None
@@ -131,17 +137,12 @@ class NodeFactory:
         return ref
 
     def _inverse_ref(self, parent: NodeData, ref_type: ua.NodeId) -> ua.ReferenceDescription:
-        """child → parent. Shared by every child of an object, and by the
-        properties of a variable: they are added right after it, so its names
-        come from `_last` and the second property (EngineeringUnits after
-        EURange) reuses the first one's reference instead of reading them."""
+        """child → parent, shared by every child of the parent (an object); a parent
+        just added has its names in `_last` instead of reading them."""
         key = (id(parent), ref_type.Identifier)  # parents live as long as the factory
         ref = self._object_refs.get(key)
         if ref is not None:
             return ref
-        variable_ref = self._variable_ref
-        if variable_ref is not None and variable_ref[0] == key:
-            return variable_ref[1]
         last = self._last
         if last is not None and last[0] is parent:
             _, browse_name, display_name, node_class, type_definition = last
@@ -166,11 +167,17 @@ class NodeFactory:
             NodeClass=node_class,
             TypeDefinition=type_definition,
         )
-        if node_class == ua.NodeClass.Object:
-            self._object_refs[key] = ref
-        else:
-            self._variable_ref = (key, ref)
+        self._object_refs[key] = ref
         return ref
+
+    def _variable_base(
+        self, inverse: ua.ReferenceDescription, type_ref: ua.ReferenceDescription
+    ) -> tuple[ua.ReferenceDescription, ...]:
+        key = (id(inverse), id(type_ref))  # both kept by the factory's caches
+        base = self._variable_refs.get(key)
+        if base is None:
+            base = self._variable_refs[key] = (inverse, type_ref)
+        return base
 
     def _standard_names_of(self, name: str) -> tuple[ua.QualifiedName, ua.LocalizedText]:
         names = self._standard_names.get(name)
@@ -199,10 +206,9 @@ class NodeFactory:
         node_class: ua.NodeClass,
         name_namespace: int,
     ) -> NodeData:
-        """Store the node and link it: parent → child, child → parent, child → type."""
-        node = NodeData(nodeid)
-        # asyncua annotates a dict; it only reads attributes with in, [] and get.
-        node.attributes = attributes  # type: ignore[assignment]
+        """Store the node and link it: parent → child, child → parent, child → type.
+
+        A variable's two references are a tuple shared with its siblings of its type."""
         name = name_of(nodeid)
         if name_namespace == 0:  # standard property names: one object each, shared
             browse_name, display_name = self._standard_names_of(name)
@@ -212,7 +218,8 @@ class NodeFactory:
                 ua.LocalizedText(name),
             )
         type_definition = self.type_id(type_id)
-        parent.references.append(
+        add_reference(
+            parent,
             ua.ReferenceDescription(
                 ReferenceTypeId=ref_type,
                 IsForward=True,
@@ -221,9 +228,17 @@ class NodeFactory:
                 DisplayName=display_name,
                 NodeClass=node_class,
                 TypeDefinition=type_definition,
-            )
+            ),
         )
-        node.references = [self._inverse_ref(parent, ref_type), self._type_ref(type_id)]
+        inverse, type_ref = self._inverse_ref(parent, ref_type), self._type_ref(type_id)
+        node: NodeData
+        if node_class == ua.NodeClass.Variable:
+            node = VariableNode(nodeid, attributes, self._variable_base(inverse, type_ref))
+        else:
+            node = NodeData(nodeid)
+            # asyncua annotates a dict; it only reads attributes with in, [] and get.
+            node.attributes = attributes  # type: ignore[assignment]
+            node.references = [inverse, type_ref]
         self.aspace[nodeid] = node
         self._last = (node, browse_name, display_name, node_class, type_definition)
         return node
@@ -280,10 +295,40 @@ class NodeFactory:
         configuration and every other variable hangs below a checked object.
         """
         standard_name = ref_type == Ref.HAS_PROPERTY
-        variable_class = ua.NodeClass.Variable
+        template = self._variable_template(
+            data_type,
+            access=access,
+            historizing=historizing,
+            sampling_ms=sampling_ms,
+            description=description,
+            standard_name=standard_name,
+            shared_value=shared_value,
+        )
+        own = None if shared_value is not None else AttributeValue(value or ua.DataValue())
+        node = self._insert(
+            parent,
+            nodeid,
+            NodeAttributes(template, own),
+            ref_type=ref_type,
+            type_id=type_id,
+            node_class=ua.NodeClass.Variable,
+            name_namespace=0 if standard_name else nodeid.NamespaceIndex,
+        )
+        return node, own if own is not None else template[_A.Value]
 
+    def _variable_template(
+        self,
+        data_type: ua.NodeId,
+        *,
+        access: int,
+        historizing: bool,
+        sampling_ms: float,
+        description: str | None,
+        standard_name: bool,
+        shared_value: AttributeValue | None,
+    ) -> Template:
         def build() -> Template:
-            template = self._common(variable_class, description, standard_name)
+            template = self._common(ua.NodeClass.Variable, description, standard_name)
             template[_A.DataType] = self.constant(
                 "datatype", data_type.to_string(), lambda: data_type, _V.NodeId
             )
@@ -306,18 +351,7 @@ class NodeFactory:
             standard_name,
             id(shared_value),
         )
-        template = self._template(key, build)
-        own = None if shared_value is not None else AttributeValue(value or ua.DataValue())
-        node = self._insert(
-            parent,
-            nodeid,
-            NodeAttributes(template, own),
-            ref_type=ref_type,
-            type_id=type_id,
-            node_class=variable_class,
-            name_namespace=0 if standard_name else nodeid.NamespaceIndex,
-        )
-        return node, own if own is not None else template[_A.Value]
+        return self._template(key, build)
 
     def add_property(
         self,
@@ -328,20 +362,31 @@ class NodeFactory:
         data_type: int,
         *,
         shared_key: Hashable,
-    ) -> NodeData:
-        """A standard (namespace 0) property whose value is shared by every equal key.
+    ) -> None:
+        """A standard (namespace 0) property of the variable `parent`, with a value
+        shared by every equal key; its node is made when asked for (properties.py).
 
-        `make()` builds the value, only for the first node with this key.
+        `make()` builds the value, only for the first property with this key.
         """
-        parent_id = parent.nodeid
-        nodeid = node_id(f"{parent_id.Identifier!s}.{name}", parent_id.NamespaceIndex)
-        node, _ = self.add_variable(
-            parent,
-            nodeid,
-            None,
-            self.type_id(data_type),
-            ref_type=Ref.HAS_PROPERTY,
-            type_id=ObjectIds.PropertyType,
-            shared_value=self.constant(name, shared_key, make, variant),
-        )
-        return node
+        if not isinstance(parent, VariableNode):
+            raise TypeError(f"only variables made here have properties, not {parent.nodeid}")
+        key = (name, shared_key, data_type, variant)
+        kind = self._property_kinds.get(key)
+        if kind is None:
+            template = self._variable_template(
+                self.type_id(data_type),
+                access=ua.AccessLevel.CurrentRead.mask,
+                historizing=False,
+                sampling_ms=0.0,
+                description=None,
+                standard_name=True,
+                shared_value=self.constant(name, shared_key, make, variant),
+            )
+            kind = self._property_kinds[key] = PropertyKind(
+                name, NodeAttributes(template, None), self._type_ref(ObjectIds.PropertyType)
+            )
+        kinds = (*parent.properties, kind)
+        shared = self._property_sets.get(ids := tuple(map(id, kinds)))  # kinds are kept
+        if shared is None:
+            shared = self._property_sets[ids] = kinds
+        parent.properties = shared

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from asyncua import ua
+from asyncua.server.address_space import NodeData
 from asyncua.server.internal_server import InternalServer
 from asyncua.server.server import Server
 
@@ -41,8 +42,9 @@ from gateway.opcua.stack.events import EventSink
 from gateway.opcua.stack.hooks import Hooks, ServerStats
 from gateway.opcua.stack.monitored import store
 from gateway.opcua.stack.nodes import NodeFactory
+from gateway.opcua.stack.properties import install, nodes_of
 from gateway.opcua.stack.sessions import SessionRegistry
-from gateway.opcua.stack.shelf import ShelfPlace, ShelvedNodes, install, nodes_of
+from gateway.opcua.stack.shelf import ShelfPlace, ShelvedNodes
 from gateway.opcua.stack.subscriptions import Subscriptions
 from gateway.opcua.stack.tree import NodeTree
 from gateway.opcua.users import Users
@@ -198,6 +200,11 @@ class StackServer:
     def node_factory(self) -> NodeFactory:
         """Creates the gateway's objects and variables in bulk (nodes.py)."""
         return NodeFactory(self._iserver.aspace)
+
+    @property
+    def nodes(self) -> dict[ua.NodeId, NodeData]:
+        """The address space's node map: the nodes kept in memory (properties.py)."""
+        return nodes_of(self._iserver.aspace)
 
     def node_tree(self) -> NodeTree:
         """Adds nodes and references below existing ones in bulk (tree.py)."""

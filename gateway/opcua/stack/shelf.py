@@ -40,13 +40,14 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 from urllib.parse import quote
 
 from asyncua import ua
-from asyncua.server.address_space import AddressSpace, NodeData
+from asyncua.server.address_space import NodeData
 
 from gateway.opcua.stack import gate
+from gateway.opcua.stack.properties import NodeMap, install, nodes_of
 
 __all__ = [
     "ENV_SWITCH",
@@ -101,8 +102,9 @@ def _file_name() -> str:
     return f"{_PREFIX}{versions}.sqlite3"
 
 
-class ShelvedNodes(dict[ua.NodeId, NodeData]):
-    """The node map: nodes in memory, namespace-0 nodes read from the file when first used.
+class ShelvedNodes(NodeMap):
+    """The node map: nodes in memory, namespace-0 nodes read from the file when first used
+    (and, as every `NodeMap`, variables' properties made when asked for).
 
     `[]` is dict's own lookup (a miss calls `__missing__`); `get` and `in`
     add one Python call. Iterating and `len` see the nodes in memory only,
@@ -119,21 +121,6 @@ class ShelvedNodes(dict[ua.NodeId, NodeData]):
         self.reads = 0
         self.loaded = 0
 
-    def __missing__(self, key: ua.NodeId) -> NodeData:
-        node = self._load(key)
-        if node is None:
-            raise KeyError(key)
-        return node
-
-    def get(self, key: ua.NodeId, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-    def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key) or self._load(key) is not None
-
     def __delitem__(self, key: ua.NodeId) -> None:
         if not dict.__contains__(self, key):
             self[key]  # read from the file, or KeyError
@@ -142,7 +129,9 @@ class ShelvedNodes(dict[ua.NodeId, NodeData]):
             self._deleted.add(key)  # not read back from the file
 
     def _load(self, key: object) -> NodeData | None:
-        if not isinstance(key, ua.NodeId) or key.NamespaceIndex != 0 or key in self._deleted:
+        if not isinstance(key, ua.NodeId) or key.NamespaceIndex != 0:
+            return super()._load(key)
+        if key in self._deleted:
             return None
         with self._lock:
             node = dict.get(self, key)  # another thread may have read it meanwhile
@@ -161,16 +150,6 @@ class ShelvedNodes(dict[ua.NodeId, NodeData]):
 
     def close(self) -> None:
         self._connection.close()
-
-
-def nodes_of(aspace: AddressSpace) -> dict[ua.NodeId, NodeData]:
-    """The address space's node map (asyncua's private `_nodes`)."""
-    return aspace._nodes
-
-
-def install(aspace: AddressSpace, nodes: ShelvedNodes) -> None:
-    """Serve `aspace`'s nodes from `nodes` (what asyncua's `load_aspace_shelf` does)."""
-    aspace._nodes = nodes
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from asyncua import ua
 from asyncua.server.address_space import AddressSpace, AttributeValue, NodeData
 
 from gateway.errors import GatewayError
+from gateway.opcua.stack.properties import add_reference
 from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 
 __all__ = ["OBJECT", "Constant", "NodeTree"]
@@ -83,7 +84,8 @@ class NodeTree:
         node = NodeData(nodeid)
         node.attributes = attributes
         node_class = ua.NodeClass.Variable if _A.Value in attributes else ua.NodeClass.Object
-        parent.references.append(
+        add_reference(
+            parent,
             ua.ReferenceDescription(
                 ReferenceTypeId=self._id(ref_type),
                 IsForward=True,
@@ -92,7 +94,7 @@ class NodeTree:
                 DisplayName=display,
                 NodeClass=node_class,
                 TypeDefinition=self._id(type_id),
-            )
+            ),
         )
         node.references = [
             self._description(parent.nodeid, ref_type, forward=False),
@@ -105,11 +107,9 @@ class NodeTree:
         self, source: ua.NodeId, ref_type: int, target: ua.NodeId, *, inverse: bool = True
     ) -> None:
         """source → target, and target → source as the inverse reference."""
-        self.aspace[source].references.append(self._description(target, ref_type, forward=True))
+        add_reference(self.aspace[source], self._description(target, ref_type, forward=True))
         if inverse:
-            self.aspace[target].references.append(
-                self._description(source, ref_type, forward=False)
-            )
+            add_reference(self.aspace[target], self._description(source, ref_type, forward=False))
 
     def _names(
         self, name: ua.QualifiedName
