@@ -7,6 +7,7 @@ cross-checks and resolves paths relative to the config file.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.collector import collector_paused
 from gateway.config.checks import check_config
-from gateway.config.models import GatewayConfig
+from gateway.config.models import DeviceConfig, GatewayConfig
 from gateway.config.notifications import EmailChannel
 from gateway.config.types import FILE_CONTEXT
 from gateway.config.validation import Finding, issues_from_validation
@@ -46,6 +47,7 @@ def load_model(
     checks: Callable[[M], list[Finding]] | None = None,
     environ: Mapping[str, str] | None = None,
     deferred: frozenset[str] = frozenset(),
+    one_by_one: tuple[str, type[BaseModel]] | None = None,
 ) -> tuple[M, list[ConfigIssue]]:
     """Parse `path` into `model`; return it with the warnings, or raise ConfigError.
 
@@ -53,12 +55,16 @@ def load_model(
     findings are all collected first, so one run shows every error of the file.
     `environ` replaces os.environ for `${VAR}` (tests, embedding); unset
     variables in the top-level sections `deferred` stay as written.
+    `one_by_one` = (key, item model): the items of that top-level list are
+    validated one at a time first (see `_validate_items`).
     """
     document = read_yaml(path, environ, deferred=deferred)
     issues = list(document.issues)
     value: M | None = None
     try:
         with collector_paused():
+            if one_by_one is not None:
+                _validate_items(document.data, *one_by_one)
             value = model.model_validate(document.data, context=FILE_CONTEXT)
     except ValidationError as exc:
         # A path already blamed by the YAML layer (an unset ${VAR}) needs no second issue.
@@ -71,6 +77,27 @@ def load_model(
     if errors or value is None:
         raise ConfigError(issues)
     return value, [issue for issue in issues if issue.warning]
+
+
+def _validate_items(data: object, key: str, item_model: type[BaseModel]) -> None:
+    """Replace each item of `data[key]` by its model, one item at a time.
+
+    The file's plain data for 100k tags is about twice the size of their
+    models; validated in one call, all of it lives until the last model is
+    made, and the heap keeps the holes it leaves (about 120 MB at 100k tags).
+    One item at a time, each item's data is freed as its model is made, and
+    the next models fill those holes. The whole model then takes the models
+    as they are (pydantic does not validate an instance again). An item that
+    fails is left as data: the whole model's validation reports it, with the
+    same words and lines as before.
+    """
+    items = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            with contextlib.suppress(ValidationError):
+                items[index] = item_model.model_validate(item, context=FILE_CONTEXT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +130,7 @@ def load_config(
         checks=partial(check_config, opcua=serve_opcua),
         environ=environ,
         deferred=frozenset() if serve_opcua else _OPCUA_SECTION,
+        one_by_one=("devices", DeviceConfig),
     )
     config = _resolve_paths(config, path.parent.resolve())
     share_repeated_parts(config)
