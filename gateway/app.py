@@ -163,11 +163,11 @@ class _MqttNotifications:
         self._publisher = publisher
 
     async def publish(self, topic: str, payload: bytes, *, qos: int) -> None:
-        from gateway.alarms.notify.channels import TransientError  # noqa: PLC0415
-
         try:
             await self._publisher.publish_notification(topic, payload, qos=qos)
         except BrokerError as error:  # not connected, or no acknowledgement: retried later
+            from gateway.alarms.notify.channels import TransientError  # noqa: PLC0415
+
             raise TransientError(str(error)) from None
 
 

@@ -36,6 +36,7 @@ class HttpGet:
         self._host, self._port = parts.hostname, parts.port
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._answered = False  # the current request's answer began: no retry
 
     async def __aenter__(self) -> Self:
         await self._connect()
@@ -56,10 +57,12 @@ class HttpGet:
             self._writer.close()
 
     async def __call__(self, path: str) -> tuple[int, bytes]:
+        self._answered = False
         try:
             return await self._get(path)
         except (asyncio.IncompleteReadError, ConnectionError) as error:
-            if isinstance(error, asyncio.IncompleteReadError) and error.partial:
+            partial = isinstance(error, asyncio.IncompleteReadError) and error.partial
+            if self._answered or partial:
                 raise  # the answer broke off: not an idle connection closed by the server
         await self._connect()  # closed while idle: once more on a new connection
         return await self._get(path)
@@ -72,6 +75,7 @@ class HttpGet:
         async with asyncio.timeout(TIMEOUT):
             await writer.drain()
             head = await reader.readuntil(b"\r\n\r\n")
+            self._answered = True
             lines = head.decode("latin-1").split("\r\n")
             status = int(lines[0].split()[1])
             length = next(

@@ -62,3 +62,15 @@ async def test_an_answer_that_breaks_off_is_an_error_not_a_retry() -> None:
     async with _server(handle) as url, HttpGet(url) as get:
         with pytest.raises(asyncio.IncompleteReadError):
             await get("/metrics")
+
+
+async def test_a_head_without_its_body_is_an_error_not_a_retry() -> None:
+    async def handle(number: int, reader: Reader, writer: Writer) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head_only = ANSWER[: ANSWER.index(b"\r\n\r\n") + 4]
+        writer.write(head_only if number == 1 else ANSWER)  # the body never comes
+        await writer.drain()
+
+    async with _server(handle) as url, HttpGet(url) as get:
+        with pytest.raises(asyncio.IncompleteReadError):
+            await get("/metrics")
