@@ -217,7 +217,10 @@ def test_bench_rtu_reports_rate_and_cpu_against_tcp(tmp_path: Path) -> None:
     # The code-free loops on the same line and slave beside them, and the gateway's share.
     assert figures["115200 baud: floor, RTU"]["median"] > 0
     assert figures["115200 baud: floor, TCP"]["median"] > 0
-    assert "115200 baud: gateway code, RTU vs TCP" in figures
+    assert "115200 baud: gateway code, TCP" in figures
+    # The ratio, or the note that TCP's own share was below the noise in this short run.
+    notes = json.loads(out.read_text())["notes"]
+    assert "115200 baud: gateway code, RTU vs TCP" in figures or any("noise" in n for n in notes)
 
 
 def test_bench_aggregates_pushdown_and_naive_agree_on_the_intervals(tmp_path: Path) -> None:
