@@ -7,7 +7,9 @@ deterministic poller tests in unit/ and the TCP client tests in integration/.
 
 from __future__ import annotations
 
+import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
@@ -30,3 +32,20 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The session's own XDG_CACHE_HOME (inherited by the processes the tests start).
+
+    The OPC UA server keeps asyncua's standard address space in a file in the
+    user's cache (gateway/opcua/stack/shelf.py): the suite builds its own
+    once, and neither reads nor leaves one in the home folder of whoever runs it.
+    """
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
