@@ -348,6 +348,43 @@ async def test_a_damaged_file_is_replaced(written: Path, tmp_path: Path) -> None
     assert (await _init(directory)).shelved is not None
 
 
+async def test_a_file_with_one_damaged_node_is_built_again(
+    written: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A node row changed on disk (a bad block) is caught at open, not at its first read."""
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o700)
+    damaged = directory / written.name
+    shutil.copy(written, damaged)
+    damaged.chmod(0o600)
+    with sqlite3.connect(damaged) as connection:
+        connection.execute("UPDATE nodes SET node = x'00' WHERE id = 'i=2255'")  # NamespaceArray
+    connection.close()
+    assert (await _init(directory)).shelved is None  # built in memory, the start went on
+    assert "is damaged" in caplog.text
+    assert (await _init(directory)).shelved is not None  # and the file written again
+
+
+async def test_a_file_below_a_folder_others_can_write_is_not_used(
+    written: Path, tmp_path: Path
+) -> None:
+    """Another user could rename the folder and put their own pickles in its place."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # writable by all, not sticky
+    directory = shared / "cache"
+    directory.mkdir(mode=0o700)
+    copy = directory / written.name
+    shutil.copy(written, copy)
+    copy.chmod(0o600)
+    assert not ShelfPlace(directory).path.is_symlink()
+    assert ShelfPlace(directory).open() is None
+    shared.chmod(0o1777)  # sticky, as /tmp: nobody renames what another user owns
+    opened = ShelfPlace(directory).open()
+    assert opened is not None
+    opened.close()
+
+
 async def test_an_asyncua_upgrade_writes_a_new_file_and_removes_the_old(
     written: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -28,6 +28,7 @@ standard address space is built in memory as before, with one log line.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import pickle
@@ -62,10 +63,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The file's layout; a change makes every gateway write a new file.
-FORMAT = 1
+FORMAT = 2  # 2: the nodes' checksum in the identity table
 #: GATEWAY_OPCUA_SHELF=0 keeps the standard address space in memory.
 ENV_SWITCH = "GATEWAY_OPCUA_SHELF"
 _PREFIX = "opcua-standard-space-"
+#: The identity table's key of the nodes' checksum (`_checksum`).
+_CHECKSUM = "checksum"
 #: zlib level of each pickled node: 18 MB of pickles take 6 MB.
 _COMPRESSION = 1
 #: SQLite's page cache for the file, in KiB (read once per node, then kept as a node).
@@ -177,12 +180,17 @@ class ShelfPlace:
         try:
             connection.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
             identity = dict(connection.execute("SELECT key, value FROM identity").fetchall())
+            checksum = identity.pop(_CHECKSUM, None)
+            if identity != _identity():
+                connection.close()
+                return None
+            if checksum != _checksum(connection):  # a node damaged since it was written
+                connection.close()
+                log.warning("OPC UA: %s is damaged: standard nodes built again", path)
+                return None
         except sqlite3.Error as error:
             connection.close()
             log.warning("OPC UA: %s is unreadable (%s): standard nodes kept in memory", path, error)
-            return None
-        if identity != _identity():
-            connection.close()
             return None
         return ShelvedNodes(connection, path)
 
@@ -216,7 +224,9 @@ class ShelfPlace:
             _write_file(Path(temporary), nodes)
             os.replace(temporary, self.path)
             _sync_directory(directory)
-        except (OSError, sqlite3.Error) as error:
+        except Exception as error:
+            # Any failure, a node that will not pickle too: the nodes are built already,
+            # and a file that could not be written must never fail the start.
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             log.warning(
@@ -242,7 +252,8 @@ def _write_file(path: Path, nodes: dict[ua.NodeId, NodeData]) -> None:
             connection.execute("CREATE TABLE identity (key TEXT PRIMARY KEY, value TEXT)")
             connection.execute("CREATE TABLE nodes (id TEXT PRIMARY KEY, node BLOB)")
             connection.executemany("INSERT INTO nodes VALUES (?, ?)", _rows(nodes))
-            connection.executemany("INSERT INTO identity VALUES (?, ?)", _identity().items())
+            identity = {**_identity(), _CHECKSUM: _checksum(connection)}
+            connection.executemany("INSERT INTO identity VALUES (?, ?)", identity.items())
     finally:
         connection.close()
     with open(path, "rb") as written:
@@ -257,9 +268,36 @@ def _rows(nodes: dict[ua.NodeId, NodeData]) -> Iterator[tuple[str, bytes]]:
 
 
 def _private(path: Path) -> bool:
-    """Owned by this user and writable by nobody else (a pickle runs code when loaded)."""
-    info = path.stat()
-    return info.st_uid == os.geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    """Owned by this user and writable by nobody else, nor any folder above it that
+    another user could rename it in (a pickle runs code when loaded).
+
+    The path itself must not be a symbolic link. Each folder above it must
+    belong to this user or to root, and be writable by no one else unless it
+    is sticky (as /tmp is: there nobody renames what another user owns).
+    """
+    me = os.geteuid()
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return False
+    if info.st_uid != me or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    for folder in path.resolve().parents:
+        above = folder.stat()
+        if above.st_uid not in (me, 0):
+            return False
+        if above.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not above.st_mode & stat.S_ISVTX:
+            return False
+    return True
+
+
+def _checksum(connection: sqlite3.Connection) -> str:
+    """SHA-256 of every node row, in id order: a damaged node fails it, not the start."""
+    digest = hashlib.sha256()
+    for nodeid, node in connection.execute("SELECT id, node FROM nodes ORDER BY id"):
+        digest.update(nodeid.encode())
+        digest.update(b"\0")
+        digest.update(node)
+    return digest.hexdigest()
 
 
 def _sync_directory(directory: Path) -> None:
