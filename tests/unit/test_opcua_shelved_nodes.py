@@ -94,3 +94,13 @@ def test_threads_reading_one_node_get_the_same_record(nodes: ShelvedNodes) -> No
         thread.join()
     assert len({id(node) for node in found}) == 1
     assert nodes.loaded == 1
+
+
+def test_once_closed_the_nodes_read_stay_and_no_more_are_read(nodes: ShelvedNodes) -> None:
+    """The server closes the file when it stops; a late lookup finds nothing, not an error."""
+    kept = nodes[ua.NodeId(85)]
+    nodes.close()
+    assert nodes[ua.NodeId(85)] is kept
+    assert nodes.get(ua.NodeId(2253)) is None
+    assert ua.NodeId(58) not in nodes
+    assert nodes.reads == 1

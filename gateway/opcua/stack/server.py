@@ -322,6 +322,8 @@ class StackServer:
         finally:
             _restore(quieted)
             await self._iserver.stop()
+            if self.shelved is not None:
+                self.shelved.close()  # its file's connection; later lookups find nothing more
 
     def _context(self, group: asyncio.TaskGroup) -> StackContext:
         limits = self.limits

@@ -120,6 +120,7 @@ class ShelvedNodes(NodeMap):
         self._connection = connection
         self._lock = threading.Lock()  # asyncua runs some node code on worker threads
         self._deleted: set[ua.NodeId] = set()
+        self._closed = False
         #: Lookups that went to the file, and the nodes they found.
         self.reads = 0
         self.loaded = 0
@@ -138,7 +139,7 @@ class ShelvedNodes(NodeMap):
             return None
         with self._lock:
             node = dict.get(self, key)  # another thread may have read it meanwhile
-            if node is not None:
+            if node is not None or self._closed:
                 return node
             self.reads += 1
             row = self._connection.execute(
@@ -152,7 +153,10 @@ class ShelvedNodes(NodeMap):
             return node
 
     def close(self) -> None:
-        self._connection.close()
+        """Close the file: the nodes read so far stay, no more are read."""
+        with self._lock:
+            self._closed = True
+            self._connection.close()
 
 
 @dataclass(frozen=True)
