@@ -118,7 +118,11 @@ def test_a_variable_lists_its_references_in_stored_order() -> None:
         for name in ("EURange", "EngineeringUnits")
     ]
     assert refs[4:] == [condition]
-    refs.append(condition)  # a copy: only add_reference adds
+    # Made for each reading: changing them would change nothing, so it is an error.
+    with pytest.raises(TypeError, match="add_reference"):
+        refs.append(condition)
+    with pytest.raises(TypeError, match="add_reference"):
+        variable.references = [condition]
     assert len(variable.references) == 5
 
 

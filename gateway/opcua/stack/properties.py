@@ -51,6 +51,16 @@ _PROPERTY_TYPE = node_id(ObjectIds.PropertyType)
 _VARIABLE = ua.NodeClass.Variable
 
 
+class _ReadOnly(list[ua.ReferenceDescription]):
+    """A variable's references as made for one reading: changing them is an error."""
+
+    def _refuse(self, *_: object, **__: object) -> None:
+        raise TypeError("a tag variable's references are made when read: use add_reference")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __iadd__ = _refuse  # type: ignore[assignment]
+
+
 class PropertyKind:
     """One standard property with one value (EURange [0, 500], EngineeringUnits kPa),
     shared by every variable that has it; its nodes are made from it on demand."""
@@ -109,18 +119,24 @@ class VariableNode(NodeData):
     @property
     def references(self) -> list[ua.ReferenceDescription]:
         """Its references, as stored nodes list them: parent, type, properties, then any
-        added later. A new list each time: add references with `add_reference`."""
+        added later. Made each time, so read-only: add references with `add_reference`
+        (asyncua's own node management, for admin sessions only, would change a copy:
+        it fails instead, loudly)."""
         refs = list(self._base)
         nodeid = self.nodeid
         refs += [kind.forward(nodeid) for kind in self.properties]
         if self._extra:
             refs += self._extra
-        return refs
+        return _ReadOnly(refs)
 
     @references.setter
     def references(self, refs: list[ua.ReferenceDescription]) -> None:
+        """NodeData's constructor sets an empty list; anything else would lose the
+        properties' references or list them twice, so it is refused."""
+        if refs:
+            raise TypeError("a tag variable's references are made when read: use add_reference")
         self._base = ()
-        self._extra = list(refs) or None
+        self._extra = None
 
     def add_reference(self, ref: ua.ReferenceDescription) -> None:
         if self._extra is None:
