@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from opcuakit import OpcRig, connect, opc_rig, until
 
 from gateway.opcua.guards import ServerLimits
 from gateway.opcua.stack import StackServer, gate
-from gateway.opcua.stack.shelf import ENV_SWITCH, ShelfPlace
+from gateway.opcua.stack.shelf import ENV_SWITCH, STALE_AFTER, ShelfPlace
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -397,6 +398,16 @@ async def test_an_asyncua_upgrade_writes_a_new_file_and_removes_the_old(
     new = ShelfPlace(directory).path
     assert new != old
     assert (await _init(directory)).shelved is None  # built, and written for the next start
+    # The old version's file stays while it is used (another install under this user) …
+    assert sorted(directory.iterdir()) == sorted([new, old])
+    # … and goes, with a crashed writer's temporary file, once unused for long.
+    crashed = directory / f".{old.name}.tmp"
+    crashed.write_bytes(b"half a file")
+    month_ago = time.time() - STALE_AFTER - 3600
+    os.utime(old, (month_ago, month_ago))
+    os.utime(crashed, (month_ago, month_ago))
+    new.unlink()
+    assert (await _init(directory)).shelved is None
     assert sorted(directory.iterdir()) == [new]
     with sqlite3.connect(new) as connection:
         identity = dict(connection.execute("SELECT key, value FROM identity"))

@@ -37,6 +37,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ FORMAT = 2  # 2: the nodes' checksum in the identity table
 #: GATEWAY_OPCUA_SHELF=0 keeps the standard address space in memory.
 ENV_SWITCH = "GATEWAY_OPCUA_SHELF"
 _PREFIX = "opcua-standard-space-"
+#: A file of another asyncua, Python or format is removed once unused this long (seconds).
+STALE_AFTER = 30 * 86400.0
+#: A temporary file this old is a crashed writer's (seconds; a write takes about 1 s).
+_TEMPORARY_AFTER = 3600.0
 #: The identity table's key of the nodes' checksum (`_checksum`).
 _CHECKSUM = "checksum"
 #: zlib level of each pickled node: 18 MB of pickles take 6 MB.
@@ -241,11 +246,22 @@ class ShelfPlace:
         return True
 
     def _remove_stale(self) -> None:
+        """Files of other versions unused for `STALE_AFTER` (two installs of different
+        asyncua under one user keep theirs), and temporary files a crash left."""
+        now = time.time()
         current = _file_name()
         for old in self.directory.glob(f"{_PREFIX}*.sqlite3"):
-            if old.name != current:
-                with contextlib.suppress(OSError):
-                    old.unlink()
+            _remove_older(old, now - STALE_AFTER, keep=old.name == current)
+        for temporary in self.directory.glob(f".{_PREFIX}*.tmp"):
+            _remove_older(temporary, now - _TEMPORARY_AFTER, keep=False)
+
+
+def _remove_older(path: Path, than: float, *, keep: bool) -> None:
+    """Remove `path` unless kept or used (read or written) since `than` (a time.time())."""
+    with contextlib.suppress(OSError):
+        info = path.stat()
+        if not keep and max(info.st_atime, info.st_mtime) < than:
+            path.unlink()
 
 
 def _write_file(path: Path, nodes: dict[ua.NodeId, NodeData]) -> None:
