@@ -6,6 +6,7 @@ space (tests/integration/test_opcua_shelf.py uses the real one).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -83,16 +84,28 @@ def test_iteration_sees_the_nodes_in_memory(nodes: ShelvedNodes) -> None:
     assert list(nodes) == [ua.NodeId(85)]
 
 
-def test_threads_reading_one_node_get_the_same_record(nodes: ShelvedNodes) -> None:
+def test_a_thread_asking_while_another_reads_gets_the_same_record(
+    nodes: ShelvedNodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second thread asks for the node while the first is inside the file's query."""
+    connection = nodes._connection
     found: list[NodeData] = []
-    threads = [
-        threading.Thread(target=lambda: found.append(nodes[ua.NodeId(2253)])) for _ in range(8)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len({id(node) for node in found}) == 1
+    second = threading.Thread(target=lambda: found.append(nodes[ua.NodeId(2253)]))
+
+    class _Reading:
+        """The file's connection, starting the second lookup from inside the first query."""
+
+        def execute(self, *args: object) -> sqlite3.Cursor:
+            if not second.is_alive() and not found:
+                second.start()
+                second.join(0.2)  # with the lock it waits for this query; without, it reads too
+            return connection.execute(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nodes, "_connection", _Reading())
+    first = nodes[ua.NodeId(2253)]
+    second.join()
+    assert found == [first]
+    assert found[0] is first
     assert nodes.loaded == 1
 
 
