@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -138,11 +138,9 @@ def _devices(running: Any) -> list[dict[str, Any]]:
     return [plc_device(running)]
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def shelved(
-    written: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[OpcRig]:
-    pki = tmp_path_factory.mktemp("shelved") / "pki"
+@asynccontextmanager
+async def _served(pki: Path, cache: Path | None) -> AsyncIterator[OpcRig]:
+    """The gateway's OPC UA server on a plant, its standard nodes from `cache` (or memory)."""
     with _rig_environment(cache):
         rig = opc_rig({"plc": PLC_POINTS}, _devices, pki, alarms=ALARMS)
         running = await rig.__aenter__()
@@ -153,15 +151,17 @@ async def shelved(
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def shelved(
+    written: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[OpcRig]:
+    async with _served(tmp_path_factory.mktemp("shelved") / "pki", cache) as rig:
+        yield rig
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def in_memory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OpcRig]:
-    pki = tmp_path_factory.mktemp("in_memory") / "pki"
-    with _rig_environment(None):
-        rig = opc_rig({"plc": PLC_POINTS}, _devices, pki, alarms=ALARMS)
-        running = await rig.__aenter__()
-    try:
-        yield running
-    finally:
-        await rig.__aexit__(None, None, None)
+    async with _served(tmp_path_factory.mktemp("in_memory") / "pki", None) as rig:
+        yield rig
 
 
 def _stack(rig: OpcRig) -> StackServer:
