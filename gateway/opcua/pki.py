@@ -7,14 +7,25 @@
 
 The trust list is read again on every session creation, so moving a file
 from rejected/ to trusted/ takes effect without a restart.
+
+Gateways whose configuration files share a folder share its pki/ too, and a
+fleet starts together: the certificate is made under an exclusive lock on
+own/.lock and each file is written under a temporary name and renamed, so a
+start never reads a half-written file or pairs one gateway's key with
+another's certificate (the fleet test once caught a start that did).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import os
 import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +34,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
+from gateway.errors import GatewayError
 from gateway.ua.certificates import make_certificate, thumbprint
 
-__all__ = ["Pki", "TrustList"]
+__all__ = ["LOCK_TIMEOUT", "Pki", "TrustList"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds a start waits while another process makes the certificate (about 1 s).
+LOCK_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +67,59 @@ class Pki:
     def rejected(self) -> Path:
         return self.root / "rejected"
 
-    def ensure(self, application_uri: str, name: str) -> x509.Certificate:
-        """Create the folders and, on first start, the server's certificate and key."""
+    @property
+    def lock(self) -> Path:
+        return self.root / "own" / ".lock"
+
+    def ensure(
+        self, application_uri: str, name: str, *, lock_timeout: float = LOCK_TIMEOUT
+    ) -> x509.Certificate:
+        """Create the folders and, on first start, the server's certificate and key.
+
+        GatewayError when the pair cannot be read (damaged, or not a pair) or
+        made, or another process holds the lock for `lock_timeout` seconds.
+        """
         for folder in (self.certificate.parent, self.trusted, self.rejected):
             folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.certificate.parent, 0o700)
-        if self.certificate.exists() and self.private_key.exists():
+        with _exclusive(self.lock, lock_timeout):
+            if self.certificate.exists() and self.private_key.exists():
+                certificate = self._load()
+                _warn_if_stale(certificate, application_uri)
+                return certificate
+            return self._make(application_uri, name)
+
+    def _load(self) -> x509.Certificate:
+        """The certificate, checked to be readable and to belong to the key beside it."""
+        remedy = f"delete {self.certificate.parent} to make a new pair"
+        try:
             certificate = x509.load_der_x509_certificate(self.certificate.read_bytes())
-            _warn_if_stale(certificate, application_uri)
-            return certificate
+        except (OSError, ValueError) as error:
+            raise GatewayError(
+                f"OPC UA: the server certificate {self.certificate} is unreadable ({error}); "
+                f"{remedy}"
+            ) from None
+        try:
+            key = serialization.load_pem_private_key(
+                self.private_key.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
+            )
+        except (OSError, ValueError, TypeError) as error:
+            raise GatewayError(
+                f"OPC UA: the server's private key {self.private_key} is unreadable ({error}); "
+                f"{remedy}"
+            ) from None
+        if key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ) != certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ):
+            raise GatewayError(
+                f"OPC UA: the server's private key {self.private_key} does not belong to "
+                f"{self.certificate}; {remedy}"
+            )
+        return certificate
+
+    def _make(self, application_uri: str, name: str) -> x509.Certificate:
         hostname = socket.gethostname()
         certificate, key = make_certificate(
             application_uri, name, hosts=(hostname, "localhost", "127.0.0.1")
@@ -70,16 +129,64 @@ class Pki:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        descriptor = os.open(self.private_key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(pem)
-        self.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.DER))
+        try:
+            # The key first: a certificate on disk always has its key beside it.
+            _write_whole(self.private_key, pem, 0o600)
+            _write_whole(
+                self.certificate, certificate.public_bytes(serialization.Encoding.DER), 0o644
+            )
+        except OSError as error:
+            raise GatewayError(
+                f"OPC UA: cannot write the server certificate in {self.certificate.parent}: {error}"
+            ) from None
         log.info(
             "OPC UA: created the server certificate %s (thumbprint %s)",
             self.certificate,
             thumbprint(certificate),
         )
         return certificate
+
+
+@contextmanager
+def _exclusive(path: Path, timeout: float) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (made if missing) for the block; GatewayError
+    after `timeout` seconds of another process holding it."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise GatewayError(f"OPC UA: cannot open the lock {path}: {error}") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise GatewayError(
+                        f"OPC UA: another process held {path} for {timeout:g} s while making "
+                        "the server certificate; is a gateway stuck starting?"
+                    ) from None
+                time.sleep(0.05)  # a worker thread: the loop is not blocked
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _write_whole(path: Path, data: bytes, mode: int) -> None:
+    """Write `path` under a temporary name and rename it: readers see all or nothing."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _warn_if_stale(certificate: x509.Certificate, application_uri: str) -> None:
@@ -91,7 +198,8 @@ def _warn_if_stale(certificate: x509.Certificate, application_uri: str) -> None:
     if application_uri not in uris:
         log.warning(
             "OPC UA: the server certificate's URI %s is not the application URI %s; "
-            "clients may refuse it (delete pki/own to make a new one)",
+            "clients may refuse it (another gateway's pki_dir? give each gateway its own "
+            "opcua.security.pki_dir, or delete pki/own to make a new one)",
             uris,
             application_uri,
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from eventually import eventually
 from gatewaykit import make_plant
 
 from gateway.app import plant_of
@@ -76,14 +77,20 @@ class Recorder:
         ]
 
     async def until(
-        self, predicate: Callable[[], object], *, timeout: float = 10.0, message: str
+        self,
+        predicate: Callable[[], object],
+        *,
+        timeout: float = 10.0,
+        message: str,
+        details: Callable[[], str] | None = None,
     ) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                topics = [m.topic for m in self.messages[-20:]]
-                pytest.fail(f"timed out after {timeout:g}s waiting for {message}; last: {topics}")
-            await asyncio.sleep(0.01)
+        """Wait for `predicate`; a failure names the last topics (and `details()`)."""
+
+        def last() -> str:
+            topics = f"last: {[m.topic for m in self.messages[-20:]]}"
+            return topics if details is None else f"{topics}\n{details()}"
+
+        await eventually(predicate, timeout=timeout, what=message, seen=last)
 
     async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         await self.client.publish(topic, payload, qos=1, retain=retain)

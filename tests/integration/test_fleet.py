@@ -15,10 +15,12 @@ import io
 import signal
 import sys
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from gatewaykit import PLC_POINTS, make_plant, wait_for
+from eventually import eventually
+from gatewaykit import PLC_POINTS, make_plant
 from mqttkit import SHARED_BROKER, Received, recorder
 from sqlalchemy import func, inspect, select
 from storagekit import engine_for, fresh_database
@@ -41,7 +43,10 @@ def _config(folder: Path, name: str, url: str, port: int, mqtt: str = "") -> Pat
     path.write_text(
         f"""
 gateway: {{name: {name}}}
-opcua: {{anonymous: true, endpoint: "opc.tcp://127.0.0.1:0"}}
+opcua:
+  anonymous: true
+  endpoint: "opc.tcp://127.0.0.1:0"
+  security: {{pki_dir: pki-{name}}}  # each its own certificate (docs/fleet.md)
 storage: {{url: '{url}', flush_interval: 100ms}}
 devices:
   - name: press
@@ -66,6 +71,15 @@ async def _start(config: Path, log: Path) -> asyncio.subprocess.Process:
             sys.executable, "-m", "gateway", "run", "-c", str(config),
             stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
         )  # fmt: skip
+
+
+def _exits_and_logs(processes: list[asyncio.subprocess.Process], logs: Iterable[Path]) -> str:
+    """What a failure message needs: each gateway's exit code and the end of its log."""
+    return "\n".join(
+        f"--- {log.name} (exit code {process.returncode}):\n"
+        + "\n".join(log.read_text(encoding="utf-8").splitlines()[-15:])
+        for process, log in zip(processes, logs, strict=True)
+    )
 
 
 def _stored(url: str) -> tuple[dict[str, int], set[str]]:
@@ -104,7 +118,12 @@ async def test_three_gateways_write_one_postgresql_and_one_history_reads_them(
                         "line3",
                     }
 
-                await wait_for(every_line_stored, timeout=90, message="rows of all three")
+                await eventually(
+                    every_line_stored,
+                    timeout=90,
+                    what="rows of all three",
+                    seen=lambda: _exits_and_logs(processes, logs.values()),
+                )
                 for process in processes:
                     process.send_signal(signal.SIGTERM)
                 async with asyncio.timeout(60):
@@ -174,6 +193,7 @@ async def test_three_gateways_are_three_edge_nodes_on_one_broker(tmp_path: Path)
                     lambda: set(births("DBIRTH")) == set(LINES),
                     timeout=90,
                     message="an NBIRTH and a DBIRTH of press from each gateway",
+                    details=lambda: _exits_and_logs(processes, logs.values()),
                 )
                 for process in processes:
                     process.send_signal(signal.SIGTERM)

@@ -10,6 +10,7 @@ tests/integration/test_opcua_security.py.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from gateway.errors import GatewayError
 from gateway.opcua.guards import ConnectionTable, FaultLog, LoginThrottle, ServerLimits
 from gateway.opcua.pki import Pki, TrustList
 from gateway.opcua.stack.browse import Browser
@@ -53,6 +55,44 @@ def test_certificate_made_once_then_reused(tmp_path: Path) -> None:
     assert san.get_values_for_type(x509.UniformResourceIdentifier) == [URI]
     second = pki.ensure(URI, "test")
     assert thumbprint(second) == thumbprint(first)
+
+
+def test_a_damaged_certificate_is_a_located_error_not_a_traceback(tmp_path: Path) -> None:
+    pki = Pki(tmp_path / "pki")
+    pki.ensure(URI, "test")
+    pki.certificate.write_bytes(pki.certificate.read_bytes()[:100])  # a half-written file
+    with pytest.raises(GatewayError, match=r"cert\.der is unreadable .*delete .*own"):
+        pki.ensure(URI, "test")
+
+
+def test_a_key_that_is_not_the_certificates_is_refused(tmp_path: Path) -> None:
+    """Two gateways that once raced in one folder could leave one's key beside the
+    other's certificate: every secure channel would then fail to decrypt."""
+    pki, other = Pki(tmp_path / "pki"), Pki(tmp_path / "other")
+    pki.ensure(URI, "test")
+    other.ensure(URI, "test")
+    pki.private_key.write_bytes(other.private_key.read_bytes())
+    with pytest.raises(GatewayError, match=r"key\.pem does not belong to .*cert\.der"):
+        pki.ensure(URI, "test")
+    pki.private_key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nbroken\n")
+    with pytest.raises(GatewayError, match=r"key\.pem is unreadable"):
+        pki.ensure(URI, "test")
+
+
+def test_a_start_waits_for_the_lock_and_names_it_when_it_gives_up(tmp_path: Path) -> None:
+    pki = Pki(tmp_path / "pki")
+    pki.lock.parent.mkdir(parents=True)
+    with pki.lock.open("w") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another process making the certificate
+        with pytest.raises(GatewayError, match=r"another process held .*\.lock for 0\.1 s"):
+            pki.ensure(URI, "test", lock_timeout=0.1)
+    assert not pki.certificate.exists()
+    pki.ensure(URI, "test", lock_timeout=0.1)  # released: made at once
+    assert sorted(p.name for p in pki.certificate.parent.iterdir()) == [
+        ".lock",
+        "cert.der",
+        "key.pem",
+    ]  # no temporary file left
 
 
 def _ca() -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
