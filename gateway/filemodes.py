@@ -5,19 +5,29 @@ plant's data; the demo's configuration holds passwords. Created with the
 process umask they would be world-readable (0644 under the usual 022), so they
 are created with explicit modes, set with chmod so no umask changes them.
 Existing files and folders the user made are left as they are.
+
+Files that processes starting together make once (certificates) are made
+under an exclusive lock and written whole: `exclusive_lock`, `write_whole`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 __all__ = [
     "PRIVATE_DIR",
     "PRIVATE_FILE",
     "create_private_file",
+    "exclusive_lock",
     "make_private_dirs",
     "write_private_text",
+    "write_whole",
 ]
 
 PRIVATE_FILE = 0o600
@@ -59,3 +69,44 @@ def write_private_text(path: Path, text: str) -> None:
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         os.fchmod(descriptor, PRIVATE_FILE)
         file.write(text)
+
+
+@contextmanager
+def exclusive_lock(path: Path, timeout: float) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (made 0600 if missing) for the block.
+
+    Blocking: call it from a worker thread in async code. TimeoutError after
+    `timeout` seconds of another process holding it; OSError when `path`
+    cannot be opened. The lock goes with the process if it dies.
+    """
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"{path} held by another process") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def write_whole(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
+    """Write `path` under a temporary name beside it, then rename: a reader sees the
+    old file or the whole new one, never a part (nor a part after a crash)."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise

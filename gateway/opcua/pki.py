@@ -18,14 +18,9 @@ another's certificate (the fleet test once caught a start that did).
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 import os
 import socket
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from gateway.errors import GatewayError
+from gateway.filemodes import exclusive_lock, write_whole
 from gateway.ua.certificates import make_certificate, thumbprint
 
 __all__ = ["LOCK_TIMEOUT", "Pki", "TrustList"]
@@ -79,15 +75,25 @@ class Pki:
         GatewayError when the pair cannot be read (damaged, or not a pair) or
         made, or another process holds the lock for `lock_timeout` seconds.
         """
-        for folder in (self.certificate.parent, self.trusted, self.rejected):
-            folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.certificate.parent, 0o700)
-        with _exclusive(self.lock, lock_timeout):
-            if self.certificate.exists() and self.private_key.exists():
-                certificate = self._load()
-                _warn_if_stale(certificate, application_uri)
-                return certificate
-            return self._make(application_uri, name)
+        try:
+            for folder in (self.certificate.parent, self.trusted, self.rejected):
+                folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.certificate.parent, 0o700)
+            with exclusive_lock(self.lock, lock_timeout):
+                if self.certificate.exists() and self.private_key.exists():
+                    certificate = self._load()
+                    _warn_if_stale(certificate, application_uri)
+                    return certificate
+                return self._make(application_uri, name)
+        except TimeoutError:
+            raise GatewayError(
+                f"OPC UA: another process held {self.lock} for {lock_timeout:g} s while "
+                "making the server certificate; is a gateway stuck starting?"
+            ) from None
+        except OSError as error:
+            raise GatewayError(
+                f"OPC UA: cannot prepare the PKI folder {self.root}: {error}"
+            ) from None
 
     def _load(self) -> x509.Certificate:
         """The certificate, checked to be readable and to belong to the key beside it."""
@@ -131,8 +137,8 @@ class Pki:
         )
         try:
             # The key first: a certificate on disk always has its key beside it.
-            _write_whole(self.private_key, pem, 0o600)
-            _write_whole(
+            write_whole(self.private_key, pem, 0o600)
+            write_whole(
                 self.certificate, certificate.public_bytes(serialization.Encoding.DER), 0o644
             )
         except OSError as error:
@@ -145,48 +151,6 @@ class Pki:
             thumbprint(certificate),
         )
         return certificate
-
-
-@contextmanager
-def _exclusive(path: Path, timeout: float) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (made if missing) for the block; GatewayError
-    after `timeout` seconds of another process holding it."""
-    try:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise GatewayError(f"OPC UA: cannot open the lock {path}: {error}") from None
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise GatewayError(
-                        f"OPC UA: another process held {path} for {timeout:g} s while making "
-                        "the server certificate; is a gateway stuck starting?"
-                    ) from None
-                time.sleep(0.05)  # a worker thread: the loop is not blocked
-        yield
-    finally:
-        os.close(descriptor)  # releases the lock
-
-
-def _write_whole(path: Path, data: bytes, mode: int) -> None:
-    """Write `path` under a temporary name and rename it: readers see all or nothing."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _warn_if_stale(certificate: x509.Certificate, application_uri: str) -> None:

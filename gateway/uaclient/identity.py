@@ -18,12 +18,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from gateway.errors import ClientError
+from gateway.filemodes import exclusive_lock, write_whole
 from gateway.ua.certificates import make_certificate, thumbprint
 
 __all__ = ["ClientIdentity", "client_identity", "default_pki_dir"]
 
 #: Common name of generated client certificates (shown by the gateway's rejected/ files).
 COMMON_NAME = "modbus-opcua-gateway client"
+#: Seconds a command waits while another one makes the certificate (about 1 s).
+LOCK_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +60,29 @@ def client_identity(
     cert_path, key_path = own / "client.der", own / "client.pem"
     if cert_path.exists() and key_path.exists():
         return _load(cert_path, key_path, created=False)
-    uri = f"urn:{socket.gethostname()}:modbus-opcua-gateway:client"
-    cert, key = make_certificate(uri, COMMON_NAME, hosts=(socket.gethostname(),), client=True)
     try:
         own.mkdir(parents=True, exist_ok=True)
         os.chmod(own, 0o700)
-        descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
+        # Two commands run at once (a script, cron) make one pair, each file whole.
+        with exclusive_lock(own / ".lock", LOCK_TIMEOUT):
+            if cert_path.exists() and key_path.exists():
+                return _load(cert_path, key_path, created=False)
+            uri = f"urn:{socket.gethostname()}:modbus-opcua-gateway:client"
+            cert, key = make_certificate(
+                uri, COMMON_NAME, hosts=(socket.gethostname(),), client=True
             )
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            write_whole(key_path, pem, 0o600)  # the key first: a certificate has its key
+            write_whole(cert_path, cert.public_bytes(serialization.Encoding.DER), 0o644)
+    except TimeoutError:
+        raise ClientError(
+            f"another process held {own / '.lock'} for {LOCK_TIMEOUT:g} s while making the "
+            "client certificate"
+        ) from None
     except OSError as error:
         raise ClientError(f"cannot write the client certificate in {own}: {error}") from None
     return _load(cert_path, key_path, created=True)

@@ -19,35 +19,47 @@ from pathlib import Path
 
 import pytest
 from alarmkit import alarm_config
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from storagekit import gateway_config
 
 from gateway.app import Gateway
 from gateway.opcua.pki import Pki
 from gateway.ua.certificates import thumbprint
 
-#: One start's certificate step, held at a line on stdin so all start together.
-_ENSURE = """
+#: Each process: imports, says "ready", waits for a line on stdin (so all go at once),
+#: then makes or reads its certificate and prints the thumbprint of what it got.
+_PRELUDE = """
 import sys
 from pathlib import Path
-from gateway.opcua.pki import Pki
+from cryptography import x509
 from gateway.ua.certificates import thumbprint
+folder, n = Path(sys.argv[1]), sys.argv[2]
 print("ready", flush=True)
 sys.stdin.readline()
-print(thumbprint(Pki(Path(sys.argv[1])).ensure(sys.argv[2], sys.argv[3])), flush=True)
+"""
+_SERVER = """
+from gateway.opcua.pki import Pki
+print(thumbprint(Pki(folder).ensure(f"urn:test:line{n}", f"line{n}")), flush=True)
+"""
+_CLIENT = """
+from gateway.uaclient.identity import client_identity
+path = client_identity(folder).certificate
+print(thumbprint(x509.load_der_x509_certificate(path.read_bytes())), flush=True)
 """
 
 
-def test_gateways_starting_together_in_one_folder_share_one_whole_pair(tmp_path: Path) -> None:
-    folder = tmp_path / "pki"
+def _together(script: str, folder: Path, count: int) -> list[str]:
+    """Run `count` processes of `script` released at the same moment; their outputs."""
     starts = [
         subprocess.Popen(
-            [sys.executable, "-c", _ENSURE, str(folder), f"urn:test:line{n}", f"line{n}"],
+            [sys.executable, "-c", _PRELUDE + script, str(folder), str(n)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for n in range(4)
+        for n in range(count)
     ]
     try:
         for start in starts:  # every process imported and waiting
@@ -62,11 +74,32 @@ def test_gateways_starting_together_in_one_folder_share_one_whole_pair(tmp_path:
         for start in starts:
             start.kill()
             start.wait()
-    assert [start.returncode for start in starts] == [0] * 4, outcomes
-    printed = {out.strip() for out, _ in outcomes}
-    assert len(printed) == 1, outcomes  # one certificate made; the others read it
+    assert [start.returncode for start in starts] == [0] * count, outcomes
+    return [out.strip() for out, _ in outcomes]
+
+
+def test_gateways_starting_together_in_one_folder_share_one_whole_pair(tmp_path: Path) -> None:
+    folder = tmp_path / "pki"
+    printed = set(_together(_SERVER, folder, 4))
+    assert len(printed) == 1, printed  # one certificate made; the others read it
     # The pair on disk is that certificate and its own key (ensure checks the pair).
     assert {thumbprint(Pki(folder).ensure("urn:test:line0", "line0"))} == printed
+
+
+def test_client_commands_run_together_make_one_client_certificate(tmp_path: Path) -> None:
+    """`gateway read` from a script run by cron, twice at once: one identity, not two
+    that each overwrote the other's key."""
+    folder = tmp_path / "client-pki"
+    printed = set(_together(_CLIENT, folder, 4))
+    assert len(printed) == 1, printed
+    own = folder / "own"
+    key = serialization.load_pem_private_key((own / "client.pem").read_bytes(), password=None)
+    certificate = x509.load_der_x509_certificate((own / "client.der").read_bytes())
+    assert {thumbprint(certificate)} == printed
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert key.public_key().public_bytes(serialization.Encoding.DER, spki) == (
+        certificate.public_key().public_bytes(serialization.Encoding.DER, spki)
+    )
 
 
 async def test_the_kits_configs_leave_nothing_in_the_system_temp_folder(
