@@ -79,21 +79,30 @@ class Pki:
             for folder in (self.certificate.parent, self.trusted, self.rejected):
                 folder.mkdir(parents=True, exist_ok=True)
             os.chmod(self.certificate.parent, 0o700)
-            with exclusive_lock(self.lock, lock_timeout):
-                if self.certificate.exists() and self.private_key.exists():
-                    certificate = self._load()
-                    _warn_if_stale(certificate, application_uri)
-                    return certificate
-                return self._make(application_uri, name)
-        except TimeoutError:
-            raise GatewayError(
-                f"OPC UA: another process held {self.lock} for {lock_timeout:g} s while "
-                "making the server certificate; is a gateway stuck starting?"
-            ) from None
         except OSError as error:
             raise GatewayError(
                 f"OPC UA: cannot prepare the PKI folder {self.root}: {error}"
             ) from None
+        # Both files there: both are whole (each is renamed into place, the key first),
+        # so a folder the gateway may only read needs no lock.
+        if not self._pair_exists():
+            try:
+                with exclusive_lock(self.lock, lock_timeout):
+                    if not self._pair_exists():
+                        return self._make(application_uri, name)
+            except TimeoutError:
+                raise GatewayError(
+                    f"OPC UA: another process held {self.lock} for {lock_timeout:g} s while "
+                    "making the server certificate; is a gateway stuck starting?"
+                ) from None
+            except OSError as error:
+                raise GatewayError(f"OPC UA: cannot lock {self.lock}: {error}") from None
+        certificate = self._load()
+        _warn_if_stale(certificate, application_uri)
+        return certificate
+
+    def _pair_exists(self) -> bool:
+        return self.certificate.exists() and self.private_key.exists()
 
     def _load(self) -> x509.Certificate:
         """The certificate, checked to be readable and to belong to the key beside it."""
