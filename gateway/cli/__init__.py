@@ -75,11 +75,11 @@ def _configure_logging(verbosity: int, base: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(_attach_relative_times(sys.argv[1:] if argv is None else argv))
-    _configure_logging(args.verbose, getattr(args, "log_level", logging.WARNING))
-    handler: Command = args.handler
     try:
+        parser = build_parser()
+        args = parser.parse_args(_attach_relative_times(sys.argv[1:] if argv is None else argv))
+        _configure_logging(args.verbose, getattr(args, "log_level", logging.WARNING))
+        handler: Command = args.handler
         return handler(args)
     except ConfigError as error:
         for issue in error.issues:

@@ -71,6 +71,39 @@ def test_python_m_gateway_reports_a_bad_file_without_traceback(tmp_path: Path) -
     assert result.stdout == ""
 
 
+#: Ctrl-C at a chosen point of the start: the import of the interface, or argument parsing.
+_INTERRUPTED = """
+import builtins, sys
+from gateway.__main__ import main
+if sys.argv[1] == "import":
+    real = builtins.__import__
+    def interrupted(name, *args, **kwargs):
+        if name == "gateway.cli":
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)
+    builtins.__import__ = interrupted
+else:
+    import argparse
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    argparse.ArgumentParser.parse_args = interrupted
+sys.argv = ["gateway", "--help"]
+raise SystemExit(main())
+"""
+
+
+@pytest.mark.parametrize("when", ["import", "parse"])
+def test_ctrl_c_while_the_command_starts_is_exit_130_without_traceback(when: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED, when],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "")
+
+
 def test_missing_file_is_one_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
