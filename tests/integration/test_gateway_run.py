@@ -111,6 +111,7 @@ def test_check_into_a_closed_pipe_exits_quietly() -> None:
         text=True,
         timeout=60,
         env={**os.environ, "GATEWAY_OPERATOR_PASSWORD": "a password of its own"},
+        cwd=Path(__file__).resolve().parents[2],  # the repository: pytest may run from anywhere
     )
     assert done.stdout.startswith("examples/all-types.yaml: OK"), done.stdout
     assert "Traceback" not in done.stderr, done.stderr
