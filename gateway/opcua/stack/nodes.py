@@ -32,6 +32,7 @@ from gateway.opcua.stack.attributes import (
     STANDARD_BROWSE_NAME,
     NodeAttributes,
     Template,
+    ValueAttribute,
     name_of,
 )
 from gateway.opcua.stack.properties import PropertyKind, VariableNode, add_reference, node_map
@@ -304,7 +305,7 @@ class NodeFactory:
             standard_name=standard_name,
             shared_value=shared_value,
         )
-        own = None if shared_value is not None else AttributeValue(value or ua.DataValue())
+        own = None if shared_value is not None else ValueAttribute(value or ua.DataValue())
         node = self._insert(
             parent,
             nodeid,
