@@ -52,14 +52,14 @@ class Tag:
         return 1 if self.table.is_bit else self.encoding.register_count
 
 
-def _build_tag(device: DeviceConfig, tag: TagConfig) -> Tag:
+def _build_tag(device: DeviceConfig, tag: TagConfig, addresses: dict[int, int]) -> Tag:
     resolved = device.resolve(tag)
     numeric = tag.type.is_numeric
     return Tag(
         device=device.name,
         name=tag.name,
         table=tag.table,
-        address=tag.address,
+        address=addresses.setdefault(tag.address, tag.address),
         encoding=_encoding(
             tag.type,
             byte_order=resolved.byte_order,
@@ -102,6 +102,12 @@ def _encoding(
     return known
 
 
-def build_tags(device: DeviceConfig) -> tuple[Tag, ...]:
-    """The device's tags in configuration order."""
-    return tuple(_build_tag(device, tag) for tag in device.tags)
+def build_tags(device: DeviceConfig, addresses: dict[int, int] | None = None) -> tuple[Tag, ...]:
+    """The device's tags in configuration order.
+
+    `addresses`: equal addresses become one int object, for the devices built with
+    the same dict (each address above 256 is its own 32-byte object as read from the
+    file; devices of one model repeat them: 3 MB at 100k tags, issue 21).
+    """
+    shared = {} if addresses is None else addresses
+    return tuple(_build_tag(device, tag, shared) for tag in device.tags)

@@ -69,7 +69,9 @@ class Acquisition(Part):
         rng = random.Random(seed)
         self._tags: dict[str, Tag] = {}
         self._pollers: dict[str, DevicePoller] = {}
-        device_tags = [build_tags(device) for device in config.devices]
+        addresses: dict[int, int] = {}  # shared while building only
+        device_tags = [build_tags(device, addresses) for device in config.devices]
+        del addresses
         # The runtime tags exist: links and pollers keep each device's settings only,
         # so the per-tag models can go once the caller lets go of them.
         devices = [device.without_tags() for device in config.devices]

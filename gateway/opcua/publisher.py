@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from asyncua import ua
 
@@ -44,6 +45,30 @@ def _status_code(status: Status) -> ua.StatusCode:
     return code
 
 
+class _Stamps:
+    """utc() of the last time seen, so the values of one scan share their timestamps.
+
+    A scan's values carry one poll time (source and server alike), and each
+    DataValue stays in its node until the tag changes: two datetimes of 48
+    bytes a tag, 9.6 MB at 100k tags, became one per scan (issue 21). A
+    datetime is immutable, so sharing it is safe.
+    """
+
+    __slots__ = ("seconds", "stamp")
+
+    def __init__(self) -> None:
+        self.seconds: float | None = None
+        self.stamp: Any = None
+
+    def __call__(self, seconds: float | None) -> Any:
+        if seconds != self.seconds:
+            self.seconds, self.stamp = seconds, utc(seconds)
+        return self.stamp
+
+
+_stamp = _Stamps()
+
+
 def data_value(binding: TagBinding, value: TagValue) -> ua.DataValue:
     """The DataValue a TagValue is served as, in the node's exact VariantType."""
     if value.status.is_bad or value.value is None:
@@ -54,8 +79,8 @@ def data_value(binding: TagBinding, value: TagValue) -> ua.DataValue:
     return ua.DataValue(
         variant,
         StatusCode=_status_code(value.status),
-        SourceTimestamp=utc(value.source_time),
-        ServerTimestamp=utc(value.server_time),
+        SourceTimestamp=_stamp(value.source_time),
+        ServerTimestamp=_stamp(value.server_time),
     )
 
 

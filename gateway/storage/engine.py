@@ -32,8 +32,11 @@ __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "describe_url", "open_engine"]
 
 #: How long a write waits for another connection's lock before failing (then retried).
 SQLITE_BUSY_TIMEOUT_MS = 1000
-#: Page cache per SQLite connection: inserts touch one leaf page per tag, keep them hot.
-SQLITE_CACHE_KIB = 32 * 1024
+#: Page cache per SQLite connection. Inserts touch one leaf page per changed tag, but
+#: a miss is a read from the OS's file cache: 8 MB inserted as fast as 32 MB at 10k and
+#: 100k tags (docs/performance.md, issue 21), and 32 MB filled the RSS of a 100k-tag
+#: gateway by 32 MB within minutes.
+SQLITE_CACHE_KIB = 8 * 1024
 #: WAL pages before a checkpoint (default 1000): each batch rewrites the tail page of
 #: every tag it holds, and a longer WAL lets a checkpoint copy such a page once, not per batch.
 SQLITE_WAL_AUTOCHECKPOINT = 4000

@@ -210,6 +210,16 @@ def test_sqlite_runs_in_wal_mode_with_the_configured_synchronous(tmp_path: Path)
             engine.dispose()
 
 
+def test_sqlite_page_cache_is_bounded_to_8_mb(tmp_path: Path) -> None:
+    """Its pages are RSS: 32 MB of them filled a 100k-tag gateway's (issue 21)."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -8 * 1024
+    finally:
+        engine.dispose()
+
+
 def test_run_and_history_refuse_a_newer_schema_with_exit_1(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

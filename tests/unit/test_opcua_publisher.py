@@ -102,3 +102,13 @@ async def test_health_stores_only_the_fields_that_changed() -> None:
     poll = after["LastPollTime"].value
     assert poll is not None
     assert poll.Value == ua.Variant(datetime.fromtimestamp(T + 1, UTC), ua.VariantType.DateTime)
+
+
+def test_values_of_one_scan_share_their_timestamps() -> None:
+    binding = _binding()
+    first = data_value(binding, TagValue("d.t", 1, Status.GOOD, T, T))
+    second = data_value(binding, TagValue("d.t", 2, Status.GOOD, T, T))
+    assert first.SourceTimestamp is first.ServerTimestamp is second.SourceTimestamp
+    later = data_value(binding, TagValue("d.t", 3, Status.GOOD, T, T + 2))
+    assert later.SourceTimestamp == datetime.fromtimestamp(T, UTC)
+    assert later.ServerTimestamp == datetime.fromtimestamp(T + 2, UTC)

@@ -42,6 +42,7 @@ from asyncua.ua.ua_binary import struct_to_binary
 
 from gateway.opcua.guards.limits import ServerLimits
 from gateway.opcua.stack import gate
+from gateway.opcua.stack.attributes import ValueAttribute
 from gateway.opcua.stack.filters import check_data_filter, check_event_filter
 from gateway.ua.wire import AttributeIds, StatusCodes, status_code
 
@@ -374,7 +375,10 @@ async def notify(attribute: AttributeValue, value: ua.DataValue) -> None:
 async def store(attribute: AttributeValue, value: ua.DataValue) -> None:
     """Store `value` as the attribute's value and notify its monitored items."""
     attribute.value = value
-    if attribute.datachange_callbacks:
+    if type(attribute) is ValueAttribute:  # its callbacks' dict is made only when needed
+        if attribute.callbacks:
+            await notify(attribute, value)
+    elif attribute.datachange_callbacks:
         await notify(attribute, value)
 
 

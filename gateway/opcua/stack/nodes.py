@@ -32,12 +32,16 @@ from gateway.opcua.stack.attributes import (
     STANDARD_BROWSE_NAME,
     NodeAttributes,
     Template,
+    ValueAttribute,
     name_of,
 )
 from gateway.opcua.stack.properties import PropertyKind, VariableNode, add_reference, node_map
 from gateway.ua.wire import AttributeIds, ObjectIds, node_id
 
-__all__ = ["NodeFactory", "Ref"]
+__all__ = ["OWN_NAMES_KEPT", "NodeFactory", "Ref"]
+
+#: Names of the gateway's own nodes whose reference names are shared (see _own_names_of).
+OWN_NAMES_KEPT = 4096
 
 _A = AttributeIds
 _V = ua.VariantType
@@ -72,6 +76,8 @@ class NodeFactory:
         ) = None
         self._type_ids: dict[int, ua.NodeId] = {}
         self._standard_names: dict[str, tuple[ua.QualifiedName, ua.LocalizedText]] = {}
+        #: Recent own names (see _own_names): bounded, so unique names cost nothing lasting.
+        self._own_names: dict[tuple[str, int], tuple[ua.QualifiedName, ua.LocalizedText]] = {}
 
     def node(self, nodeid: ua.NodeId) -> NodeData:
         """An existing node (KeyError if there is none)."""
@@ -188,6 +194,23 @@ class NodeFactory:
             )
         return names
 
+    def _own_names_of(self, name: str, namespace: int) -> tuple[ua.QualifiedName, ua.LocalizedText]:
+        """A parent's reference to a child names it (a QualifiedName and a LocalizedText,
+        and the name itself: 150 bytes a tag). Devices of one model repeat their tags'
+        names, so equal names share those objects (issue 21); nothing mutates them. The
+        cache holds at most OWN_NAMES_KEPT names, then starts over, so a plant of unique
+        names keeps no more than that."""
+        key = (name, namespace)
+        names = self._own_names.get(key)
+        if names is None:
+            if len(self._own_names) >= OWN_NAMES_KEPT:
+                self._own_names.clear()
+            names = self._own_names[key] = (
+                ua.QualifiedName(name, namespace),
+                ua.LocalizedText(name),
+            )
+        return names
+
     def _read(self, node: NodeData, attribute: AttributeIds) -> Any:
         value = self.aspace.read_attribute_value(node.nodeid, attribute).Value
         assert value is not None
@@ -213,10 +236,7 @@ class NodeFactory:
         if name_namespace == 0:  # standard property names: one object each, shared
             browse_name, display_name = self._standard_names_of(name)
         else:
-            browse_name, display_name = (
-                ua.QualifiedName(name, name_namespace),
-                ua.LocalizedText(name),
-            )
+            browse_name, display_name = self._own_names_of(name, name_namespace)
         type_definition = self.type_id(type_id)
         add_reference(
             parent,
@@ -304,7 +324,7 @@ class NodeFactory:
             standard_name=standard_name,
             shared_value=shared_value,
         )
-        own = None if shared_value is not None else AttributeValue(value or ua.DataValue())
+        own = None if shared_value is not None else ValueAttribute(value or ua.DataValue())
         node = self._insert(
             parent,
             nodeid,
