@@ -62,24 +62,32 @@ class ForkedRead:
         self._asked = (path, environ, deferred)
         self._pid = pid
         self._reader = reader
-        self._answer: bytes | None = None
         self._collected = False
 
     def matches(
         self, path: Path, environ: Mapping[str, str] | None, deferred: frozenset[str]
     ) -> bool:
         asked_path, asked_environ, asked_deferred = self._asked
-        return asked_path == path and asked_environ is environ and asked_deferred == deferred
+        return (
+            not self._collected
+            and asked_path == path
+            and asked_environ is environ
+            and asked_deferred == deferred
+        )
 
     def answer(self) -> bytes | None:
-        """The child's bytes once it exited cleanly; None if it failed (asked once)."""
-        if not self._collected:
-            self._collected = True
-            with os.fdopen(self._reader, "rb") as pipe:
-                payload = pipe.read()
-            _, status = os.waitpid(self._pid, 0)
-            self._answer = payload if status == 0 and payload else None
-        return self._answer
+        """The child's bytes once it exited cleanly; None if it failed or was asked before.
+
+        The bytes are not kept: the caller that holds this object for the whole run
+        (`gateway run`) must not hold the file's pickle too (14 MB at 100k tags).
+        """
+        if self._collected:
+            return None
+        self._collected = True
+        with os.fdopen(self._reader, "rb") as pipe:
+            payload = pipe.read()
+        _, status = os.waitpid(self._pid, 0)
+        return payload if status == 0 and payload else None
 
 
 def fork_read(

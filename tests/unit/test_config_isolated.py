@@ -220,3 +220,20 @@ def test_no_early_read_for_a_small_file(tmp_path: Path, forks: list[int]) -> Non
     with forkedread.reading_early(path, yamlsource.child_answer) as reading:
         assert reading is None
     assert forks == []
+
+
+def test_an_early_read_is_answered_once_and_keeps_nothing(
+    tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gateway run` holds the ForkedRead for its whole run: it must not hold the
+    child's pickle too; a second load with it reads (and forks) afresh."""
+    monkeypatch.setattr(forkedread, "ISOLATE_FROM_BYTES", 1024)
+    path = _big_file(tmp_path, 300)
+    with forkedread.reading_early(path, yamlsource.child_answer) as reading:
+        assert reading is not None
+        load_config(path, started=reading)
+        assert not reading.matches(path, None, frozenset())
+        assert reading.answer() is None
+        assert len(load_config(path, started=reading).config.devices[0].tags) == 300
+    assert len(forks) == 2
+    assert not any(isinstance(value, bytes) for value in vars(reading).values())
