@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     from gateway.config import LoadedConfig
+    from gateway.forkedread import ForkedRead
 
 __all__ = [
     "Command",
@@ -98,15 +99,18 @@ def add_config(parser: argparse.ArgumentParser, metavar: str) -> None:
     parser.add_argument("-c", "--config", type=Path, required=True, metavar=metavar)
 
 
-def load_with_warnings(path: Path, *, serve_opcua: bool = True) -> LoadedConfig:
+def load_with_warnings(
+    path: Path, *, serve_opcua: bool = True, started: ForkedRead | None = None
+) -> LoadedConfig:
     """Load a gateway config, printing its warnings (errors raise ConfigError).
 
     `serve_opcua=False` for commands that only read the database: they need
-    neither the OPC UA users' secrets nor the warnings about them.
+    neither the OPC UA users' secrets nor the warnings about them. `started`: the
+    file already being read in a child (gateway.forkedread.reading_early).
     """
     from gateway.config import load_config
 
-    loaded = load_config(path, serve_opcua=serve_opcua)
+    loaded = load_config(path, serve_opcua=serve_opcua, started=started)
     for warning in loaded.warnings:
         print(warning, file=sys.stderr)
     return loaded

@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Mapping
+from pathlib import Path
 
 from gateway.cli.common import Commands, add_config, load_with_warnings, print_lines
 
@@ -28,15 +30,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from gateway.collector import collector_paused_until_running
+    from gateway.forkedread import reading_early
     from gateway.loop import run
 
-    with collector_paused_until_running() as running:  # the imports and the config too
+    with (
+        collector_paused_until_running() as running,  # the imports and the config too
+        # A large file is parsed in a child from here on, while the gateway is imported.
+        reading_early(args.config, _read_in_child) as reading,
+    ):
         from gateway.app import run_until_signalled
         from gateway.config.published import published_password_warning
 
         started = time.perf_counter()
         log.info("loading %s…", args.config)  # a 100k-tag file takes seconds
-        loaded = load_with_warnings(args.config)
+        loaded = load_with_warnings(args.config, started=reading)
         config = loaded.config
         published = published_password_warning(config.opcua)
         if published is not None:
@@ -54,6 +61,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         del loaded, config  # now held by `serving` alone: the gateway lets its tag models go
         run(serving)
     return 0
+
+
+def _read_in_child(
+    path: Path, environ: Mapping[str, str] | None, deferred: frozenset[str]
+) -> bytes:
+    """The forked reader's work: the YAML reader imported in the child, not before the fork."""
+    from gateway.config.yamlsource import child_answer
+
+    return child_answer(path, environ, deferred)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from gateway.config.types import FILE_CONTEXT
 from gateway.config.validation import Finding, issues_from_validation
 from gateway.config.yamlsource import read_yaml
 from gateway.errors import ConfigError, ConfigIssue
+from gateway.forkedread import ForkedRead
 
 __all__ = [
     "LoadedConfig",
@@ -48,6 +49,7 @@ def load_model(
     environ: Mapping[str, str] | None = None,
     deferred: frozenset[str] = frozenset(),
     one_by_one: tuple[str, type[BaseModel]] | None = None,
+    started: ForkedRead | None = None,
 ) -> tuple[M, list[ConfigIssue]]:
     """Parse `path` into `model`; return it with the warnings, or raise ConfigError.
 
@@ -57,8 +59,9 @@ def load_model(
     variables in the top-level sections `deferred` stay as written.
     `one_by_one` = (key, item model): the items of that top-level list are
     validated one at a time first (see `_validate_items`).
+    `started`: a child already reading `path` (read_yaml).
     """
-    document = read_yaml(path, environ, deferred=deferred)
+    document = read_yaml(path, environ, deferred=deferred, started=started)
     issues = list(document.issues)
     value: M | None = None
     try:
@@ -110,7 +113,11 @@ class LoadedConfig:
 
 
 def load_config(
-    path: str | Path, *, environ: Mapping[str, str] | None = None, serve_opcua: bool = True
+    path: str | Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    serve_opcua: bool = True,
+    started: ForkedRead | None = None,
 ) -> LoadedConfig:
     """Load a gateway config file (docs/configuration.md) or raise ConfigError listing every issue.
 
@@ -122,6 +129,9 @@ def load_config(
     section is then left as written rather than an error, and the section's
     cross-checks and warnings (meant for `run`) are skipped. Such a config must
     never be served: its passwords may be the unexpanded `${VAR}` text.
+
+    `started`: the file already being read in a child (gateway.forkedread), used
+    if it reads this very request.
     """
     path = Path(path)
     config, warnings = load_model(
@@ -131,6 +141,7 @@ def load_config(
         environ=environ,
         deferred=frozenset() if serve_opcua else _OPCUA_SECTION,
         one_by_one=("devices", DeviceConfig),
+        started=started,
     )
     config = _resolve_paths(config, path.parent.resolve())
     share_repeated_parts(config)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +27,20 @@ from gateway.config.yamlbounds import find_overrun
 from gateway.config.yamlbuild import MERGE_TAG, Composer, DataBuilder, KeyPath, NestedTooDeep
 from gateway.config.yamlevents import NeedsNodes, build_from_events
 from gateway.errors import ConfigError, ConfigIssue
+from gateway.forkedread import ISOLATE_FROM_BYTES as FORK_FROM_BYTES
+from gateway.forkedread import ForkedRead, fork_read, worth_forking
 
-__all__ = ["ISOLATE_FROM_BYTES", "KeyPath", "YamlDocument", "format_path", "read_yaml"]
+__all__ = [
+    "ISOLATE_FROM_BYTES",
+    "KeyPath",
+    "YamlDocument",
+    "child_answer",
+    "format_path",
+    "read_yaml",
+]
 
 #: Files at least this large are parsed in a forked child (see `_read_isolated`).
-ISOLATE_FROM_BYTES = 512 * 1024
+ISOLATE_FROM_BYTES = FORK_FROM_BYTES
 
 
 def format_path(path: KeyPath) -> str:
@@ -103,16 +111,24 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
 
 
 def read_yaml(
-    path: Path, environ: Mapping[str, str] | None = None, *, deferred: frozenset[str] = frozenset()
+    path: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    deferred: frozenset[str] = frozenset(),
+    started: ForkedRead | None = None,
 ) -> YamlDocument:
     """Parse `path`; raise ConfigError for unreadable files and YAML syntax errors.
 
     Content issues (duplicate keys, unset variables, unknown tags) are collected
     in `YamlDocument.issues` so they are reported together with schema errors.
     Unset variables in the top-level sections `deferred` stay as written (`${VAR}`).
+    `started`: a child already reading the file (gateway.forkedread.reading_early);
+    its answer is used if it reads this very request.
     """
-    if _isolate(path):
-        document = _read_isolated(path, environ, deferred)
+    if started is None or not started.matches(path, environ, deferred):
+        started = fork_read(path, environ, deferred, child_answer) if _isolate(path) else None
+    if started is not None:
+        document = _collect(started)
         if document is not None:
             return document
     return _read(path, environ, deferred)
@@ -120,12 +136,7 @@ def read_yaml(
 
 def _isolate(path: Path) -> bool:
     """Fork only where it is safe (no other thread) and worth it (a large file)."""
-    if not hasattr(os, "fork") or threading.active_count() != 1:
-        return False
-    try:
-        return path.stat().st_size >= ISOLATE_FROM_BYTES
-    except OSError:
-        return False  # _read reports it
+    return worth_forking(path, ISOLATE_FROM_BYTES)
 
 
 def _read_isolated(
@@ -140,30 +151,26 @@ def _read_isolated(
     child's memory goes with it; the parent holds only the plain data.
     None when the child failed in some other way: the caller reads in-process.
     """
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns, whatever happens (it must not run on)
-        code = 1
-        try:
-            os.close(reader)
-            try:
-                document = _read(path, environ, deferred)
-                document._root = None  # the parent composes it again if it needs lines
-                result: tuple[str, object] = ("ok", document)
-            except ConfigError as error:
-                result = ("error", error.issues)
-            except BaseException:  # the parent reads in-process and reports it
-                result = ("failed", None)
-            with os.fdopen(writer, "wb") as pipe:
-                pipe.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(writer)
-    with os.fdopen(reader, "rb") as pipe:
-        payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not payload:
+    return _collect(fork_read(path, environ, deferred, child_answer))
+
+
+def child_answer(path: Path, environ: Mapping[str, str] | None, deferred: frozenset[str]) -> bytes:
+    """In the forked child: `_read`'s document, or its ConfigError's issues, pickled."""
+    try:
+        document = _read(path, environ, deferred)
+        document._root = None  # the parent composes it again if it needs lines
+        result: tuple[str, object] = ("ok", document)
+    except ConfigError as error:
+        result = ("error", error.issues)
+    except BaseException:  # the parent reads in-process and reports it
+        result = ("failed", None)
+    return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _collect(started: ForkedRead) -> YamlDocument | None:
+    """The child's document (its ConfigError raised here); None: read in-process."""
+    payload = started.answer()
+    if payload is None:
         return None
     kind, value = pickle.loads(payload)  # our own child's bytes
     if kind == "error" and isinstance(value, list):

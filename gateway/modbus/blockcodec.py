@@ -106,7 +106,10 @@ class RegisterBlockDecoder:
             items = ((slots[s][0], slots[s][1].code, slots[s][1].struct.size) for s in order)
             fmt = endian + _padded_codes(items, self._size)
             self._arrange = _swap_register_bytes if swapped else None
-            swapped_strings = {s for s, (_, lay) in enumerate(slots) if _misread(lay, *mode)}
+            # In its mode no number is misread (_in_place_mode): only strings are asked.
+            swapped_strings = {
+                s for s, (_, lay) in enumerate(slots) if _is_string(lay) and _misread(lay, *mode)
+            }
         position = {slot: pos for pos, slot in enumerate(order)}
         self._struct = struct.Struct(fmt)
         self._gather = _gatherer([position[s] for s in field_slot], len(slots))
@@ -160,7 +163,8 @@ def _in_place_mode(sorted_slots: list[Slot]) -> tuple[bool, str] | None:
         if offset < end:
             return None
         end = offset + layout.struct.size
-    numbers = [layout for _, layout in sorted_slots if not _is_string(layout)]
+    # Layouts are shared objects (one per encoding): each distinct one is checked once.
+    numbers = list({id(lay): lay for _, lay in sorted_slots if not _is_string(lay)}.values())
     for swapped, endian in _MODES:
         if not any(_misread(layout, swapped, endian) for layout in numbers):
             return swapped, endian

@@ -266,6 +266,29 @@ def test_the_tags_table_follows_the_configuration_with_stable_ids(database_url: 
     }
 
 
+def test_a_retired_tag_that_returns_is_active_again_with_its_id(database_url: str) -> None:
+    storage = gateway_config(database_url).storage
+    configurations = [
+        [TagInfo("d", "a", DataType.FLOAT32), TagInfo("d", "b", DataType.INT16)],
+        [TagInfo("d", "b", DataType.INT16)],
+        [TagInfo("d", "a", DataType.FLOAT32), TagInfo("d", "b", DataType.INT16)],
+    ]
+    ids: list[dict[str, int]] = []
+    active: list[dict[str, bool]] = []
+    for infos in configurations:
+        database = Database(storage, infos, gateway="g")
+        database.prepare()
+        try:
+            ids.append(dict(database.tag_ids))
+            with database.engine.connect() as connection:
+                active.append({row.name: row.active for row in connection.execute(select(tags))})
+        finally:
+            database.dispose()
+    assert active == [{"a": True, "b": True}, {"a": False, "b": True}, {"a": True, "b": True}]
+    assert ids[2] == ids[0]
+    assert ids[1] == {"d.b": ids[0]["d.b"]}
+
+
 def test_a_prepared_database_is_prepared_once(database_url: str) -> None:
     """Its tag infos are dropped once synced: a second prepare must not retire the tags."""
     storage = gateway_config(database_url).storage

@@ -33,6 +33,7 @@ from gateway.config.yamlbuild import expand_env
 from gateway.config.yamlsource import format_path
 from gateway.errors import ConfigError
 from gateway.model import ByteOrder, DataType, Table, WordOrder
+from gateway.tags import build_tags
 
 CONFIGS = Path(__file__).parent / "configs"
 ENV = {"GW_OPERATOR_PASSWORD": "s3cret"}
@@ -131,6 +132,17 @@ def test_resolved_tag_settings(full: GatewayConfig) -> None:
     assert by_name["u32"].word_order is WordOrder.LITTLE
     assert by_name["i64"].byte_order is ByteOrder.LITTLE
     assert by_name["u64"].byte_order is ByteOrder.BIG
+
+
+def test_runtime_tags_apply_the_device_defaults_as_resolve_does(full: GatewayConfig) -> None:
+    """build_tags applies the device's defaults inline (start-up speed): it must keep
+    giving what DeviceConfig.resolve gives, tag for tag."""
+    for device in full.devices:
+        for config, tag in zip(device.tags, build_tags(device), strict=True):
+            resolved = device.resolve(config)
+            assert tag.scan_interval == resolved.scan_interval
+            assert tag.encoding.byte_order is resolved.byte_order
+            assert tag.encoding.word_order is resolved.word_order
 
 
 def test_full_example_alarms(full: GatewayConfig) -> None:

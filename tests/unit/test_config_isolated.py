@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway import forkedread
 from gateway.config import load_config, yamlsource
 from gateway.errors import ConfigError
 
@@ -157,3 +158,82 @@ def test_a_child_that_cannot_send_its_result_exits_and_never_runs_on(
             os._exit(99)
     assert result is None  # the caller then reads in-process
     assert [os.waitstatus_to_exitcode(status) for status in statuses] == [1]
+
+
+def test_a_read_started_early_is_used_and_not_forked_again(
+    tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gateway run` forks the reader before its imports (forkedread.reading_early);
+    load_config then takes that child's answer: one fork, the same config."""
+    monkeypatch.setattr(forkedread, "ISOLATE_FROM_BYTES", 1024)
+    path = _big_file(tmp_path, 300)
+    with forkedread.reading_early(path, yamlsource.child_answer) as reading:
+        assert reading is not None
+        assert len(forks) == 1  # started before anyone asked for the config
+        early = load_config(path, started=reading)
+    assert len(forks) == 1
+    assert early.config == load_config(path).config  # the second one forks for itself
+    assert len(forks) == 2
+
+
+def test_a_read_started_early_keeps_the_errors_and_their_lines(
+    tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forkedread, "ISOLATE_FROM_BYTES", 1024)
+    path = _big_file(tmp_path, 300, broken_at=250)
+    with (
+        forkedread.reading_early(path, yamlsource.child_answer) as reading,
+        pytest.raises(ConfigError) as caught,
+    ):
+        load_config(path, started=reading)
+    assert len(forks) == 1
+    (issue,) = caught.value.issues
+    assert (issue.path, issue.line) == ("devices[0].tags[250].type", 7 + 250)
+
+
+def test_a_read_started_for_another_request_is_not_used(
+    tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another file or other deferred sections: read afresh; the early child is reaped."""
+    monkeypatch.setattr(forkedread, "ISOLATE_FROM_BYTES", 1024)
+    path = _big_file(tmp_path, 300)
+    other = tmp_path / "other.yaml"
+    other.write_text(path.read_text(encoding="utf-8").replace("name: big", "name: other"))
+    reaped: list[int] = []
+    real_waitpid = os.waitpid
+
+    def waitpid(pid: int, options: int) -> tuple[int, int]:
+        reaped.append(pid)
+        return real_waitpid(pid, options)
+
+    monkeypatch.setattr(os, "waitpid", waitpid)
+    with forkedread.reading_early(path, yamlsource.child_answer) as reading:
+        assert load_config(other, started=reading).config.gateway.name == "other"
+        assert load_config(path, serve_opcua=False, started=reading).config.gateway.name == "big"
+        assert len(forks) == 3
+    assert sorted(reaped) == sorted(forks)  # the unused early child too, at the end
+
+
+def test_no_early_read_for_a_small_file(tmp_path: Path, forks: list[int]) -> None:
+    path = tmp_path / "small.yaml"
+    path.write_text("gateway: {name: g}\n", encoding="utf-8")
+    with forkedread.reading_early(path, yamlsource.child_answer) as reading:
+        assert reading is None
+    assert forks == []
+
+
+def test_an_early_read_is_answered_once_and_keeps_nothing(
+    tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gateway run` holds the ForkedRead for its whole run: it must not hold the
+    child's pickle too; a second load with it reads (and forks) afresh."""
+    monkeypatch.setattr(forkedread, "ISOLATE_FROM_BYTES", 1024)
+    path = _big_file(tmp_path, 300)
+    with forkedread.reading_early(path, yamlsource.child_answer) as reading:
+        assert reading is not None
+        load_config(path, started=reading)
+        assert not reading.matches(path, None, frozenset())
+        assert reading.answer() is None
+        assert len(load_config(path, started=reading).config.devices[0].tags) == 300
+    assert len(forks) == 2
+    assert not any(isinstance(value, bytes) for value in vars(reading).values())

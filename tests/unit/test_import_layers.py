@@ -21,7 +21,7 @@ independent of each other (they never import one another):
                     | gateway.aggregates | gateway.finetimer
                     gateway.collector
                     gateway.lifecycle
-                    gateway.errors | gateway.memory
+                    gateway.errors | gateway.memory | gateway.forkedread
                     gateway.model
 
 The OPC UA client (gateway.uaclient) and the simulated PLCs (simulators) sit
@@ -97,7 +97,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # the process's garbage-collector policy (its loop follows the lifecycle idiom)
     ("gateway.collector",),
     ("gateway.lifecycle",),
-    ("gateway.errors", "gateway.memory"),
+    ("gateway.errors", "gateway.memory", "gateway.forkedread"),
     ("gateway.model",),
 )
 

@@ -16,6 +16,7 @@ from fakeclock import FakeClock
 from memorymodbus import MemoryNetwork, Seen
 from pollerkit import polled, until
 
+from gateway.modbus.acquisition import FIRST_SCAN_SPREAD_MAX
 from gateway.model import DataType, Status
 
 START = 1000.0
@@ -126,6 +127,24 @@ def test_device_start_times_are_staggered_over_the_scan_interval() -> None:
     first = [plc.requests[0].at - START for plc in plcs]
     # Spread over the 200 ms interval: 50 ms apart, not all at once.
     assert first == pytest.approx([0.0, 0.05, 0.1, 0.15], abs=1e-9)
+
+
+def test_first_requests_are_spread_over_at_most_a_quarter_second() -> None:
+    # Ten devices scanned every second: first requests 25 ms apart (the cap), not
+    # 100 ms, so the last device is served within a quarter second of start-up.
+    clock = FakeClock(start=START, epoch=EPOCH)
+    network = MemoryNetwork(clock)
+    plcs = [network.device(f"d{i}") for i in range(10)]
+    devices = [_device(f"d{i}", tags=TAGS[:1], scan_interval="1s") for i in range(10)]
+
+    async def main() -> None:
+        async with polled(clock, network, devices):
+            await until(lambda: all(plc.requests for plc in plcs), within=2, message="requests")
+
+    clock.run(main())
+    first = [plc.requests[0].at - START for plc in plcs]
+    assert FIRST_SCAN_SPREAD_MAX == 0.25
+    assert first == pytest.approx([0.025 * i for i in range(10)], abs=1e-9)
 
 
 def test_later_scans_are_spread_over_each_devices_own_interval() -> None:
