@@ -28,6 +28,7 @@ import gateway.cli.plant
 from gateway.app import Gateway, run_until_signalled
 from gateway.cli import main
 from gateway.config import GatewayConfig, LoadedConfig, TagConfig, load_config
+from gateway.forkedread import ForkedRead
 from gateway.model import Status
 from simulators.runtime import run_plant
 
@@ -135,8 +136,8 @@ def test_gateway_run_keeps_no_tag_models(
     load = gateway.cli.plant.load_with_warnings
     ready = gateway.app._ready_status
 
-    def load_and_see(config: Path) -> LoadedConfig:
-        loaded = load(config)
+    def load_and_see(config: Path, *, started: ForkedRead | None = None) -> LoadedConfig:
+        loaded = load(config, started=started)
         models.extend(_tag_models(loaded.config))
         return loaded
 
