@@ -113,29 +113,23 @@ def test_a_stalled_process_skips_the_slots_it_missed() -> None:
     assert starts == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 1.0], abs=1e-9)
 
 
-def test_device_start_times_are_staggered_over_the_scan_interval() -> None:
+@pytest.mark.parametrize(
+    ("count", "interval", "spacing"),
+    [
+        # Spread over the 200 ms interval: 50 ms apart, not all at once.
+        (4, "200ms", 0.05),
+        # Ten devices scanned every second: 25 ms apart (the cap), not 100 ms, so
+        # the last device is served within a quarter second of start-up.
+        (10, "1s", FIRST_SCAN_SPREAD_MAX / 10),
+    ],
+)
+def test_first_requests_are_staggered_over_the_interval_or_a_quarter_second(
+    count: int, interval: str, spacing: float
+) -> None:
     clock = FakeClock(start=START, epoch=EPOCH)
     network = MemoryNetwork(clock)
-    plcs = [network.device(f"d{i}") for i in range(4)]
-    devices = [_device(f"d{i}", tags=TAGS[:1], scan_interval="200ms") for i in range(4)]
-
-    async def main() -> None:
-        async with polled(clock, network, devices):
-            await until(lambda: all(plc.requests for plc in plcs), within=1, message="requests")
-
-    clock.run(main())
-    first = [plc.requests[0].at - START for plc in plcs]
-    # Spread over the 200 ms interval: 50 ms apart, not all at once.
-    assert first == pytest.approx([0.0, 0.05, 0.1, 0.15], abs=1e-9)
-
-
-def test_first_requests_are_spread_over_at_most_a_quarter_second() -> None:
-    # Ten devices scanned every second: first requests 25 ms apart (the cap), not
-    # 100 ms, so the last device is served within a quarter second of start-up.
-    clock = FakeClock(start=START, epoch=EPOCH)
-    network = MemoryNetwork(clock)
-    plcs = [network.device(f"d{i}") for i in range(10)]
-    devices = [_device(f"d{i}", tags=TAGS[:1], scan_interval="1s") for i in range(10)]
+    plcs = [network.device(f"d{i}") for i in range(count)]
+    devices = [_device(f"d{i}", tags=TAGS[:1], scan_interval=interval) for i in range(count)]
 
     async def main() -> None:
         async with polled(clock, network, devices):
@@ -144,7 +138,7 @@ def test_first_requests_are_spread_over_at_most_a_quarter_second() -> None:
     clock.run(main())
     first = [plc.requests[0].at - START for plc in plcs]
     assert FIRST_SCAN_SPREAD_MAX == 0.25
-    assert first == pytest.approx([0.025 * i for i in range(10)], abs=1e-9)
+    assert first == pytest.approx([spacing * i for i in range(count)], abs=1e-9)
 
 
 def test_later_scans_are_spread_over_each_devices_own_interval() -> None:
