@@ -1,4 +1,10 @@
-"""`gateway bench all`: every workload of docs/performance.md in sequence, one table, one JSON.
+"""`gateway bench all`: the core workloads in sequence, one table, one JSON.
+
+The core: poll, storage, modbus, latency, fanout, startup, http and the whole
+gateway. The wave-2 workloads with their own set-up (rtu, mqtt, alerts,
+aggregates: a pseudo-terminal, a broker, a webhook receiver, a million
+stored rows) run with their own commands, which keeps this one under 10
+minutes.
 
 The full suite's parameters keep the whole run under 10 minutes on the
 project's 2-core machine (each workload's own command has longer defaults

@@ -459,7 +459,8 @@ def _register_end_to_end(workloads: Commands) -> None:
         description=(
             "Run poll, storage, modbus, latency, fanout, startup, http and gateway in sequence "
             "with parameters that keep the total under 10 minutes on a 2-core machine; --quick "
-            "runs each for seconds (a check, not a measurement)."
+            "runs each for seconds (a check, not a measurement). rtu, mqtt, alerts and "
+            "aggregates run with their own commands."
         ),
     )
     every.add_argument("--quick", action="store_true", help="tiny parameters, about a minute")
