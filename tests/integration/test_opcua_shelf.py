@@ -339,6 +339,15 @@ async def test_a_directory_others_can_write_is_never_read(
     assert "not a directory only this user can write" in caplog.text
 
 
+def _private_copy(written: Path, directory: Path) -> Path:
+    """`written` copied into a new folder of this user's alone, as the gateway writes it."""
+    directory.mkdir(mode=0o700)
+    copy = directory / written.name
+    shutil.copy(written, copy)
+    copy.chmod(0o600)
+    return copy
+
+
 async def test_a_damaged_file_is_replaced(written: Path, tmp_path: Path) -> None:
     directory = tmp_path / "cache"
     directory.mkdir(mode=0o700)
@@ -354,10 +363,7 @@ async def test_a_file_with_one_damaged_node_is_built_again(
 ) -> None:
     """A node row changed on disk (a bad block) is caught at open, not at its first read."""
     directory = tmp_path / "cache"
-    directory.mkdir(mode=0o700)
-    damaged = directory / written.name
-    shutil.copy(written, damaged)
-    damaged.chmod(0o600)
+    damaged = _private_copy(written, directory)
     with sqlite3.connect(damaged) as connection:
         connection.execute("UPDATE nodes SET node = x'00' WHERE id = 'i=2255'")  # NamespaceArray
     connection.close()
@@ -374,10 +380,7 @@ async def test_a_file_below_a_folder_others_can_write_is_not_used(
     shared.mkdir()
     shared.chmod(0o777)  # writable by all, not sticky
     directory = shared / "cache"
-    directory.mkdir(mode=0o700)
-    copy = directory / written.name
-    shutil.copy(written, copy)
-    copy.chmod(0o600)
+    _private_copy(written, directory)
     assert not ShelfPlace(directory).path.is_symlink()
     assert ShelfPlace(directory).open() is None
     shared.chmod(0o1777)  # sticky, as /tmp: nobody renames what another user owns
@@ -390,9 +393,7 @@ async def test_an_asyncua_upgrade_writes_a_new_file_and_removes_the_old(
     written: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     directory = tmp_path / "cache"
-    directory.mkdir(mode=0o700)
-    old = directory / written.name
-    shutil.copy(written, old)
+    old = _private_copy(written, directory)
     assert (await _init(directory)).shelved is not None
     monkeypatch.setattr(gate, "INSTALLED", gate.INSTALLED + ".post1")
     new = ShelfPlace(directory).path
@@ -419,9 +420,7 @@ async def test_a_file_of_another_asyncua_under_the_current_name_is_not_used(
     written: Path, tmp_path: Path
 ) -> None:
     directory = tmp_path / "cache"
-    directory.mkdir(mode=0o700)
-    foreign = directory / written.name
-    shutil.copy(written, foreign)
+    foreign = _private_copy(written, directory)
     with sqlite3.connect(foreign) as connection:
         connection.execute("UPDATE identity SET value = '2.0.9' WHERE key = 'asyncua'")
     assert (await _init(directory)).shelved is None
