@@ -13,10 +13,13 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+
+from gateway.filemodes import exclusive_lock
 
 __all__ = ["INTEROP", "node_with_packages"]
 
@@ -41,6 +44,20 @@ def node_with_packages(project: Path) -> str:
         if os.environ.get("CI"):
             pytest.fail(f"{message}; CI must run this test")
         pytest.skip(message)
+    # The suite's workers (pytest-xdist) may reach here at once: one installs, the
+    # others wait for it and find the stamp.
+    with exclusive_lock(_lock_path(project), NPM_TIMEOUT):
+        _install(project, npm)
+    return node
+
+
+def _lock_path(project: Path) -> Path:
+    digest = hashlib.sha256(str(project).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"gateway-npm-{digest}.lock"
+
+
+def _install(project: Path, npm: str) -> None:
+    """`npm ci` in `project` unless its stamp names the current lock file."""
     stamp = _stamp(project)
     if not (stamp.is_file() and stamp.read_text() == _lock_hash(project)):
         started = time.monotonic()
@@ -56,4 +73,3 @@ def node_with_packages(project: Path) -> str:
             pytest.fail(f"npm ci failed in {project}:\n{done.stdout}\n{done.stderr}")
         stamp.write_text(_lock_hash(project))
         print(f"npm ci in {project.name}: {time.monotonic() - started:.1f} s")
-    return node
