@@ -95,6 +95,13 @@ def _eu_information(text: str) -> ua.EUInformation:
     )
 
 
+def _shape(tag: Tag, kind: UaType) -> tuple[object, ...]:
+    """What a tag's variable is made of but its name and value: its OPC UA type, type
+    definition, access, sampling interval, description and properties. id(kind):
+    UaTypes are module constants, and hashing one would hash an enum."""
+    return (id(kind), tag.range, tag.unit, tag.writable, tag.scan_interval, tag.description)
+
+
 class SpaceBuilder:
     """Adds the gateway tree to an AddressSpace; one `add_device` call per device."""
 
@@ -130,12 +137,22 @@ class SpaceBuilder:
             ref_type=Ref.ORGANIZES,
             event_notifier=ua.EventNotifier.SubscribeToEvents.mask,
         )
+        #: The first variable of each tag shape on this device: the rest are made like it.
+        models: dict[tuple[object, ...], Node] = {}
+        nodes, waiting, space_tags = self._nodes, self._waiting, self.space.tags
         for tag in tags:
-            self._add_tag(device, tag)
+            kind = ua_type(tag)
+            shape = _shape(tag, kind)
+            model = models.get(shape)
+            if model is None:
+                models[shape] = self._add_tag(device, tag, kind)
+            else:
+                _, attribute = nodes.add_variable_like(device, self._id(tag.key), model, waiting)
+                space_tags[tag.key] = TagBinding(tag, kind, attribute)
         self._add_status(device, name)
 
-    def _add_tag(self, device: Node, tag: Tag) -> None:
-        kind = ua_type(tag)
+    def _add_tag(self, device: Node, tag: Tag, kind: UaType) -> Node:
+        """The variable of `tag` and its properties, made in full (see add_device)."""
         if kind.is_numeric:
             type_id = ObjectIds.AnalogItemType if tag.range else ObjectIds.BaseAnalogType
         else:
@@ -170,6 +187,7 @@ class SpaceBuilder:
                 shared_key=tag.unit,
             )
         self.space.tags[tag.key] = TagBinding(tag, kind, attribute)
+        return node
 
     def _access(self, tag: Tag) -> int:
         access = ua.AccessLevel.CurrentRead.mask

@@ -49,6 +49,10 @@ class NodeAttributes(Mapping[AttributeIds, AttributeValue]):
         self._template = template
         self._value = value
 
+    def with_value(self, value: AttributeValue) -> NodeAttributes:
+        """The same template with `value` as the node's own Value (a sibling's)."""
+        return NodeAttributes(self._template, value)
+
     def __getitem__(self, attribute: AttributeIds) -> AttributeValue:
         if attribute == _A.Value and self._value is not None:
             return self._value

@@ -117,6 +117,17 @@ class VariableNode(NodeData):
         self._extra: list[ua.ReferenceDescription] | None = None
 
     @property
+    def base(self) -> tuple[ua.ReferenceDescription, ...]:
+        """Its own references: to its parent (inverse) and to its type."""
+        return self._base
+
+    def sibling(self, nodeid: ua.NodeId, attributes: NodeAttributes) -> VariableNode:
+        """A variable under the same parent with the same type and properties."""
+        node = VariableNode(nodeid, attributes, self._base)
+        node.properties = self.properties
+        return node
+
+    @property
     def references(self) -> list[ua.ReferenceDescription]:
         """Its references, as stored nodes list them: parent, type, properties, then any
         added later. Made each time, so read-only: add references with `add_reference`
