@@ -27,7 +27,8 @@ from gateway.modbus.health import DeviceHealth
 from gateway.model import Status, TagValue
 from gateway.opcua.space import STATUS_FIELDS, GatewaySpace, TagBinding
 from gateway.opcua.stack import store as _store
-from gateway.ua.wire import DATETIME_NULL, status_code, utc
+from gateway.ua.wire import DATETIME_NULL, scalar_variant, status_code, utc
+from gateway.ua.wire import data_value as wire_data_value
 
 __all__ = ["apply_health", "apply_values", "consume", "data_value", "follow_health"]
 
@@ -75,12 +76,12 @@ def data_value(binding: TagBinding, value: TagValue) -> ua.DataValue:
         variant = _NULL
     else:
         kind = binding.ua_type
-        variant = ua.Variant(kind.convert(value.value), kind.variant)
-    return ua.DataValue(
+        variant = scalar_variant(kind.convert(value.value), kind.variant)
+    return wire_data_value(
         variant,
-        StatusCode=_status_code(value.status),
-        SourceTimestamp=_stamp(value.source_time),
-        ServerTimestamp=_stamp(value.server_time),
+        _status_code(value.status),
+        _stamp(value.source_time),
+        _stamp(value.server_time),
     )
 
 
