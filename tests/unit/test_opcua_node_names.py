@@ -10,34 +10,23 @@ from __future__ import annotations
 
 import pytest
 from asyncua import ua
-from asyncua.server.address_space import AddressSpace, AttributeValue, NodeData
+from asyncua.server.address_space import AddressSpace
+from uaspacekit import add_standard_node
 
 from gateway.opcua.stack import nodes as nodes_module
 from gateway.opcua.stack.nodes import NodeFactory, Ref
 
 NS = 2
 _O = ua.ObjectIds
-_V = ua.VariantType
-
-
-def _standard(aspace: AddressSpace, identifier: int, name: str, node_class: ua.NodeClass) -> None:
-    node = NodeData(ua.NodeId(identifier))
-    attributes = {
-        ua.AttributeIds.BrowseName: ua.Variant(ua.QualifiedName(name, 0), _V.QualifiedName),
-        ua.AttributeIds.DisplayName: ua.Variant(ua.LocalizedText(name), _V.LocalizedText),
-        ua.AttributeIds.NodeClass: ua.Variant(int(node_class), _V.Int32),
-    }
-    for attribute, variant in attributes.items():
-        node.attributes[attribute] = AttributeValue(ua.DataValue(variant))
-    aspace[node.nodeid] = node
 
 
 @pytest.fixture
 def factory() -> NodeFactory:
     aspace = AddressSpace()
-    _standard(aspace, _O.ObjectsFolder, "Objects", ua.NodeClass.Object)
-    _standard(aspace, _O.BaseObjectType, "BaseObjectType", ua.NodeClass.ObjectType)
-    _standard(aspace, _O.BaseDataVariableType, "BaseDataVariableType", ua.NodeClass.VariableType)
+    add_standard_node(aspace, _O.ObjectsFolder, "Objects", ua.NodeClass.Object)
+    add_standard_node(aspace, _O.BaseObjectType, "BaseObjectType", ua.NodeClass.ObjectType)
+    variable_type = ua.NodeClass.VariableType
+    add_standard_node(aspace, _O.BaseDataVariableType, "BaseDataVariableType", variable_type)
     return NodeFactory(aspace)
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from asyncua import ua
-from asyncua.server.address_space import AddressSpace, AttributeValue, NodeData
+from asyncua.server.address_space import AddressSpace
+from uaspacekit import add_standard_node
 
 from gateway.config import DeviceConfig
 from gateway.opcua.datatypes import ua_type
@@ -24,7 +25,6 @@ from gateway.tags import Tag, build_tags
 
 NS = 2
 _O = ua.ObjectIds
-_V = ua.VariantType
 _VARIABLE = ua.NodeClass.Variable
 
 #: Two of each shape, shapes interleaved: type, range, unit, writable, scan, description.
@@ -43,18 +43,6 @@ TAGS: list[dict[str, Any]] = [
 ]
 
 
-def _standard(aspace: AddressSpace, identifier: int, name: str, node_class: ua.NodeClass) -> None:
-    node = NodeData(ua.NodeId(identifier))
-    attributes = {
-        ua.AttributeIds.BrowseName: ua.Variant(ua.QualifiedName(name, 0), _V.QualifiedName),
-        ua.AttributeIds.DisplayName: ua.Variant(ua.LocalizedText(name), _V.LocalizedText),
-        ua.AttributeIds.NodeClass: ua.Variant(int(node_class), _V.Int32),
-    }
-    for attribute, variant in attributes.items():
-        node.attributes[attribute] = AttributeValue(ua.DataValue(variant))
-    aspace[node.nodeid] = node
-
-
 def _tags(device: str) -> tuple[Tag, ...]:
     defaults = {"table": "holding_register"}
     config = DeviceConfig.model_validate(
@@ -66,19 +54,19 @@ def _tags(device: str) -> tuple[Tag, ...]:
 @pytest.fixture
 def built() -> tuple[AddressSpace, SpaceBuilder]:
     aspace = AddressSpace()
-    _standard(aspace, _O.ObjectsFolder, "Objects", ua.NodeClass.Object)
+    add_standard_node(aspace, _O.ObjectsFolder, "Objects", ua.NodeClass.Object)
     for identifier, name in (
         (_O.BaseObjectType, "BaseObjectType"),
         (_O.FolderType, "FolderType"),
     ):
-        _standard(aspace, identifier, name, ua.NodeClass.ObjectType)
+        add_standard_node(aspace, identifier, name, ua.NodeClass.ObjectType)
     for identifier, name in (
         (_O.BaseDataVariableType, "BaseDataVariableType"),
         (_O.BaseAnalogType, "BaseAnalogType"),
         (_O.AnalogItemType, "AnalogItemType"),
         (_O.PropertyType, "PropertyType"),
     ):
-        _standard(aspace, identifier, name, ua.NodeClass.VariableType)
+        add_standard_node(aspace, identifier, name, ua.NodeClass.VariableType)
     builder = SpaceBuilder(NodeFactory(aspace), NS, "gw", history=True)
     builder.add_device("shaped", _tags("shaped"))
     # The same tags, every one made in full (the path of each shape's first tag).
