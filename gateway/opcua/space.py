@@ -96,10 +96,10 @@ def _eu_information(text: str) -> ua.EUInformation:
 
 
 def _shape(tag: Tag, kind: UaType) -> tuple[object, ...]:
-    """What a tag's variable is made of but its name and value: its OPC UA type, type
-    definition, access, sampling interval, description and properties. id(kind):
+    """What a tag's variable is made of but its name, description and value: its OPC
+    UA type, type definition, access, sampling interval and properties. id(kind):
     UaTypes are module constants, and hashing one would hash an enum."""
-    return (id(kind), tag.range, tag.unit, tag.writable, tag.scan_interval, tag.description)
+    return (id(kind), tag.range, tag.unit, tag.writable, tag.scan_interval)
 
 
 class SpaceBuilder:
@@ -137,7 +137,8 @@ class SpaceBuilder:
             ref_type=Ref.ORGANIZES,
             event_notifier=ua.EventNotifier.SubscribeToEvents.mask,
         )
-        #: The first variable of each tag shape on this device: the rest are made like it.
+        #: The first variable of each tag shape on this device: the rest are made like it
+        #: (with their own description, if it differs).
         models: dict[tuple[object, ...], Node] = {}
         nodes, waiting, space_tags = self._nodes, self._waiting, self.space.tags
         for tag in tags:
@@ -147,7 +148,9 @@ class SpaceBuilder:
             if model is None:
                 models[shape] = self._add_tag(device, tag, kind)
             else:
-                _, attribute = nodes.add_variable_like(device, self._id(tag.key), model, waiting)
+                _, attribute = nodes.add_variable_like(
+                    device, self._id(tag.key), model, waiting, tag.description
+                )
                 space_tags[tag.key] = TagBinding(tag, kind, attribute)
         self._add_status(device, name)
 

@@ -27,7 +27,7 @@ NS = 2
 _O = ua.ObjectIds
 _VARIABLE = ua.NodeClass.Variable
 
-#: Two of each shape, shapes interleaved: type, range, unit, writable, scan, description.
+#: Two or more of each shape, interleaved: type, range, unit, writable, scan interval.
 TAGS: list[dict[str, Any]] = [
     {"name": "t1", "address": 0, "type": "float32", "unit": "kPa", "range": [0, 10]},
     {"name": "w1", "address": 100, "type": "int16", "writable": True},
@@ -40,7 +40,15 @@ TAGS: list[dict[str, Any]] = [
     {"name": "f1", "address": 4, "type": "float32", "scan_interval": "5s"},
     {"name": "f2", "address": 6, "type": "float32", "scan_interval": "5s"},
     {"name": "t3", "address": 8, "type": "float32", "unit": "kPa", "range": [0, 20]},
-]
+    # t1's shape with descriptions of their own, one twice, then none again
+    {"name": "d1", "address": 10, "type": "float32", "unit": "kPa", "range": [0, 10],
+     "description": "inlet"},
+    {"name": "d2", "address": 12, "type": "float32", "unit": "kPa", "range": [0, 10],
+     "description": "outlet"},
+    {"name": "d3", "address": 14, "type": "float32", "unit": "kPa", "range": [0, 10],
+     "description": "inlet"},
+    {"name": "t4", "address": 16, "type": "float32", "unit": "kPa", "range": [0, 10]},
+]  # fmt: skip
 
 
 def _tags(device: str) -> tuple[Tag, ...]:
@@ -156,7 +164,20 @@ def test_a_model_from_another_parent_is_refused(built: tuple[AddressSpace, Space
     aspace, builder = built
     model = aspace[ua.NodeId("shaped.t1", NS)]
     other = aspace[ua.NodeId("whole", NS)]
+    new = ua.NodeId("whole.t9", NS)
     with pytest.raises(ValueError, match="is not a variable of"):
-        builder._nodes.add_variable_like(other, ua.NodeId("whole.t9", NS), model, ua.DataValue())
+        builder._nodes.add_variable_like(other, new, model, ua.DataValue(), None)
     with pytest.raises(TypeError, match="is not a variable this factory made"):
-        builder._nodes.add_variable_like(other, ua.NodeId("whole.t9", NS), other, ua.DataValue())
+        builder._nodes.add_variable_like(other, new, other, ua.DataValue(), None)
+
+
+def test_equal_descriptions_share_one_template(built: tuple[AddressSpace, SpaceBuilder]) -> None:
+    aspace, _ = built
+
+    def template(name: str) -> object:
+        return aspace[ua.NodeId(f"shaped.{name}", NS)].attributes.template  # type: ignore[attr-defined]
+
+    assert template("d1") is template("d3")
+    assert template("d1") is not template("d2")
+    assert template("t1") is template("t4")
+    assert template("t1") is not template("d1")

@@ -49,9 +49,10 @@ class NodeAttributes(Mapping[AttributeIds, AttributeValue]):
         self._template = template
         self._value = value
 
-    def with_value(self, value: AttributeValue) -> NodeAttributes:
-        """The same template with `value` as the node's own Value (a sibling's)."""
-        return NodeAttributes(self._template, value)
+    @property
+    def template(self) -> Template:
+        """The attributes shared with other nodes (every one but an own Value)."""
+        return self._template
 
     def __getitem__(self, attribute: AttributeIds) -> AttributeValue:
         if attribute == _A.Value and self._value is not None:

@@ -115,9 +115,7 @@ class NodeFactory:
             _A.BrowseName: STANDARD_BROWSE_NAME if standard_name else OWN_BROWSE_NAME,
             _A.DisplayName: DISPLAY_NAME,
             _A.NodeClass: self._const(int(node_class), _V.Int32),
-            _A.Description: self.constant(
-                "description", description, lambda: ua.LocalizedText(description), _V.LocalizedText
-            ),
+            _A.Description: self._description(description),
             _A.WriteMask: self._const(0, _V.UInt32),
             _A.UserWriteMask: self._const(0, _V.UInt32),
         }
@@ -338,11 +336,16 @@ class NodeFactory:
         return node, own if own is not None else template[_A.Value]
 
     def add_variable_like(
-        self, parent: NodeData, nodeid: ua.NodeId, model: NodeData, value: ua.DataValue
+        self,
+        parent: NodeData,
+        nodeid: ua.NodeId,
+        model: NodeData,
+        value: ua.DataValue,
+        description: str | None,
     ) -> tuple[NodeData, AttributeValue]:
         """A variable of `parent` with everything of `model` (a variable this factory
-        made under `parent`) but its NodeId, names and own Value; returns its node and
-        its Value attribute.
+        made under `parent`) but its NodeId, names, description and own Value; returns
+        its node and its Value attribute.
 
         A device's tags of one shape (type, access, unit, range...) differ only in
         those, so the second and later skip the template, reference and property
@@ -368,11 +371,25 @@ class NodeFactory:
                 TypeDefinition=type_definition,
             ),
         )
+        template = model.attributes.template
+        described = self._description(description)
+        if template[_A.Description] is not described:  # shared: equal ones are one object
+            template = self._described(template, described)
         own = ValueAttribute(value)
-        node = model.sibling(nodeid, model.attributes.with_value(own))
+        node = model.sibling(nodeid, NodeAttributes(template, own))
         self.aspace[nodeid] = node
         self._last = (node, browse_name, display_name, _VARIABLE, type_definition)
         return node, own
+
+    def _description(self, description: str | None) -> AttributeValue:
+        return self.constant(
+            "description", description, lambda: ua.LocalizedText(description), _V.LocalizedText
+        )
+
+    def _described(self, template: Template, description: AttributeValue) -> Template:
+        """`template` with another Description (both are kept by the factory's caches)."""
+        key = ("described", id(template), id(description))
+        return self._template(key, lambda: {**template, _A.Description: description})
 
     def _variable_template(
         self,
