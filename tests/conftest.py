@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
+from runlock import shared
 
 # Property tests draw the same examples on every run (seeded by the test's name) and keep
 # no example database: a failure is reproducible, and no run passes or fails by luck.
@@ -32,6 +33,27 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+#: Workers of a whole run (`-n auto` in pyproject.toml): the suite mostly waits on
+#: processes, sockets and browsers, so more workers than cores (docs/testing.md).
+WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Four workers for folders (the suite, a folder of it); none for files and single
+    tests, which the workers' start (several seconds) would only slow down."""
+    paths = config.args or ["tests"]
+    if all("::" in arg or arg.endswith(".py") for arg in paths):
+        return 0
+    return WORKERS
+
+
+@pytest.fixture(autouse=True)
+def _beside_the_others() -> Iterator[None]:
+    """Every test runs beside the other workers' tests, unless one runs alone (runlock.py)."""
+    with shared():
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import pytest
 from asyncua import ua
 from attackkit import Gateway, Identity
+from runlock import alone
 from uaclients import legit_client, namespace_matches, node
 
 __all__ = ["Health", "healthy"]
@@ -134,6 +135,25 @@ async def healthy(gateway: Gateway, identity: Identity) -> AsyncIterator[Health]
     when it ends, the test fails with every bad read (unless the block itself
     failed: then they are added as a note).
     """
+    # The attack and the healthy reads have the machine to themselves: other workers'
+    # tests beside them would measure the machine, not the gateway (runlock.py).
+    async with _alone(), _healthy_window(gateway, identity) as health:
+        yield health
+
+
+@asynccontextmanager
+async def _alone() -> AsyncIterator[None]:
+    """runlock.alone(), its waits in a thread so this loop keeps running."""
+    block = alone()
+    await asyncio.to_thread(block.__enter__)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(block.__exit__, None, None, None)
+
+
+@asynccontextmanager
+async def _healthy_window(gateway: Gateway, identity: Identity) -> AsyncIterator[Health]:
     monitor = _Monitor(gateway, identity)
     monitor.thread.start()
     try:
