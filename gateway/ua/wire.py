@@ -4,6 +4,13 @@ asyncua annotates NodeId, StatusCode and DataValue fields with its own wire
 subclasses (`Int16`, `UInt32`, `DateTime`...), so a plain int or datetime
 fails strict type checking at every call. These helpers take plain Python
 values and do the one unchecked call each, in one place.
+
+Three of them (string NodeIds, scalar Variants, DataValues: one each per tag
+at start and per value served) fill asyncua's slotted dataclasses without
+their `__post_init__` checks, which cost most of their time. That relies on
+the classes' fields, which *_FIELDS name and tests/unit/test_ua_wire.py
+compares with asyncua's after every upgrade (and the results, field by field
+and encoded, with what asyncua's own constructors make).
 """
 
 from __future__ import annotations
