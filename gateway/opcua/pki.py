@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 
 from gateway.errors import GatewayError
 from gateway.filemodes import exclusive_lock, write_whole
-from gateway.ua.certificates import make_certificate, thumbprint
+from gateway.ua.certificates import key_belongs_to, make_certificate, thumbprint
 
 __all__ = ["LOCK_TIMEOUT", "Pki", "TrustList"]
 
@@ -123,11 +123,7 @@ class Pki:
                 f"OPC UA: the server's private key {self.private_key} is unreadable ({error}); "
                 f"{remedy}"
             ) from None
-        if key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        ) != certificate.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        ):
+        if not key_belongs_to(key, certificate):
             raise GatewayError(
                 f"OPC UA: the server's private key {self.private_key} does not belong to "
                 f"{self.certificate}; {remedy}"

@@ -11,11 +11,12 @@ import datetime as dt
 import ipaddress
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["KEY_SIZE", "VALIDITY", "make_certificate", "thumbprint"]
+__all__ = ["KEY_SIZE", "VALIDITY", "key_belongs_to", "make_certificate", "thumbprint"]
 
 #: RSA key size of generated certificates (the minimum of the policies offered).
 KEY_SIZE = 2048
@@ -26,6 +27,12 @@ VALIDITY = dt.timedelta(days=5 * 365)
 def thumbprint(certificate: x509.Certificate) -> str:
     """SHA-1 thumbprint, as OPC UA tools display it."""
     return certificate.fingerprint(hashes.SHA1()).hex()
+
+
+def key_belongs_to(key: PrivateKeyTypes, certificate: x509.Certificate) -> bool:
+    """Whether `key` is the private half of the certificate's public key."""
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return key.public_key().public_bytes(*spki) == certificate.public_key().public_bytes(*spki)
 
 
 def make_certificate(

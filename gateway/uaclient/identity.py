@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from gateway.errors import ClientError
 from gateway.filemodes import exclusive_lock, write_whole
-from gateway.ua.certificates import make_certificate, thumbprint
+from gateway.ua.certificates import key_belongs_to, make_certificate, thumbprint
 
 __all__ = ["ClientIdentity", "client_identity", "default_pki_dir"]
 
@@ -40,6 +40,25 @@ class ClientIdentity:
     key_format: str
     rejected_name: str  # the file name the gateway saves it under in pki/rejected
     created: bool = False
+
+
+def _check_key(
+    data: bytes, pem: bool, key_path: Path, cert: x509.Certificate, cert_path: Path
+) -> None:
+    """A key that is not the certificate's fails here, by name, instead of as a refused
+    signature in the middle of the secure channel's handshake."""
+    load = serialization.load_pem_private_key if pem else serialization.load_der_private_key
+    try:
+        key = load(data, password=None)
+    except (ValueError, TypeError) as error:
+        raise ClientError(
+            f"{key_path} is not a private key (PEM or DER, without a password): {error}"
+        ) from None
+    if not key_belongs_to(key, cert):
+        raise ClientError(
+            f"{key_path} is not the private key of {cert_path}: give the key the "
+            "certificate was made with"
+        )
 
 
 def default_pki_dir() -> Path:
@@ -91,14 +110,16 @@ def client_identity(
 def _load(cert_path: Path, key_path: Path, *, created: bool) -> ClientIdentity:
     try:
         data = cert_path.read_bytes()
-        key_pem = key_path.read_bytes().lstrip().startswith(b"-----")
+        key_data = key_path.read_bytes()
     except OSError as error:
         raise ClientError(f"cannot read the client certificate: {error}") from None
     pem = data.lstrip().startswith(b"-----")
+    key_pem = key_data.lstrip().startswith(b"-----")
     try:
         cert = x509.load_pem_x509_certificate(data) if pem else x509.load_der_x509_certificate(data)
     except ValueError:
         raise ClientError(f"{cert_path} is not an X.509 certificate (DER or PEM)") from None
+    _check_key(key_data, key_pem, key_path, cert, cert_path)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         uris = san.get_values_for_type(x509.UniformResourceIdentifier)
