@@ -35,8 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-#: Workers of a whole run (`-n auto` in pyproject.toml): the suite mostly waits on
-#: processes, sockets and browsers, so more workers than cores (docs/testing.md).
+#: Workers of a whole run with `-n auto`: the suite mostly waits on processes, sockets
+#: and browsers, so more workers than cores (docs/testing.md, "Four workers").
 WORKERS = 4
 
 
