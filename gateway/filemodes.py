@@ -25,6 +25,7 @@ __all__ = [
     "PRIVATE_FILE",
     "create_private_file",
     "exclusive_lock",
+    "lock_within",
     "make_private_dirs",
     "write_private_text",
     "write_whole",
@@ -81,18 +82,28 @@ def exclusive_lock(path: Path, timeout: float) -> Iterator[None]:
     """
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(f"{path} held by another process") from None
-                time.sleep(0.05)
+        if not lock_within(descriptor, fcntl.LOCK_EX, timeout):
+            raise TimeoutError(f"{path} held by another process")
         yield
     finally:
         os.close(descriptor)  # releases the lock
+
+
+def lock_within(descriptor: int, operation: int, timeout: float, poll: float = 0.05) -> bool:
+    """`flock(descriptor, operation)` (LOCK_SH or LOCK_EX), retried every `poll` seconds
+    for at most `timeout`; False if another process still holds a conflicting lock.
+
+    Blocking: call it from a worker thread in async code.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(descriptor, operation | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
 
 
 def write_whole(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:

@@ -24,10 +24,11 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from gateway.filemodes import lock_within
 
 __all__ = ["WAIT_SECONDS", "alone", "shared"]
 
@@ -52,17 +53,8 @@ def _open(kind: str) -> int:
 
 
 def _lock(descriptor: int, operation: int, waiting_for: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        try:
-            fcntl.flock(descriptor, operation | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"waited {WAIT_SECONDS:g} s for {waiting_for} (tests/runlock.py)"
-                ) from None
-            time.sleep(_POLL_SECONDS)
+    if not lock_within(descriptor, operation, WAIT_SECONDS, _POLL_SECONDS):
+        raise TimeoutError(f"waited {WAIT_SECONDS:g} s for {waiting_for} (tests/runlock.py)")
 
 
 @contextmanager
